@@ -1,0 +1,40 @@
+# Two commands set everything up: `make demo` and `make test`. Both install into .venv
+# with the pinned stack in constraints.txt (passed to every pip call).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+# Installed without their declared dependencies: OmniXAI 1.3.1 pins numpy<1.24,
+# scikit-learn<1.2 and pillow<10, yet runs on the modern stack (see plugins/xaihub-omnixai).
+NO_DEPS := $(shell cat requirements-nodeps.txt 2>/dev/null)
+# The frameworks whose models the demo and the tests explain (versions in constraints.txt).
+FRAMEWORKS := torch tensorflow-cpu
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= demo-output
+
+.PHONY: install demo test bench browser clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt $(wildcard plugins/*/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) $(FRAMEWORKS) -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	$(if $(NO_DEPS),$(PIP) --no-deps $(NO_DEPS))
+	touch $@
+
+demo: install
+	$(PY) examples/demo.py --out $(DEMO_OUT)
+
+# Headless Chromium for the report test, from Debian's package, when missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/perturbation.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

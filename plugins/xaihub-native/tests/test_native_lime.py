@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+import xaihub
+from xaihub_native.segmentation import fill_image, perturb
+from xaihub_native.surrogate import cosine_distance_to_original, fit_weighted_ridge, lime_kernel
+
+
+def region_model(region: np.ndarray):
+    """Class 1's score depends only on the brightness inside ``region``; class 0 is its complement."""
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        inside = batch[:, region].mean(axis=(1, 2))
+        return np.stack([1 - inside, inside], axis=1)
+
+    return predict
+
+
+def blocks_image():
+    """128×128 tiles of random colours with one red 32×32 region."""
+    rng = np.random.default_rng(0)
+    image = np.kron(rng.integers(60, 200, (8, 8, 3)), np.ones((16, 16, 1))).astype(np.uint8)
+    region = np.zeros((128, 128), bool)
+    region[32:64, 80:112] = True
+    image[region] = (250, 40, 40)
+    return image, region
+
+
+def test_native_lime_finds_the_region_the_class_depends_on():
+    image, region = blocks_image()
+    result = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0],
+                            params={"native.lime": {"num_samples": 200}})
+    for_one, for_zero = result.get("native.lime", 1), result.get("native.lime", 0)
+    assert for_one.attribution[region].min() > 0.3  # switching the region off drops the score by 0.43
+    assert np.abs(for_one.attribution[~region]).max() < 0.05 * for_one.attribution[region].min()
+    assert for_zero.attribution[region].mean() < 0
+    top = for_one.top_segments(1)
+    assert (top & region).sum() / top.sum() > 0.9
+
+
+def test_all_targets_share_one_set_of_forward_passes():
+    image, region = blocks_image()
+    one = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=1)
+    both = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0])
+    assert one.get("native.lime", 1).forward_passes == both.get("native.lime", 0).forward_passes == 150
+    np.testing.assert_array_equal(one.get("native.lime", 1).attribution, both.get("native.lime", 1).attribution)
+
+
+@pytest.mark.parametrize("fill", ["zero", "mean", "blur"])
+def test_fills(fill):
+    image, _ = blocks_image()
+    segments = np.arange(128 * 128).reshape(128, 128) // (128 * 32)
+    background = fill_image(image, segments, fill)
+    assert background.shape == image.shape and np.isfinite(background).all()
+    masks = np.array([[1, 1, 1, 1], [0, 1, 0, 1]], np.uint8)
+    out = perturb(image, background, segments, masks)
+    np.testing.assert_array_equal(out[0], image)
+    np.testing.assert_array_equal(out[1][segments == 0], background[segments == 0])
+    np.testing.assert_array_equal(out[1][segments == 1], image[segments == 1])
+    if fill == "mean":
+        np.testing.assert_allclose(background[segments == 0], image[segments == 0].mean(axis=0)[None].repeat((segments == 0).sum(), 0), rtol=1e-5)
+
+
+def test_bad_parameters_fail_clearly():
+    image, region = blocks_image()
+    result = xaihub.explain(region_model(region), image, methods=["native.lime"],
+                            params={"native.lime": {"fill": "purple"}})
+    assert "fill must be one of" in result.failure("native.lime").message
+    result = xaihub.explain(region_model(region), image, methods=["native.lime"],
+                            params={"native.lime": {"segments": np.zeros((3, 3), int)}})
+    assert "segments must be" in result.failure("native.lime").message
+
+
+def test_surrogate_agrees_with_lime_given_the_same_masks_and_predictions():
+    lime_base = pytest.importorskip("lime.lime_base")
+    rng = np.random.default_rng(0)
+    masks = rng.binomial(1, 0.5, size=(150, 12)).astype(np.uint8)
+    masks[0] = 1
+    predictions = rng.random((150, 3))
+    distances = cosine_distance_to_original(masks)
+    weights = lime_kernel(distances, 0.25)
+    ours = fit_weighted_ridge(masks, predictions, weights, alpha=1.0)
+    base = lime_base.LimeBase(lambda d: lime_kernel(d, 0.25), random_state=0)
+    for label in range(3):
+        intercept, features, score, _ = base.explain_instance_with_data(
+            masks, predictions, distances, label, num_features=100000)
+        theirs = np.zeros(12)
+        for index, weight in features:
+            theirs[index] = weight
+        np.testing.assert_allclose(ours.coef[label], theirs, atol=1e-4)
+        assert ours.intercept[label] == pytest.approx(intercept, abs=1e-4)
+        assert ours.r2[label] == pytest.approx(score, abs=1e-4)
+
+
+def test_distances_match_scikit_learn_cosine():
+    metrics = pytest.importorskip("sklearn.metrics")
+    masks = np.random.default_rng(1).binomial(1, 0.5, size=(40, 9))
+    masks[3] = 0
+    expected = metrics.pairwise_distances(masks, np.ones((1, 9)), metric="cosine").ravel()
+    np.testing.assert_allclose(cosine_distance_to_original(masks), expected, atol=1e-12)

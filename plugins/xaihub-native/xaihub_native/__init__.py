@@ -1,0 +1,1 @@
+"""xaihub's native methods."""

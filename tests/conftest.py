@@ -1,0 +1,27 @@
+"""Shared fixtures: small models trained in seconds on the demo's shapes problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xaihub import demo
+
+
+@pytest.fixture(scope="session")
+def torch_model():
+    pytest.importorskip("torch")
+    return demo.train_torch_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def keras_model():
+    pytest.importorskip("keras")
+    return demo.train_keras_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def object_image() -> tuple[np.ndarray, np.ndarray, int]:
+    """The demo photo with a green disc: image, object mask, class index."""
+    image, mask = demo.demo_image(label=1)
+    return image, mask, 1

@@ -1,0 +1,70 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import xaihub
+from xaihub import Explanation, InputError
+
+from toy_models import linear_model
+
+
+def full_explanation() -> Explanation:
+    rng = np.random.default_rng(0)
+    segments = np.repeat(np.arange(4), 4).reshape(4, 4).astype(np.int32)
+    return Explanation(
+        target=3, attribution=rng.normal(size=(4, 4)).astype(np.float32), method="x.y", label="<cat>",
+        image=rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), channels=rng.normal(size=(4, 4, 3)).astype(np.float32),
+        segments=segments, segment_weights=np.array([0.5, -1.0, 2.0, 0.0], np.float32), score=0.25,
+        seconds=1.5, forward_passes=7, params={"n": 3, "fill": "zero", "layer": None}, seed=11,
+        versions={"numpy": "2"}, extras={"r2": [0.1, 0.2]},
+    )
+
+
+def test_save_load_round_trip_is_lossless(tmp_path):
+    original = full_explanation()
+    original.save(tmp_path / "e.npz")
+    loaded = Explanation.load(tmp_path / "e.npz")
+    for name in ("attribution", "image", "channels", "segments", "segment_weights"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
+        assert getattr(loaded, name).dtype == getattr(original, name).dtype
+    for name in ("target", "method", "label", "score", "seconds", "forward_passes", "params", "seed", "versions", "extras"):
+        assert getattr(loaded, name) == getattr(original, name)
+
+
+def test_saved_file_holds_no_pickle(tmp_path):
+    full_explanation().save(tmp_path / "e.npz")
+    with np.load(tmp_path / "e.npz", allow_pickle=False) as data:
+        assert json.loads(str(data["meta"]))["method"] == "x.y"
+
+
+def test_truncated_or_tampered_files_fail_clearly(tmp_path):
+    path = tmp_path / "e.npz"
+    full_explanation().save(path)
+    (tmp_path / "cut.npz").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InputError, match="not a readable xaihub explanation"):
+        Explanation.load(tmp_path / "cut.npz")
+    with zipfile.ZipFile(tmp_path / "noheader.npz", "w") as zf:
+        zf.writestr("attribution.npy", b"garbage")
+    with pytest.raises(InputError):
+        Explanation.load(tmp_path / "noheader.npz")
+
+
+def test_top_segments_and_masked_image():
+    explanation = full_explanation()
+    np.testing.assert_array_equal(explanation.top_segments(2), np.isin(explanation.segments, [2, 0]))
+    assert explanation.top_segments(4).sum() == 8  # only the two positive superpixels
+    masked = explanation.masked_image(1)
+    assert (masked[explanation.segments != 2] == 0).all()
+    np.testing.assert_array_equal(masked[explanation.segments == 2], explanation.image[explanation.segments == 2])
+
+
+def test_comparison_save_writes_one_loadable_file_per_explanation(tmp_path):
+    result = xaihub.explain(linear_model(), np.full((16, 16, 3), 90, np.uint8), methods=["native.lime"],
+                            targets="top-2", params={"native.lime": {"num_samples": 10}})
+    paths = result.save(tmp_path)
+    assert len(paths) == 2
+    loaded = Explanation.load(paths[1])
+    np.testing.assert_array_equal(loaded.attribution, result.explanations[1].attribution)
+    assert loaded.params["num_samples"] == 10

@@ -1,0 +1,13 @@
+import subprocess
+import sys
+
+HEAVY = ("torch", "tensorflow", "keras", "shap", "lime", "omnixai")
+
+
+def test_importing_xaihub_imports_no_framework_or_xai_library():
+    code = (
+        "import sys, xaihub; xaihub.list_methods();"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

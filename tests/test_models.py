@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+import xaihub
+from xaihub import ModelError, demo
+from xaihub.models import ModelOptions, adapt
+from xaihub.models.base import CallableAdapter
+
+IMAGES = demo.shapes_dataset(10, seed=3)
+
+
+def test_callable_adapter_batches_counts_and_applies_preprocess():
+    seen = []
+
+    def model(batch):
+        seen.append(batch.shape[0])
+        return [[float(x.mean()), 1.0] for x in batch]  # a list, not an array
+
+    adapter = adapt(model, ModelOptions(batch_size=4, preprocess=lambda b: b - 100, output="logits"))
+    assert isinstance(adapter, CallableAdapter)
+    probabilities = adapter.predict(IMAGES.images)
+    assert seen == [4, 4, 2] and adapter.forward_passes == 10
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    means = IMAGES.images.reshape(10, -1).mean(axis=1) - 100
+    np.testing.assert_allclose(probabilities[:, 0], 1 / (1 + np.exp(1.0 - means)), rtol=1e-5, atol=1e-12)
+
+
+def test_output_kind_is_detected_once():
+    adapter = adapt(lambda b: np.stack([b.mean(axis=(1, 2, 3)) * 10, np.zeros(len(b))], 1))
+    adapter.predict(IMAGES.images)
+    assert adapter.output_kind == "logits"
+    probs = adapt(lambda b: np.tile([0.2, 0.8], (len(b), 1)))
+    np.testing.assert_allclose(probs.predict(IMAGES.images[:2]), [[0.2, 0.8]] * 2)
+    assert probs.output_kind == "probabilities"
+
+
+def test_declared_probabilities_outside_unit_interval_are_refused():
+    adapter = adapt(lambda b: np.full((len(b), 2), 3.0), ModelOptions(output="probabilities"))
+    with pytest.raises(ModelError, match="output='logits'"):
+        adapter.predict(IMAGES.images[:1])
+
+
+def test_labels_must_match_the_number_of_classes():
+    adapter = adapt(lambda b: np.full((len(b), 3), 1 / 3), ModelOptions(labels=["a", "b"]))
+    with pytest.raises(ModelError, match="2 labels given but the model returns 3 classes"):
+        adapter.predict(IMAGES.images[:1])
+
+
+def test_preprocess_errors_name_the_preprocess():
+    adapter = adapt(lambda b: b, ModelOptions(preprocess=lambda b: 1 / 0))
+    with pytest.raises(ModelError, match="preprocess raised ZeroDivisionError"):
+        adapter.predict(IMAGES.images[:1])
+
+
+def test_torch_adapter_restores_training_mode_and_leaves_no_hooks(torch_model):
+    import torch
+
+    from xaihub.models.torch_adapter import TorchAdapter
+
+    torch_model.train()
+    try:
+        adapter = adapt(torch_model, ModelOptions(batch_size=3))
+        assert isinstance(adapter, TorchAdapter) and adapter.framework == "torch"
+        probabilities = adapter.predict(IMAGES.images)
+        assert torch_model.training
+        with torch.no_grad():
+            torch_model.eval()
+            logits = torch_model(torch.from_numpy(IMAGES.images).permute(0, 3, 1, 2).float() / 255)
+        np.testing.assert_allclose(probabilities, torch.softmax(logits, 1).numpy(), atol=1e-5)
+        assert adapter.output_kind == "logits" and adapter.forward_passes == 10
+        assert (probabilities.argmax(1) == IMAGES.labels).mean() >= 0.9
+        for module in torch_model.modules():
+            assert not module._forward_hooks and not module._backward_hooks and not module._forward_pre_hooks
+        assert adapter.to_tensor(IMAGES.images[:2]).shape == (2, 3, 128, 128)
+    finally:
+        torch_model.eval()
+
+
+def test_keras_adapter_matches_the_model(keras_model):
+    from xaihub.models.keras_adapter import KerasAdapter
+
+    adapter = adapt(keras_model, ModelOptions(batch_size=4, labels=demo.CLASS_NAMES))
+    assert isinstance(adapter, KerasAdapter)
+    probabilities = adapter.predict(IMAGES.images)
+    expected = keras_model.predict(IMAGES.images.astype("float32") / 255, verbose=0)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    assert adapter.output_kind == "probabilities" and adapter.forward_passes == 10
+    assert (probabilities.argmax(1) == IMAGES.labels).mean() >= 0.9
+    assert adapter.label(1) == "green disc"
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_explain_a_real_model_finds_the_object(framework, request, object_image):
+    model = request.getfixturevalue(f"{framework}_model")
+    image, mask, label = object_image
+    result = xaihub.explain(model, image, methods=["native.lime"], targets="top-3", labels=demo.CLASS_NAMES)
+    assert result.ok and result.targets[0] == label
+    explanation = result.get("native.lime", label)
+    assert explanation.label == "green disc" and explanation.score > 0.9
+    assert explanation.attribution[mask].mean() > 5 * max(explanation.attribution[~mask].mean(), 1e-9)

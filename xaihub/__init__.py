@@ -1,0 +1,46 @@
+"""xaihub: run several explanation methods on one image classifier and compare them.
+
+>>> import xaihub
+>>> result = xaihub.explain(model, image, methods=["native.lime"], targets="top-3")
+>>> result.get("native.lime").attribution.shape  # (H, W)
+
+Importing xaihub imports no deep-learning or XAI library; plugins import theirs when
+a method runs.
+"""
+
+from xaihub.comparison import Comparison, MethodFailure
+from xaihub.errors import (
+    InputError,
+    MethodUnavailableError,
+    ModelError,
+    UnknownMethodError,
+    ValidationError,
+    XaihubError,
+)
+from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
+from xaihub.explanation import Explanation
+from xaihub.hookspecs import hookimpl
+from xaihub.plugins import list_methods, load_failures, register, unregister
+from xaihub.runner import explain
+
+__all__ = [
+    "BLACK_BOX",
+    "GRADIENTS",
+    "Comparison",
+    "Explainer",
+    "Explanation",
+    "InputError",
+    "MethodFailure",
+    "MethodUnavailableError",
+    "ModelError",
+    "Requirement",
+    "UnknownMethodError",
+    "ValidationError",
+    "XaihubError",
+    "explain",
+    "hookimpl",
+    "list_methods",
+    "load_failures",
+    "register",
+    "unregister",
+]

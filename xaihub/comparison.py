@@ -1,0 +1,102 @@
+"""`Comparison`: everything one `explain` call produced, failures included."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from xaihub.explanation import Explanation
+
+
+@dataclass(frozen=True)
+class MethodFailure:
+    """A method (or one of its targets) that produced no explanation, and why."""
+
+    method: str
+    error: str
+    """Exception class name, e.g. ``"ValidationError"``."""
+    message: str
+    target: int | None = None
+    """The target it failed for, or ``None`` when the whole method failed."""
+
+    def __str__(self) -> str:
+        where = self.method if self.target is None else f"{self.method} (target {self.target})"
+        return f"{where}: {self.error}: {self.message}"
+
+
+@dataclass
+class Comparison:
+    """Explanations per method × target for one image, in the order asked."""
+
+    image: np.ndarray
+    probabilities: np.ndarray
+    """The model's probabilities for the image, shape ``K``."""
+    targets: list[int]
+    labels: dict[int, str | None]
+    methods: list[str]
+    explanations: list[Explanation] = field(default_factory=list)
+    failures: list[MethodFailure] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per method, failed methods included."""
+    forward_passes: dict[str, int] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Explanation]:
+        return iter(self.explanations)
+
+    def __len__(self) -> int:
+        return len(self.explanations)
+
+    @property
+    def ok(self) -> bool:
+        """True when every method gave an explanation for every target."""
+        return not self.failures
+
+    def get(self, method: str, target: int | None = None) -> Explanation:
+        """The explanation of ``method`` for ``target`` (default: the first target)."""
+        target = self.targets[0] if target is None else target
+        for explanation in self.explanations:
+            if explanation.method == method and explanation.target == target:
+                return explanation
+        failure = next((f for f in self.failures if f.method == method), None)
+        reason = f": {failure}" if failure else ""
+        raise KeyError(f"no explanation for method {method!r}, target {target}{reason}")
+
+    def by_method(self, method: str) -> list[Explanation]:
+        return [e for e in self.explanations if e.method == method]
+
+    def failure(self, method: str) -> MethodFailure | None:
+        return next((f for f in self.failures if f.method == method), None)
+
+    def save(self, directory: str | os.PathLike) -> list[str]:
+        """Save each explanation as ``<method>__<target>.npz`` under ``directory``; return the paths."""
+        os.makedirs(directory, exist_ok=True)
+        paths = []
+        for explanation in self.explanations:
+            path = os.path.join(directory, f"{_safe(explanation.method)}__{explanation.target}.npz")
+            explanation.save(path)
+            paths.append(path)
+        return paths
+
+    def summary(self) -> str:
+        """A plain-text table of methods, targets, scores, timings and failures."""
+        rows = [("method", "target", "label", "score", "seconds", "forward passes", "status")]
+        for method in self.methods:
+            for explanation in self.by_method(method):
+                rows.append((
+                    method, str(explanation.target), explanation.label or "", f"{explanation.score:.3f}",
+                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), "ok",
+                ))
+            for failure in (f for f in self.failures if f.method == method):
+                target = "" if failure.target is None else str(failure.target)
+                rows.append((method, target, "", "", f"{self.timings.get(method, 0.0):.3f}", "",
+                             f"FAILED {failure.error}: {failure.message}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)

@@ -1,0 +1,113 @@
+"""The contract every explanation method follows."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from xaihub.explanation import Explanation
+    from xaihub.models.base import ModelAdapter
+
+BLACK_BOX = "predictions"
+GRADIENTS = "gradients"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What a method needs from the model.
+
+    ``kind`` is ``"predictions"`` (any model, black box) or ``"gradients"``; for
+    gradients, ``frameworks`` names the adapter frameworks it supports
+    (``"torch"``, ``"keras"``).
+    """
+
+    kind: str = BLACK_BOX
+    frameworks: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == BLACK_BOX:
+            return "predictions (any model)"
+        return f"{self.kind} ({', '.join(self.frameworks) or 'no framework'})"
+
+    def unmet_by(self, model: "ModelAdapter") -> str | None:
+        """Why ``model`` cannot serve this requirement, or ``None`` when it can."""
+        if self.kind == BLACK_BOX:
+            return None
+        if model.framework not in self.frameworks:
+            return (
+                f"needs {self.describe()} but the model is a {model.framework!r} model; "
+                f"pass a {' or '.join(self.frameworks)} model"
+            )
+        return None
+
+
+class Explainer(ABC):
+    """One explanation method. Plugins subclass this and ``register`` an instance.
+
+    Subclasses set the class attributes and implement :meth:`explain`. All explainers
+    share one call signature (as Captum's attribution classes do), so the runner
+    treats them alike.
+    """
+
+    #: Namespaced method name, e.g. ``"native.lime"``.
+    name: ClassVar[str]
+    #: What the method needs from the model.
+    requires: ClassVar[Requirement] = Requirement()
+    #: Default parameters; users override them through ``params={name: {...}}``.
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: Distributions whose versions are recorded in every Explanation.
+    libraries: ClassVar[tuple[str, ...]] = ()
+    #: One-line description shown by ``xaihub list``.
+    summary: ClassVar[str] = ""
+
+    @abstractmethod
+    def explain(
+        self,
+        model: "ModelAdapter",
+        image: "np.ndarray",
+        targets: Sequence[int],
+        *,
+        seed: int,
+        **params: Any,
+    ) -> list["Explanation"]:
+        """Explain ``model``'s scores for ``targets`` on ``image``.
+
+        :param model: the adapter; call ``model.predict(batch)`` for probabilities
+            (it counts forward passes) or use its framework handle for gradients.
+        :param image: the input, ``H×W×3`` ``uint8``.
+        :param targets: class indices to explain, in order.
+        :param seed: seed for every random choice the method makes.
+        :param params: ``defaults`` updated with the user's parameters.
+        :return: one :class:`~xaihub.Explanation` per target, with at least
+            ``target`` and ``attribution`` set. The runner fills ``method``, ``image``,
+            ``score``, timings, forward passes, seed, parameters and versions.
+        """
+
+    def check_available(self) -> None:
+        """Raise :class:`~xaihub.errors.MethodUnavailableError` if the method cannot run here.
+
+        The default checks that every distribution in ``libraries`` is installed.
+        """
+        from xaihub.errors import MethodUnavailableError
+
+        missing = [lib for lib in self.libraries if _version(lib) is None]
+        if missing:
+            raise MethodUnavailableError(
+                f"{self.name} needs {', '.join(missing)}; install it (pip install {' '.join(missing)})"
+            )
+
+    def versions(self) -> dict[str, str]:
+        """Installed versions of the libraries this method uses."""
+        return {lib: v for lib in self.libraries if (v := _version(lib)) is not None}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None

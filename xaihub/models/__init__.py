@@ -1,0 +1,22 @@
+"""Model adapters: every model kind answers ``predict(images) -> probabilities``."""
+
+from xaihub.models.base import CallableAdapter, ModelAdapter, ModelOptions, scale_to_unit
+
+__all__ = ["CallableAdapter", "ModelAdapter", "ModelOptions", "scale_to_unit", "adapt"]
+
+
+def adapt(model, options: ModelOptions | None = None) -> ModelAdapter:
+    """Wrap ``model`` in the first adapter a plugin offers for it (see the ``adapt_model`` hook)."""
+    from xaihub.errors import ModelError
+    from xaihub.plugins import get_plugin_manager
+
+    if isinstance(model, ModelAdapter):
+        return model
+    options = options or ModelOptions()
+    adapter = get_plugin_manager().hook.adapt_model(model=model, options=options)
+    if adapter is None:
+        raise ModelError(
+            f"don't know how to run a {type(model).__module__}.{type(model).__qualname__}: pass a torch "
+            "nn.Module, a keras.Model, or a callable taking N×H×W×C images and returning N×K scores"
+        )
+    return adapter

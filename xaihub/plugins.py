@@ -1,0 +1,171 @@
+"""The plugin manager: loads plugins, owns the registry of explainers.
+
+Plugins come from the ``xaihub`` entry-point group (built-in and third-party alike)
+or from :func:`register` at run time. ``XAIHUB_PLUGINS`` (comma-separated entry-point
+names) limits which entry points load; set it to an empty string to load none.
+A plugin that fails to import or to register is recorded in :func:`load_failures`
+and never stops the others.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pluggy
+
+from xaihub import hookspecs
+from xaihub.errors import UnknownMethodError, XaihubError
+from xaihub.explainer import Explainer
+
+ENTRY_POINT_GROUP = "xaihub"
+ENV_VAR = "XAIHUB_PLUGINS"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or registered."""
+
+    plugin: str
+    error: str
+
+
+@dataclass(frozen=True)
+class RegisteredMethod:
+    """A method in the registry and the plugin that provided it."""
+
+    explainer: Explainer
+    plugin: str
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("xaihub")
+        self.pm.add_hookspecs(hookspecs)
+        self.methods: dict[str, RegisteredMethod] = {}
+        self.failures: list[PluginFailure] = []
+        self._lock = threading.RLock()
+        self._loaded = False
+
+    def ensure_loaded(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            from xaihub.models import builtin
+
+            self.pm.register(builtin, name="xaihub.models")
+            self.pm.register(builtin.CallableFallback(), name="xaihub.models.callable")
+            for ep in _selected_entry_points():
+                try:
+                    plugin = ep.load()
+                except Exception as exc:  # a broken plugin is reported, not fatal
+                    self.failures.append(PluginFailure(ep.name, f"{type(exc).__name__}: {exc}"))
+                    continue
+                self.add(plugin, ep.name)
+
+    def add(self, plugin: Any, name: str, strict: bool = False) -> None:
+        """Register ``plugin``; a failure raises when ``strict``, else it is recorded."""
+        with self._lock:
+            if self.pm.has_plugin(name) or self.pm.is_registered(plugin):
+                raise XaihubError(f"a plugin named {name!r} is already registered")
+            try:
+                self.pm.register(plugin, name=name)
+                impl = getattr(plugin, "register_explainers", None)
+                if impl is not None:
+                    impl(register=lambda explainer: self._add_method(explainer, name))
+            except Exception as exc:
+                self.remove(name)
+                if strict:
+                    raise XaihubError(f"could not register plugin {name!r}: {exc}") from exc
+                self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            plugin = self.pm.get_plugin(name)
+            if plugin is not None:
+                self.pm.unregister(plugin, name=name)
+            for method in [m for m, r in self.methods.items() if r.plugin == name]:
+                del self.methods[method]
+
+    def _add_method(self, explainer: Explainer, plugin: str) -> None:
+        if not isinstance(explainer, Explainer):
+            raise XaihubError(f"register() takes an xaihub.Explainer instance, got {type(explainer).__name__}")
+        name = getattr(explainer, "name", None)
+        if not isinstance(name, str) or "." not in name:
+            raise XaihubError(f"explainer name must be namespaced like 'plugin.method', got {name!r}")
+        if name in self.methods:
+            raise XaihubError(f"method {name!r} is already registered by plugin {self.methods[name].plugin!r}")
+        self.methods[name] = RegisteredMethod(explainer, plugin)
+
+
+def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:
+    eps = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    wanted = os.environ.get(ENV_VAR)
+    if wanted is None:
+        return eps
+    names = {n.strip() for n in wanted.split(",") if n.strip()}
+    return [ep for ep in eps if ep.name in names]
+
+
+_registry = _Registry()
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The pluggy manager, with every plugin loaded."""
+    _registry.ensure_loaded()
+    return _registry.pm
+
+
+def register(plugin: Any, name: str | None = None) -> Any:
+    """Register a plugin or a single :class:`Explainer` at run time; returns it (usable as a decorator).
+
+    ``plugin`` is an ``Explainer`` instance, an ``Explainer`` subclass (instantiated
+    with no arguments), or an object/module with ``@hookimpl`` functions.
+    """
+    _registry.ensure_loaded()
+    target = plugin() if isinstance(plugin, type) and issubclass(plugin, Explainer) else plugin
+    if isinstance(target, Explainer):
+        _registry.add(_SingleExplainerPlugin(target), name or target.name, strict=True)
+    else:
+        _registry.add(target, name or getattr(target, "__name__", None) or type(target).__qualname__, strict=True)
+    return plugin
+
+
+def unregister(name: str) -> None:
+    """Remove a plugin registered at run time (by the name it was registered under)."""
+    _registry.remove(name)
+
+
+def get_method(name: str) -> RegisteredMethod:
+    """The registered method called ``name``; :class:`UnknownMethodError` lists the known ones."""
+    _registry.ensure_loaded()
+    try:
+        return _registry.methods[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry.methods)) or "none"
+        raise UnknownMethodError(f"unknown method {name!r}; registered methods: {known}") from None
+
+
+def list_methods() -> list[RegisteredMethod]:
+    """Every registered method, sorted by name."""
+    _registry.ensure_loaded()
+    return [_registry.methods[k] for k in sorted(_registry.methods)]
+
+
+def load_failures() -> list[PluginFailure]:
+    """Plugins that failed to import or register, with their errors."""
+    _registry.ensure_loaded()
+    return list(_registry.failures)
+
+
+class _SingleExplainerPlugin:
+    def __init__(self, explainer: Explainer) -> None:
+        self.explainer = explainer
+
+    @hookspecs.hookimpl
+    def register_explainers(self, register: Callable[[Explainer], None]) -> None:
+        register(self.explainer)
