@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from xaihub.cache import RunCache
 from xaihub.comparison import Comparison, MethodFailure
 from xaihub.errors import InputError, MethodUnavailableError, XaihubError
 from xaihub.explanation import Explanation
@@ -64,6 +65,7 @@ def explain(
     rgb = to_rgb_uint8(image)
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels, batch_size=batch_size,
                                         output=output, device=device))
+    adapter.cache = RunCache()
     probabilities = adapter.predict(rgb[None])[0]
     chosen = resolve_targets(targets, probabilities)
     comparison = Comparison(

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from xaihub.cache import RunCache
 from xaihub.errors import InputError, ModelError
 
 OUTPUT_KINDS = ("auto", "probabilities", "logits", "multilabel-logits")
@@ -50,6 +51,13 @@ def scale_to_unit(images: np.ndarray) -> np.ndarray:
     return np.asarray(images, dtype=np.float32) / np.float32(255.0)
 
 
+def detect_output_kind(low: float, high: float, num_classes: int) -> str:
+    """``output="auto"``: scores outside ``[0, 1]`` are logits (sigmoid for a single output)."""
+    if low >= 0 and high <= 1:
+        return "probabilities"
+    return "multilabel-logits" if num_classes == 1 else "logits"
+
+
 class ModelAdapter:
     """Base adapter: batching, preprocessing, output normalisation, forward-pass counting.
 
@@ -65,6 +73,8 @@ class ModelAdapter:
         self.forward_passes = 0
         self.output_kind: str | None = None if self.options.output == "auto" else self.options.output
         self.num_classes: int | None = None
+        self.cache = RunCache()
+        """Work shared by the methods of the current ``explain`` call (the runner renews it)."""
 
     # -- public API ---------------------------------------------------------------
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -130,8 +140,7 @@ class ModelAdapter:
         elif out.shape[1] != self.num_classes:
             raise ModelError(f"model returned {out.shape[1]} classes, earlier batches had {self.num_classes}")
         if self.output_kind is None:
-            outside = np.any(out < 0) or np.any(out > 1)
-            self.output_kind = ("multilabel-logits" if out.shape[1] == 1 else "logits") if outside else "probabilities"
+            self.output_kind = detect_output_kind(float(out.min()), float(out.max()), out.shape[1])
         if self.output_kind == "logits":
             out = np.exp(out - out.max(axis=1, keepdims=True))
             out /= out.sum(axis=1, keepdims=True)

@@ -7,7 +7,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from xaihub.models.base import ModelAdapter
+from xaihub.errors import InputError, ModelError
+from xaihub.models.base import ModelAdapter, detect_output_kind
+
+AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 
 class TorchAdapter(ModelAdapter):
@@ -61,6 +64,57 @@ class TorchAdapter(ModelAdapter):
 
         with torch.no_grad():
             return super().predict(images)
+
+    @property
+    def accepts_device_batches(self) -> bool:
+        """Whether :meth:`predict_pixels` can run: only with the default preprocessing, which
+        is known to work on tensors (a user's ``preprocess`` may expect numpy)."""
+        return self.options.preprocess is None
+
+    def predict_pixels(self, images: Any, autocast: str | None = None) -> Any:
+        """Probabilities ``N×K`` (float64, on the device) for pixel-scale ``N×H×W×C`` tensors on the device.
+
+        The fast path for methods that build perturbed images on the device: no host
+        round trip. ``autocast`` is ``None``, ``"bf16"`` or ``"fp16"``.
+        """
+        import torch
+
+        if not self.accepts_device_batches:
+            raise ModelError("predict_pixels needs the default preprocessing; this model has a custom preprocess")
+        if autocast is not None and autocast not in AUTOCAST_DTYPES:
+            raise InputError(f"autocast must be None or one of {sorted(AUTOCAST_DTYPES)}, got {autocast!r}")
+        device = self.device
+        x = images.to(device=device, dtype=self.dtype) / 255.0
+        if self.options.channels_first:
+            x = x.permute(0, 3, 1, 2)
+        context = (torch.autocast(device.type, dtype=getattr(torch, AUTOCAST_DTYPES[autocast]))
+                   if autocast else contextlib.nullcontext())
+        with torch.no_grad(), self.session(), context:
+            out = self.model(x.contiguous())
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        self.forward_passes += len(images)
+        return self._normalise_tensor(out.double(), len(images))
+
+    def _normalise_tensor(self, out: Any, n: int) -> Any:
+        import torch
+
+        if out.ndim == 1 and out.shape[0] == n:
+            out = out[:, None]
+        if out.ndim != 2 or out.shape[0] != n:
+            raise ModelError(f"model must return N×K scores for N={n} images, got shape {tuple(out.shape)}")
+        if not bool(torch.isfinite(out).all()):
+            raise ModelError("model returned NaN or infinite scores")
+        if self.num_classes is None:
+            self.num_classes = out.shape[1]
+            self._check_labels()
+        if self.output_kind is None:
+            self.output_kind = detect_output_kind(float(out.min()), float(out.max()), out.shape[1])
+        if self.output_kind == "logits":
+            return torch.softmax(out, dim=1)
+        if self.output_kind == "multilabel-logits":
+            return torch.sigmoid(out)
+        return out
 
     def _forward(self, batch: Any) -> np.ndarray:
         out = self.model(self._as_input(batch))

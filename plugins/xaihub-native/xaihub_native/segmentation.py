@@ -2,18 +2,75 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 
+from xaihub import InputError
+from xaihub.cache import RunCache, array_key
+
 FILLS = ("zero", "mean", "blur")
+ALGORITHMS = ("quickshift", "slic", "felzenszwalb")
+_DEFAULTS = {
+    "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
+    "slic": {"n_segments": 50, "compactness": 10.0, "start_label": 0},
+    "felzenszwalb": {"scale": 100.0, "sigma": 0.5, "min_size": 50},
+}
 
 
-def quickshift_segments(image: np.ndarray, kernel_size: float, max_dist: float, ratio: float, seed: int) -> np.ndarray:
-    """skimage quickshift superpixels of an ``H×W×3`` uint8 image, ids ``0..n-1`` as int32."""
-    from skimage.segmentation import quickshift
+def segment(image: np.ndarray, algorithm: str, params: Mapping[str, Any], seed: int,
+            cache: RunCache | None = None, device: Any = None) -> np.ndarray:
+    """Superpixel ids ``H×W`` int32 numbered ``0..n-1``.
 
-    segments = quickshift(image, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio, rng=seed)
+    :param algorithm: ``"quickshift"`` (scikit-image's, or the identical torch version
+        when ``device`` is a CUDA device), ``"slic"`` or ``"felzenszwalb"``.
+    :param params: the algorithm's parameters; missing ones take scikit-image's usual values.
+    :param cache: when given, every method of one ``explain`` call that segments the
+        same image the same way gets the same (cached) result.
+    """
+    if algorithm not in ALGORITHMS:
+        raise InputError(f"segmentation must be one of {ALGORITHMS}, got {algorithm!r}")
+    unknown = sorted(set(params) - set(_DEFAULTS[algorithm]))
+    if unknown:
+        raise InputError(f"{algorithm} takes {sorted(_DEFAULTS[algorithm])}, got unknown {unknown}")
+    full = {**_DEFAULTS[algorithm], **params}
+    on_gpu = algorithm == "quickshift" and device is not None and getattr(device, "type", device) == "cuda"
+
+    def compute() -> np.ndarray:
+        if on_gpu:
+            from xaihub_native.quickshift_torch import quickshift_torch
+
+            return quickshift_torch(image, full["kernel_size"], full["max_dist"], full["ratio"], seed, device)
+        return _dense(_skimage_segments(image, algorithm, full, seed))
+
+    if cache is None:
+        return compute()
+    key = (array_key(image), algorithm, tuple(sorted(full.items())), seed)
+    return cache.get_or_compute("segments", key, compute)
+
+
+def _skimage_segments(image: np.ndarray, algorithm: str, params: dict[str, Any], seed: int) -> np.ndarray:
+    from skimage import segmentation
+
+    if algorithm == "quickshift":
+        return segmentation.quickshift(image, **params, rng=seed)
+    if algorithm == "slic":
+        return segmentation.slic(image, **params, channel_axis=-1)
+    return segmentation.felzenszwalb(image, **params, channel_axis=-1)
+
+
+def _dense(segments: np.ndarray) -> np.ndarray:
     _, dense = np.unique(segments, return_inverse=True)
     return dense.reshape(segments.shape).astype(np.int32)
+
+
+def check_segments(segments: Any, image: np.ndarray) -> np.ndarray:
+    """User-given superpixels, renumbered ``0..n-1``; :class:`InputError` when they do not fit ``image``."""
+    segments = np.asarray(segments)
+    if segments.shape != image.shape[:2] or segments.dtype.kind not in "iu" or segments.min() < 0:
+        raise InputError(f"segments must be a non-negative int array of shape {image.shape[:2]}, "
+                         f"got {segments.dtype} {segments.shape}")
+    return _dense(segments)
 
 
 def fill_image(image: np.ndarray, segments: np.ndarray, fill: str) -> np.ndarray:
@@ -28,7 +85,7 @@ def fill_image(image: np.ndarray, segments: np.ndarray, fill: str) -> np.ndarray
         from skimage.filters import gaussian
 
         return gaussian(image.astype(np.float32), sigma=5, channel_axis=-1, preserve_range=True).astype(np.float32)
-    raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
+    raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
 
 
 def perturb(image: np.ndarray, fill: np.ndarray, segments: np.ndarray, masks: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,10 +47,33 @@ def fit_weighted_ridge(features: np.ndarray, responses: np.ndarray, weights: np.
     xc, yc = x - x_mean, y - y_mean
     xw = xc * w[:, None]
     gram = xc.T @ xw + alpha * np.eye(x.shape[1])
-    coef = np.linalg.solve(gram, xw.T @ yc).T
+    try:
+        coef = np.linalg.solve(gram, xw.T @ yc).T
+    except np.linalg.LinAlgError:  # alpha=0 with collinear masks: the minimum-norm solution
+        coef = np.linalg.lstsq(gram, xw.T @ yc, rcond=None)[0].T
     intercept = y_mean - coef @ x_mean
     residual = yc - xc @ coef.T
     ss_res = w @ residual**2
     ss_tot = w @ yc**2
     r2 = 1.0 - np.divide(ss_res, ss_tot, out=np.zeros_like(ss_res), where=ss_tot > 0)
     return Surrogate(coef=coef, intercept=intercept, r2=r2)
+
+
+def fit_weighted_ridge_torch(features: Any, responses: Any, weights: Any, alpha: float) -> Surrogate:
+    """:func:`fit_weighted_ridge` on torch tensors, solved on their device in float64."""
+    import torch
+
+    x, y, w = (t.to(torch.float64) for t in (features, responses, weights))
+    total = w.sum()
+    x_mean = w @ x / total
+    y_mean = w @ y / total
+    xc, yc = x - x_mean, y - y_mean
+    xw = xc * w[:, None]
+    gram = xc.T @ xw + alpha * torch.eye(x.shape[1], dtype=torch.float64, device=x.device)
+    coef = torch.linalg.solve(gram, xw.T @ yc).T
+    intercept = y_mean - coef @ x_mean
+    residual = yc - xc @ coef.T
+    ss_res = w @ residual**2
+    ss_tot = w @ yc**2
+    r2 = torch.where(ss_tot > 0, 1.0 - ss_res / torch.where(ss_tot > 0, ss_tot, 1.0), 0.0)
+    return Surrogate(coef=coef.cpu().numpy(), intercept=intercept.cpu().numpy(), r2=r2.cpu().numpy())

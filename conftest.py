@@ -1,4 +1,5 @@
-"""Shared fixtures: small models trained in seconds on the demo's shapes problem."""
+"""Fixtures shared by the core tests (tests/) and every plugin's tests (plugins/*/tests): small models
+trained in seconds on the demo's shapes problem, trained once per session."""
 
 from __future__ import annotations
 
