@@ -48,7 +48,7 @@ class TorchAdapter(ModelAdapter):
         tensor = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(batch))
         if self.options.channels_first and tensor.ndim == 4:
             tensor = tensor.permute(0, 3, 1, 2)
-        return tensor.to(device=self.device, dtype=self.dtype).contiguous()
+        return tensor.to(device=self.device, dtype=self.dtype)  # channels-last strides are fine for conv
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -90,7 +90,7 @@ class TorchAdapter(ModelAdapter):
         context = (torch.autocast(device.type, dtype=getattr(torch, AUTOCAST_DTYPES[autocast]))
                    if autocast else contextlib.nullcontext())
         with torch.no_grad(), self.session(), context:
-            out = self.model(x.contiguous())
+            out = self.model(x)
         if isinstance(out, (tuple, list)):
             out = out[0]
         self.forward_passes += len(images)

@@ -110,3 +110,30 @@ def test_kernelshap_matches_shap_on_a_nonadditive_game():
     explainer = shap.KernelExplainer(game, np.zeros((1, players)))
     theirs = explainer.shap_values(np.ones((1, players)), nsamples=2**players, silent=True)
     np.testing.assert_allclose(ours[0], np.asarray(theirs).reshape(-1)[:players], atol=1e-6)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+def test_cuda_quickshift_matches_scikit_image():
+    from skimage import data
+    from skimage.transform import resize
+
+    image = (resize(data.coffee(), (224, 224)) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(quickshift_torch(image, 4, 200, 0.2, 0, torch.device("cuda")),
+                                  segment(image, "quickshift", {}, seed=0))
+
+
+@cuda
+def test_cuda_model_perturbs_on_the_gpu_with_the_host_weights(torch_model, object_image):
+    import copy
+
+    model = copy.deepcopy(torch_model).cuda()
+    run = lambda where: xaihub.explain(model, object_image[0], methods=["native.lime", "native.kernelshap"],
+                                       targets="top-2", params={m: {"perturb_on": where}
+                                                                for m in ("native.lime", "native.kernelshap")})
+    gpu, host = run("auto"), run("host")
+    for g, h in zip(gpu, host):
+        assert g.extras["perturbed_on"] == "device" and h.extras["perturbed_on"] == "host"
+        np.testing.assert_allclose(g.segment_weights, h.segment_weights, atol=1e-4)
