@@ -71,11 +71,12 @@ class TorchAdapter(ModelAdapter):
         is known to work on tensors (a user's ``preprocess`` may expect numpy)."""
         return self.options.preprocess is None
 
-    def predict_pixels(self, images: Any, autocast: str | None = None) -> Any:
-        """Probabilities ``N×K`` (float64, on the device) for pixel-scale ``N×H×W×C`` tensors on the device.
+    def predict_pixels(self, images: Any, autocast: str | None = None, unit_scale: bool = False) -> Any:
+        """Probabilities ``N×K`` (float64, on the device) for ``N×H×W×C`` image tensors on the device.
 
-        The fast path for methods that build perturbed images on the device: no host
-        round trip. ``autocast`` is ``None``, ``"bf16"`` or ``"fp16"``.
+        The fast path for methods that build perturbed images in torch: no host round trip
+        and no numpy copies. ``images`` are in pixel scale ``[0, 255]``, or already divided
+        by 255 when ``unit_scale``. ``autocast`` is ``None``, ``"bf16"`` or ``"fp16"``.
         """
         import torch
 
@@ -84,9 +85,11 @@ class TorchAdapter(ModelAdapter):
         if autocast is not None and autocast not in AUTOCAST_DTYPES:
             raise InputError(f"autocast must be None or one of {sorted(AUTOCAST_DTYPES)}, got {autocast!r}")
         device = self.device
-        x = images.to(device=device, dtype=self.dtype) / 255.0
+        x = images.to(device=device, dtype=self.dtype)
+        if not unit_scale:
+            x = x / 255.0
         if self.options.channels_first:
-            x = x.permute(0, 3, 1, 2)
+            x = x.permute(0, 3, 1, 2)  # a view: channels-last strides, which CPU and GPU convolutions like
         context = (torch.autocast(device.type, dtype=getattr(torch, AUTOCAST_DTYPES[autocast]))
                    if autocast else contextlib.nullcontext())
         with torch.no_grad(), self.session(), context:

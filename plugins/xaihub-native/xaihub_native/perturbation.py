@@ -29,10 +29,11 @@ class PerturbationSet:
 
 
 def runs_on_device(model: ModelAdapter, where: str, autocast: str | None) -> bool:
-    """Whether perturbed images are built and scored on the torch model's device.
+    """Whether perturbed images are built in torch, on the torch model's device, and scored there.
 
-    ``"auto"`` does so for a torch model on a CUDA device (or when ``autocast`` is set) with
-    the default preprocessing; ``"device"`` insists (an error if impossible); ``"host"`` never.
+    ``"auto"`` does so for any torch model with the default preprocessing (on a CPU too: it
+    saves the numpy copies); ``"device"`` insists (an error if impossible); ``"host"``
+    builds them in numpy and goes through ``model.predict`` like any other model.
     """
     if where not in WHERE:
         raise InputError(f"perturb_on must be one of {WHERE}, got {where!r}")
@@ -41,11 +42,9 @@ def runs_on_device(model: ModelAdapter, where: str, autocast: str | None) -> boo
         if autocast is not None:
             raise InputError("autocast needs perturb_on='device' or 'auto'")
         return False
-    if where == "device" or autocast is not None:
-        if not capable:
-            raise InputError("on-device perturbation needs a torch model with the default preprocess")
-        return True
-    return capable and model.device.type == "cuda"
+    if (where == "device" or autocast is not None) and not capable:
+        raise InputError("on-device perturbation needs a torch model with the default preprocess")
+    return capable
 
 
 def perturbation_set(model: ModelAdapter, image: np.ndarray, segments: np.ndarray, num_samples: int, fill: str,
@@ -84,13 +83,15 @@ def _score_on_device(model: ModelAdapter, image: np.ndarray, background: np.ndar
     import torch
 
     device = model.device
-    pixels = torch.from_numpy(image).to(device=device, dtype=torch.float32)
-    fill = torch.from_numpy(background).to(device=device, dtype=torch.float32)
-    ids = torch.from_numpy(segments).to(device=device, dtype=torch.long)
+    pixels = torch.from_numpy(image).to(device=device, dtype=torch.float32) / 255.0
+    fill = torch.from_numpy(background).to(device=device, dtype=torch.float32) / 255.0
+    ids = torch.from_numpy(segments.ravel()).to(device=device, dtype=torch.long)
     on = torch.from_numpy(masks).to(device=device, dtype=torch.bool)
     step = model.options.batch_size
+    buffer = torch.empty((min(step, len(masks)), *image.shape), dtype=torch.float32, device=device)
     outputs = []
     for i in range(0, len(masks), step):
-        keep = on[i : i + step][:, ids].unsqueeze(-1)
-        outputs.append(model.predict_pixels(torch.where(keep, pixels, fill), autocast))
+        keep = on[i : i + step].index_select(1, ids).reshape(-1, *image.shape[:2], 1)
+        batch = torch.where(keep, pixels, fill, out=buffer[: len(keep)])  # one buffer: no page faults per batch
+        outputs.append(model.predict_pixels(batch, autocast, unit_scale=True))
     return torch.cat(outputs)
