@@ -126,3 +126,17 @@ def test_summarise_gives_mean_and_std_per_method_and_metric():
     assert stats["a"]["deletion"].std == pytest.approx(0.1)
     assert (stats["a"]["deletion"].count, stats["a"]["insertion"].count) == (2, 1)
     assert str(stats["a"]["deletion"]) == "0.300 ± 0.100 (n=2)"
+
+
+def test_a_failing_metric_is_recorded_and_the_explanation_kept(fixed):
+    def refuses_black_images(batch):
+        if np.any(batch.max(axis=(1, 2, 3)) == 0):
+            raise RuntimeError("black image")
+        return region_model(batch)
+
+    good = fixed("test.good", REGION)
+    result = xaihub.explain(refuses_black_images, IMAGE, methods=[good], targets=0, metrics=["deletion"])
+    assert result.get(good).metrics == {}
+    [failure] = result.failures
+    assert (failure.method, failure.target, failure.error) == (good, 0, "RuntimeError")
+    assert "metrics failed" in failure.message and "black image" in failure.message

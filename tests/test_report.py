@@ -88,6 +88,18 @@ def test_report_many_adds_a_summary_table(tmp_path, comparison):
     assert str(stats) in " ".join(parse(page).text) and stats.count == 4
 
 
+def test_report_refuses_bad_options(tmp_path, comparison):
+    with pytest.raises(xaihub.InputError, match="scale must be one of"):
+        comparison.report(tmp_path / "r.html", scale="global")
+    with pytest.raises(xaihub.InputError, match="1 names for 2 comparisons"):
+        xaihub.report_many([comparison, comparison], tmp_path / "r.html", names=["a"])
+
+
+def test_row_scale_report_labels_the_colourbar_in_raw_units(tmp_path, comparison):
+    page = open(comparison.report(tmp_path / "row.html", scale="row"), encoding="utf-8").read()
+    assert "map max" not in page.split("<table class='grid'>")[1].split("</table>")[0]
+
+
 def test_repr_html_is_the_section(comparison):
     fragment = comparison._repr_html_()
     assert fragment.startswith("<section class='comparison'") and fragment.count("data-status=") == 8
@@ -109,5 +121,5 @@ def test_row_scale_shares_one_limit_and_map_scale_fills_each_map():
     small, large = np.full((4, 4), 0.5, np.float32), np.full((4, 4), 2.0, np.float32)
     np.testing.assert_allclose([m.max() for m in scaled_maps([small, large], "map")], [1, 1])
     np.testing.assert_allclose([m.max() for m in scaled_maps([small, large], "row")], [0.25, 1])
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(xaihub.InputError, match="scale"):
         scaled_maps([small], "global")

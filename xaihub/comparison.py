@@ -97,11 +97,14 @@ class Comparison:
 
         return agreement(self)
 
-    def report(self, path: str | os.PathLike, title: str = "xaihub comparison") -> str:
-        """Write a self-contained HTML report (images embedded, no network needed) and return its path."""
-        from xaihub.report import write_report
+    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map") -> str:
+        """Write a self-contained HTML report (images embedded, no network needed) and return its path.
 
-        return write_report([self], path, title=title)
+        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target.
+        """
+        from xaihub.report import report_many
+
+        return report_many([self], path, title=title, scale=scale)
 
     def figure(self, scale: str = "map") -> "Figure":
         """The report's grid of maps (targets × methods) as a matplotlib ``Figure``; ``fig.savefig`` exports it."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xaihub.errors import InputError
 from xaihub.models import ModelAdapter
 
 DEFAULT_STEPS = 20
@@ -50,7 +51,7 @@ def degradation(model: ModelAdapter, image: np.ndarray, attribution: np.ndarray,
                 seed: int = 0, keep_fraction: float = KEEP_FRACTION) -> tuple[float, bool]:
     """``(score drop, top-1 kept)`` when only the top ``keep_fraction`` of pixels survive salt-and-pepper noise."""
     if not 0 < keep_fraction <= 1:
-        raise ValueError(f"keep_fraction must lie in (0, 1], got {keep_fraction}")
+        raise InputError(f"keep_fraction must lie in (0, 1], got {keep_fraction}")
     height, width = image.shape[:2]
     keep = np.zeros(height * width, bool)
     keep[importance_order(attribution)[: int(round(keep_fraction * keep.size))]] = True
@@ -72,7 +73,7 @@ def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution:
            target: int, steps: int) -> np.ndarray:
     """Probabilities of ``target`` as pixels switch from ``start`` to ``end``, most important first."""
     if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+        raise InputError(f"steps must be a positive int, got {steps!r}")
     height, width = start.shape[:2]
     order = importance_order(attribution)
     counts = np.rint(np.linspace(0, order.size, steps + 1)).astype(int)

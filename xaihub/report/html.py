@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import importlib.metadata
 import json
+import os
 import platform
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from xaihub.errors import InputError
 from xaihub.metrics import LOWER_IS_BETTER, MetricStat, summarise
 from xaihub.report import render
 
@@ -37,21 +39,25 @@ table.data td,table.data th{border-bottom:1px solid #e3e3e3}
 """
 
 
-def write_report(comparisons: Sequence["Comparison"], path, title: str = "xaihub comparison",
-                 names: Sequence[str] | None = None, scale: str = "map", coverage: float = 0.2) -> str:
-    """Write one HTML file with a section per comparison (plus a metric summary when there are
+def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
+                title: str = "xaihub comparison", scale: str = "map", coverage: float = 0.2) -> str:
+    """Write one HTML file with a section per comparison (plus a metric summary table when there are
     several) and return ``path`` as a string.
 
-    :param names: a caption per comparison, e.g. the image file names.
+    :param names: a caption per comparison, e.g. the image file names; default ``Image 1``, ``Image 2``, ...
     :param scale: colour scaling of the maps, ``"map"`` or ``"row"`` (see :func:`render.scaled_maps`).
     :param coverage: fraction of superpixels shown in the superpixel view of segment-based methods.
     """
     comparisons = list(comparisons)
     if not comparisons:
-        raise ValueError("write_report needs at least one comparison")
+        raise InputError("report_many needs at least one comparison")
     names = list(names) if names is not None else [None] * len(comparisons)
     if len(names) != len(comparisons):
-        raise ValueError(f"{len(names)} names for {len(comparisons)} comparisons")
+        raise InputError(f"{len(names)} names for {len(comparisons)} comparisons")
+    if scale not in render.SCALES:
+        raise InputError(f"scale must be one of {render.SCALES}, got {scale!r}")
+    if not 0 < coverage <= 1:
+        raise InputError(f"coverage must lie in (0, 1], got {coverage!r}")
     sections = [comparison_section(c, name or f"Image {i + 1}", scale, coverage, i)
                 for i, (c, name) in enumerate(zip(comparisons, names))]
     if len(comparisons) > 1:

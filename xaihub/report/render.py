@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from xaihub.errors import InputError
 from xaihub.explanation import Explanation
 
 COLORMAP = "PiYG"
@@ -31,7 +32,7 @@ def scaled_maps(maps: Sequence[np.ndarray], scale: str = "map") -> list[np.ndarr
     ``scale="row"``: all maps by one shared limit (raw magnitudes stay comparable).
     """
     if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        raise InputError(f"scale must be one of {SCALES}, got {scale!r}")
     limits = [robust_limit(m) for m in maps]
     if scale == "row":
         limits = [max(limits, default=1.0)] * len(maps)
@@ -66,7 +67,7 @@ def superpixel_view(explanation: Explanation, coverage: float = 0.2) -> np.ndarr
     from skimage.segmentation import find_boundaries
 
     if not 0 < coverage <= 1:
-        raise ValueError(f"coverage must lie in (0, 1], got {coverage}")
+        raise InputError(f"coverage must lie in (0, 1], got {coverage}")
     weights = np.asarray(explanation.segment_weights, np.float32)
     count = max(1, int(round(coverage * len(weights))))
     chosen = np.argsort(-np.abs(weights), kind="stable")[:count]
