@@ -63,6 +63,19 @@ def test_module_object_plain_callable_with_labels_and_preprocess(workdir, capsys
     assert "native.lime  0       red" in capsys.readouterr().out  # blue read as red: preprocess was applied
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # TorchScript is deprecated, still supported
+def test_torchscript_model_file(workdir, capsys):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    torch.jit.trace(net.eval(), torch.zeros(1, 3, 32, 32)).save(str(workdir / "net.pt"))
+    assert compare("--model", "net.pt", "--image", "blue.png", "--top-k", "2", "--out", "ts.html") == 0
+    assert (workdir / "ts.html").read_text(encoding="utf-8").count("data-method='native.lime' data-target=") == 2
+    (workdir / "bad.pt").write_bytes(b"not a model")
+    assert compare("--model", "bad.pt", "--image", "blue.png", "--out", "never.html") == 2
+    assert capsys.readouterr().err.startswith("xaihub: error: cannot load model 'bad.pt'")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", f"{MODULE}:predict", "--image", "missing.png"], "image file 'missing.png' does not exist"),
     (["--model", f"{MODULE}:predict", "--image", "broken.png"], "cannot read image file 'broken.png'"),

@@ -100,9 +100,12 @@ def test_row_scale_report_labels_the_colourbar_in_raw_units(tmp_path, comparison
     assert "map max" not in page.split("<table class='grid'>")[1].split("</table>")[0]
 
 
-def test_repr_html_is_the_section(comparison):
+def test_repr_html_is_the_section_with_scoped_styles(comparison):
     fragment = comparison._repr_html_()
-    assert fragment.startswith("<section class='comparison'") and fragment.count("data-status=") == 8
+    assert fragment.startswith("<div class='xaihub'><style>") and fragment.count("data-status=") == 8
+    styles = fragment.split("<style>")[1].split("</style>")[0]
+    selectors = [s.strip() for rule in re.findall(r"([^{}]+)\{", styles) for s in rule.split(",")]
+    assert len(selectors) > 10 and all(s.startswith(".xaihub") for s in selectors)
 
 
 def test_figure_has_the_same_grid_and_exports(comparison, tmp_path):

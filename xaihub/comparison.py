@@ -113,9 +113,9 @@ class Comparison:
         return comparison_figure(self, scale=scale)
 
     def _repr_html_(self) -> str:
-        from xaihub.report.html import comparison_section
+        from xaihub.report.html import notebook_html
 
-        return comparison_section(self)
+        return notebook_html(self)
 
     def summary(self) -> str:
         """A plain-text table of methods, targets, scores, timings and failures."""

@@ -25,6 +25,7 @@ from xaihub.models import ModelAdapter
 DEFAULT_STEPS = 20
 BLUR_SIGMA = 5.0
 KEEP_FRACTION = 0.2
+_IMAGES_AT_ONCE = 8  # perturbed images built at a time; bounds memory on large images
 
 
 def importance_order(attribution: np.ndarray) -> np.ndarray:
@@ -79,9 +80,12 @@ def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution:
     counts = np.rint(np.linspace(0, order.size, steps + 1)).astype(int)
     rank = np.empty(order.size, int)
     rank[order] = np.arange(order.size)
-    switched = rank.reshape(height, width)[None] < counts[:, None, None]
-    images = np.where(switched[..., None], end[None], start[None])
-    return model.predict(images)[:, target]
+    rank = rank.reshape(height, width)
+    curve = []
+    for chunk in np.array_split(counts, -(-len(counts) // _IMAGES_AT_ONCE)):
+        switched = rank[None] < chunk[:, None, None]
+        curve.append(model.predict(np.where(switched[..., None], end[None], start[None]))[:, target])
+    return np.concatenate(curve)
 
 
 def _auc(curve: np.ndarray) -> float:

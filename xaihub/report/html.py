@@ -23,21 +23,25 @@ TOP_PREDICTIONS = 5
 MASKED_SEGMENTS = 4
 _METRIC_NAMES = {"deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
                  "degradation_top1": "top-1 kept"}
+# Every rule is scoped to .xaihub, so the Jupyter fragment does not restyle the notebook around it.
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;max-width:1400px}
-h1{margin-bottom:4px}h2{border-bottom:2px solid #ccc;padding-bottom:4px;margin-top:36px}
-table{border-collapse:collapse;margin:8px 0}th,td{padding:4px 8px;text-align:left;vertical-align:top}
-table.data td,table.data th{border-bottom:1px solid #e3e3e3}
-.grid td,.grid th{border:1px solid #ddd;padding:6px}.grid img.map{width:180px;height:auto;display:block}
-.stats{font-size:12px;color:#444;margin-top:4px;line-height:1.45}.views{display:flex;gap:4px;margin-top:4px}
-.views figure{margin:0;font-size:11px;color:#555}.views img{width:88px;display:block}
-.failed{background:#fff1f0;color:#a8071a;font-size:13px;max-width:180px}
-.bar{background:#69b34c;height:12px;display:inline-block}.cbar{display:flex;gap:4px;font-size:11px}
-.cbar .ticks{display:flex;flex-direction:column;justify-content:space-between;height:180px}
-.note{color:#555;font-size:13px;max-width:900px}.input img{width:240px}.input{display:flex;gap:24px}
-.target{font-weight:bold;background:#f3f9ee}code,pre{font-size:12px}pre{background:#f6f6f6;padding:8px}
+.xaihub{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1400px}
+.xaihub h1{margin-bottom:4px}.xaihub h2{border-bottom:2px solid #ccc;padding-bottom:4px;margin-top:36px}
+.xaihub table{border-collapse:collapse;margin:8px 0}
+.xaihub th,.xaihub td{padding:4px 8px;text-align:left;vertical-align:top}
+.xaihub table.data td,.xaihub table.data th{border-bottom:1px solid #e3e3e3}
+.xaihub .grid td,.xaihub .grid th{border:1px solid #ddd;padding:6px}
+.xaihub .grid img.map{width:180px;height:auto;display:block}
+.xaihub .stats{font-size:12px;color:#444;margin-top:4px;line-height:1.45}
+.xaihub .views{display:flex;gap:4px;margin-top:4px}
+.xaihub .views figure{margin:0;font-size:11px;color:#555}.xaihub .views img{width:88px;display:block}
+.xaihub .failed{background:#fff1f0;color:#a8071a;font-size:13px;max-width:180px}
+.xaihub .bar{background:#69b34c;height:12px;display:inline-block}.xaihub .cbar{display:flex;gap:4px;font-size:11px}
+.xaihub .cbar .ticks{display:flex;flex-direction:column;justify-content:space-between;height:180px}
+.xaihub .note{color:#555;font-size:13px;max-width:900px}.xaihub .input img{width:240px}
+.xaihub .input{display:flex;gap:24px}.xaihub .target{font-weight:bold;background:#f3f9ee}
+.xaihub code,.xaihub pre{font-size:12px}.xaihub pre{background:#f6f6f6;padding:8px}
 """
-
 
 def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
                 title: str = "xaihub comparison", scale: str = "map", coverage: float = 0.2) -> str:
@@ -63,13 +67,18 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
     if len(comparisons) > 1:
         sections.insert(0, summary_section(comparisons))
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
-            f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>"
+            f"<style>body{{margin:24px}}{_CSS}</style></head><body><div class='xaihub'><h1>{_e(title)}</h1>"
             f"<p class='note'>{len(comparisons)} image(s). {_MAP_LEGEND} {_METRIC_LEGEND}</p>"
-            + "".join(sections) + _versions(comparisons) + "</body></html>")
+            + "".join(sections) + _versions(comparisons) + "</div></body></html>")
     path = str(path)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(page)
     return path
+
+
+def notebook_html(comparison: "Comparison") -> str:
+    """The section of :func:`comparison_section` with its (scoped) styles, for Jupyter."""
+    return f"<div class='xaihub'><style>{_CSS}</style>{comparison_section(comparison)}</div>"
 
 
 def comparison_section(comparison: "Comparison", name: str = "Image", scale: str = "map",
@@ -209,7 +218,7 @@ def _agreement(comparison: "Comparison") -> str:
                 cells.append("<td>n/a</td>")
                 continue
             r, g, b = render.colours(np.array([value]))[0].round().astype(int)
-            ink = "#fff" if abs(value) > 0.6 else "#222"
+            ink = "#fff" if abs(value) > 0.7 else "#222"
             cells.append(f"<td style='background:rgb({r},{g},{b});color:{ink}'>{value:+.2f}</td>")
         rows.append(f"<tr><th>{_e(method)}</th>{''.join(cells)}</tr>")
     return ("<h3>Agreement between methods</h3><p class='note'>Spearman rank correlation of the maps' pixels, "
