@@ -46,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     image, _ = demo.demo_image()
     methods = args.methods.split(",") if args.methods else runnable_methods(args.framework)
     result = xaihub.explain(model, image, methods=methods, targets=f"top-{args.top_k}",
-                            labels=demo.CLASS_NAMES, seed=args.seed)
+                            labels=demo.CLASS_NAMES, seed=args.seed, metrics=["deletion", "insertion", "degradation"])
     print(result.summary())
     os.makedirs(args.out, exist_ok=True)
     saved = result.save(os.path.join(args.out, "explanations"))
     print(f"\nsaved {len(saved)} explanations under {os.path.join(args.out, 'explanations')}")
-    if hasattr(result, "report"):
-        path = result.report(os.path.join(args.out, "report.html"))
-        print(f"report: {path}")
+    path = result.report(os.path.join(args.out, "report.html"))
+    result.figure().savefig(os.path.join(args.out, "report.png"), dpi=100)
+    print(f"report: {path} (maps also in {os.path.join(args.out, 'report.png')})")
     return 0 if result.explanations else 1
 
 

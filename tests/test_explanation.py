@@ -19,6 +19,7 @@ def full_explanation() -> Explanation:
         segments=segments, segment_weights=np.array([0.5, -1.0, 2.0, 0.0], np.float32), score=0.25,
         seconds=1.5, forward_passes=7, params={"n": 3, "fill": "zero", "layer": None}, seed=11,
         versions={"numpy": "2"}, extras={"r2": [0.1, 0.2]},
+        metrics={"deletion": 0.125, "degradation_top1": 1.0},
     )
 
 
@@ -29,7 +30,8 @@ def test_save_load_round_trip_is_lossless(tmp_path):
     for name in ("attribution", "image", "channels", "segments", "segment_weights"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
         assert getattr(loaded, name).dtype == getattr(original, name).dtype
-    for name in ("target", "method", "label", "score", "seconds", "forward_passes", "params", "seed", "versions", "extras"):
+    for name in ("target", "method", "label", "score", "seconds", "forward_passes", "params", "seed", "versions", "extras",
+                 "metrics"):
         assert getattr(loaded, name) == getattr(original, name)
 
 

@@ -21,6 +21,7 @@ from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
 from xaihub.explanation import Explanation
 from xaihub.hookspecs import hookimpl
 from xaihub.plugins import list_methods, load_failures, register, unregister
+from xaihub.report import report_many
 from xaihub.runner import explain
 
 __all__ = [
@@ -42,5 +43,6 @@ __all__ = [
     "list_methods",
     "load_failures",
     "register",
+    "report_many",
     "unregister",
 ]

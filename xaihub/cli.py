@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from xaihub.plugins import list_methods, load_failures
+from xaihub.errors import InputError, XaihubError
+from xaihub.plugins import get_method, list_methods, load_failures
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -29,17 +31,77 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from xaihub import demo
+    from xaihub.images import to_rgb_uint8
+    from xaihub.loading import import_object, load_labels, load_model
+    from xaihub.metrics import check_metrics
+    from xaihub.report import report_many
+    from xaihub.runner import explain
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise InputError("--methods is empty; name at least one method (see `xaihub list`)")
+    for method in methods:
+        get_method(method)
+    metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
+    if args.top_k < 1:
+        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
+    if not args.demo and (not args.model or not args.image):
+        raise InputError("compare needs --model and --image (or --demo)")
+    names = [os.fspath(path) for path in args.image] if args.image else ["demo image"]
+    pixels = [to_rgb_uint8(path) for path in args.image] if args.image else [demo.demo_image()[0]]
+    labels = list(demo.CLASS_NAMES) if args.demo else None
+    if args.labels:
+        labels = load_labels(args.labels)
+    preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
+    if preprocess is not None and not callable(preprocess):
+        raise InputError(f"--preprocess {args.preprocess!r} is not callable")
+    model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
+    comparisons = []
+    for name, image in zip(names, pixels):
+        comparison = explain(model, image, methods=methods, targets=f"top-{args.top_k}", preprocess=preprocess,
+                             labels=labels, seed=args.seed, metrics=metrics)
+        print(f"{name}\n{comparison.summary()}\n")
+        comparisons.append(comparison)
+    path = report_many(comparisons, args.out, names=names)
+    print(f"report: {path}")
+    if not any(c.explanations for c in comparisons):
+        print("xaihub: error: no method produced an explanation; see the failures above", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaihub", description="Compare explanations of image classifiers.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list registered methods, their plugins and plugins that failed to load")
+    compare = commands.add_parser("compare", help="explain images with several methods and write an HTML report")
+    source = compare.add_mutually_exclusive_group()
+    source.add_argument("--model", help="TorchScript .pt/.pth, saved Keras .keras, or module:object "
+                                        "(a model or predict function, used as-is)")
+    source.add_argument("--demo", action="store_true", help="use the bundled demo CNN (trained in seconds) "
+                                                             "and, without --image, its demo photo")
+    compare.add_argument("--image", nargs="+", metavar="PATH", help="image file(s); one report section each")
+    compare.add_argument("--methods", default="native.lime", help="comma-separated methods (default: native.lime)")
+    compare.add_argument("--top-k", type=int, default=5, help="explain the k most probable classes (default 5)")
+    compare.add_argument("--out", default="report.html", help="HTML report to write (default report.html)")
+    compare.add_argument("--labels", help="class names: a text file with one per line, or a JSON list")
+    compare.add_argument("--preprocess", help="module:function mapping N×H×W×3 pixel batches to model input")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--metrics", help="comma-separated metrics: deletion,insertion,degradation")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"list": _cmd_list}
-    return handlers[args.command](args)
+    handlers = {"list": _cmd_list, "compare": _cmd_compare}
+    try:
+        return handlers[args.command](args)
+    except (XaihubError, OSError) as exc:
+        message = str(exc).strip().splitlines() or [type(exc).__name__]
+        print(f"xaihub: error: {message[0]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

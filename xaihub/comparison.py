@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from xaihub.explanation import Explanation
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from xaihub.metrics import Agreement
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,15 @@ class Comparison:
     """The model's probabilities for the image, shape ``K``."""
     targets: list[int]
     labels: dict[int, str | None]
+    """Class names of the targets and of the top-5 classes, where the model has labels."""
     methods: list[str]
     explanations: list[Explanation] = field(default_factory=list)
     failures: list[MethodFailure] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds per method, failed methods included."""
     forward_passes: dict[str, int] = field(default_factory=dict)
+    """Model evaluations per method, failed methods included; metric evaluations are not counted."""
+    seed: int | None = None
 
     def __iter__(self) -> Iterator[Explanation]:
         return iter(self.explanations)
@@ -79,6 +87,35 @@ class Comparison:
             explanation.save(path)
             paths.append(path)
         return paths
+
+    def agreement(self) -> "Agreement":
+        """Spearman rank correlation between every pair of methods' maps, averaged over targets.
+
+        Returns ``(matrix, methods)``; see :func:`xaihub.metrics.agreement`.
+        """
+        from xaihub.metrics import agreement
+
+        return agreement(self)
+
+    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map") -> str:
+        """Write a self-contained HTML report (images embedded, no network needed) and return its path.
+
+        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target.
+        """
+        from xaihub.report import report_many
+
+        return report_many([self], path, title=title, scale=scale)
+
+    def figure(self, scale: str = "map") -> "Figure":
+        """The report's grid of maps (targets × methods) as a matplotlib ``Figure``; ``fig.savefig`` exports it."""
+        from xaihub.report.figure import comparison_figure
+
+        return comparison_figure(self, scale=scale)
+
+    def _repr_html_(self) -> str:
+        from xaihub.report.html import notebook_html
+
+        return notebook_html(self)
 
     def summary(self) -> str:
         """A plain-text table of methods, targets, scores, timings and failures."""

@@ -49,6 +49,8 @@ class Explanation:
     versions: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     """Method-specific, JSON-serialisable facts (chosen layer, surrogate R², ...)."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Faithfulness scores by name (``"deletion"``, ...), when asked for; see :mod:`xaihub.metrics`."""
 
     def top_segments(self, n: int = 4, positive_only: bool = True) -> np.ndarray:
         """Boolean ``H×W`` mask of the ``n`` highest-weighted superpixels."""

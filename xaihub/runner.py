@@ -14,12 +14,15 @@ from xaihub.comparison import Comparison, MethodFailure
 from xaihub.errors import InputError, MethodUnavailableError, XaihubError
 from xaihub.explanation import Explanation
 from xaihub.images import to_rgb_uint8
+from xaihub.metrics import check_metrics, compute
 from xaihub.models import ModelAdapter, ModelOptions, adapt
 from xaihub.plugins import get_method
 from xaihub.targets import Targets, resolve_targets
 from xaihub.validation import validate
 
 DEFAULT_METHODS = ("native.lime",)
+LABELLED_TOP_K = 5
+"""Besides the targets, the labels of this many top classes are kept (for the report)."""
 
 
 def explain(
@@ -36,6 +39,7 @@ def explain(
     output: str = "auto",
     device: str | None = None,
     progress: bool | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> Comparison:
     """Explain ``model`` on ``image`` with every method in ``methods``.
 
@@ -48,6 +52,9 @@ def explain(
     :param seed: passed to every method; equal seeds give equal results.
     :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``.
     :param progress: show a progress bar; default: only when stderr is a terminal.
+    :param metrics: faithfulness metrics to compute for every explanation, from
+        ``"deletion"``, ``"insertion"``, ``"degradation"`` (see :mod:`xaihub.metrics`); stored in
+        :attr:`Explanation.metrics`. Their forward passes are not counted as the method's.
     :return: a :class:`~xaihub.Comparison`. A method that fails or is unavailable is
         recorded in ``failures`` and the others still run.
     :raises InputError: when the image, targets or ``params`` are unusable, and
@@ -58,6 +65,7 @@ def explain(
     methods = list(dict.fromkeys(methods))
     if not methods:
         raise InputError("methods is empty; name at least one method (see `xaihub list`)")
+    metrics = check_metrics(metrics)
     params = dict(params or {})
     stray = sorted(set(params) - set(methods))
     if stray:
@@ -68,13 +76,27 @@ def explain(
     adapter.cache = RunCache()
     probabilities = adapter.predict(rgb[None])[0]
     chosen = resolve_targets(targets, probabilities)
+    named = chosen + resolve_targets(f"top-{LABELLED_TOP_K}", probabilities)
     comparison = Comparison(
         image=rgb, probabilities=probabilities, targets=chosen,
-        labels={t: adapter.label(t) for t in chosen}, methods=methods,
+        labels={t: adapter.label(t) for t in named}, methods=methods, seed=seed,
     )
     for method in _progress(methods, progress):
         _run_method(comparison, adapter, method, params.get(method, {}), seed)
+        _measure(comparison, adapter, method, metrics, seed)
     return comparison
+
+
+def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics: list[str], seed: int) -> None:
+    """Fill each of ``method``'s explanations' metrics; a metric that raises is recorded as a failure."""
+    if not metrics:
+        return
+    for explanation in comparison.by_method(method):
+        try:
+            explanation.metrics = compute(metrics, adapter, explanation, seed)
+        except Exception as exc:
+            comparison.failures.append(MethodFailure(method, type(exc).__name__,
+                                                     f"metrics failed: {_message(exc)}", explanation.target))
 
 
 def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,

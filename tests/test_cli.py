@@ -1,0 +1,101 @@
+"""`xaihub compare`: the demo run, module:object models, and clear one-line errors on bad input."""
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from xaihub import cli, demo
+
+MODULE = "xaihub_cli_model_under_test"
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A working directory holding a plain-callable model module, an image and a labels file."""
+    (tmp_path / f"{MODULE}.py").write_text(textwrap.dedent("""
+        def predict(batch):
+            return batch.mean(axis=(1, 2))
+
+        def reverse_channels(batch):
+            return batch[..., ::-1] / 255.0
+
+        NOT_CALLABLE = 3
+    """))
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[..., 2] = 200  # blue
+    from skimage import io
+
+    io.imsave(tmp_path / "blue.png", image, check_contrast=False)
+    (tmp_path / "labels.txt").write_text("red\ngreen\nblue\n")
+    (tmp_path / "broken.png").write_text("not an image")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, MODULE, raising=False)
+    return tmp_path
+
+
+def compare(*args: str) -> int:
+    return cli.main(["compare", *args])
+
+
+def test_demo_run_writes_a_report(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("torch")
+    train = demo.train_torch_model
+    monkeypatch.setattr(demo, "train_torch_model", lambda seed=0: train(seed, n=100, epochs=1))  # fast, same code
+    out = tmp_path / "demo.html"
+    assert compare("--demo", "--top-k", "2", "--metrics", "deletion", "--out", str(out)) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.count("data-method='native.lime' data-target=") == 2
+    assert "green disc" in page and "deletion AUC" in page
+    assert f"report: {out}" in capsys.readouterr().out
+
+
+def test_module_object_plain_callable_with_labels_and_preprocess(workdir, capsys):
+    args = ["--model", f"{MODULE}:predict", "--image", "blue.png", "blue.png", "--labels", "labels.txt",
+            "--top-k", "1", "--out", "plain.html", "--methods", "native.lime"]
+    assert compare(*args) == 0
+    assert "native.lime  2       blue" in capsys.readouterr().out
+    page = (workdir / "plain.html").read_text(encoding="utf-8")
+    assert page.count("<section class='comparison'") == 2 and "Summary over 2 images" in page
+    assert compare(*args, "--preprocess", f"{MODULE}:reverse_channels") == 0
+    assert "native.lime  0       red" in capsys.readouterr().out  # blue read as red: preprocess was applied
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # TorchScript is deprecated, still supported
+def test_torchscript_model_file(workdir, capsys):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    torch.jit.trace(net.eval(), torch.zeros(1, 3, 32, 32)).save(str(workdir / "net.pt"))
+    assert compare("--model", "net.pt", "--image", "blue.png", "--top-k", "2", "--out", "ts.html") == 0
+    assert (workdir / "ts.html").read_text(encoding="utf-8").count("data-method='native.lime' data-target=") == 2
+    (workdir / "bad.pt").write_bytes(b"not a model")
+    assert compare("--model", "bad.pt", "--image", "blue.png", "--out", "never.html") == 2
+    assert capsys.readouterr().err.startswith("xaihub: error: cannot load model 'bad.pt'")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", f"{MODULE}:predict", "--image", "missing.png"], "image file 'missing.png' does not exist"),
+    (["--model", f"{MODULE}:predict", "--image", "broken.png"], "cannot read image file 'broken.png'"),
+    (["--model", "nothere.pt", "--image", "blue.png"], "model file 'nothere.pt' does not exist"),
+    (["--model", "model.onnx", "--image", "blue.png"], "neither a .pt/.pth/.keras file nor module:object"),
+    (["--model", f"{MODULE}:missing", "--image", "blue.png"], f"module '{MODULE}' has no 'missing'"),
+    (["--model", "no_such_module_xyz:f", "--image", "blue.png"], "cannot import module 'no_such_module_xyz'"),
+    (["--model", f"{MODULE}:NOT_CALLABLE", "--image", "blue.png"], "don't know how to run a builtins.int"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--methods", "native.lime,nope.x"],
+     "unknown method 'nope.x'"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--metrics", "auc"], "unknown metric(s) ['auc']"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--labels", "none.txt"], "cannot read labels file"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--preprocess", f"{MODULE}:NOT_CALLABLE"],
+     "is not callable"),
+    (["--model", f"{MODULE}:predict"], "compare needs --model and --image"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--top-k", "0"], "--top-k must be at least 1"),
+])
+def test_bad_input_exits_non_zero_with_one_line(workdir, capsys, args, message):
+    assert compare(*args, "--out", "never.html") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xaihub: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (workdir / "never.html").exists()
