@@ -70,3 +70,13 @@ def test_executor_dask_starts_a_local_cluster_and_closes_it(tmp_path, monkeypatc
     summary = xaihub.explain_many(refuses_dark_images, images()[:3], params=LIME, out=tmp_path, executor="dask")
     assert summary.done == 3
     assert len(started) == 1 and started[0].status.name == "closed"
+
+
+def test_a_model_that_cannot_be_shipped_is_refused_clearly(tmp_path, client):
+    import functools
+    import threading
+
+    model = functools.partial(refuses_dark_images)
+    model.lock = threading.Lock()  # a callable holding a lock: works here, cannot be pickled
+    with pytest.raises(xaihub.InputError, match="cannot ship the model to the Dask workers"):
+        xaihub.explain_many(model, images()[:2], params=LIME, out=tmp_path, executor=client)

@@ -71,7 +71,13 @@ class DaskExecutor:
     def run(self, model: Any, tasks: Iterable[ImageTask], explain_kwargs: dict[str, Any]) -> Iterator[ImageResult]:
         from distributed import as_completed
 
-        shared_model = self.client.scatter(model, broadcast=True, hash=False)
+        try:
+            shared_model = self.client.scatter(model, broadcast=True, hash=False)
+        except Exception as exc:
+            raise InputError(
+                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); pass a picklable "
+                "model: a torch module, or a function defined at module level in an importable module"
+            ) from exc
         window = max(2, 2 * sum(self.client.nthreads().values()))
         tasks = iter(tasks)
         submitted: dict[Any, ImageTask] = {}
