@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-HEAVY = ("torch", "tensorflow", "keras", "shap", "lime", "omnixai")
+HEAVY = ("torch", "tensorflow", "keras", "shap", "lime", "omnixai", "dask", "distributed", "PIL")
 
 
 def test_importing_xaihub_imports_no_framework_or_xai_library():

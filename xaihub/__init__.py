@@ -8,7 +8,9 @@ Importing xaihub imports no deep-learning or XAI library; plugins import theirs 
 a method runs.
 """
 
+from xaihub.batch import BatchSummary, explain_many
 from xaihub.comparison import Comparison, MethodFailure
+from xaihub.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.errors import (
     InputError,
     MethodUnavailableError,
@@ -27,7 +29,9 @@ from xaihub.runner import explain
 __all__ = [
     "BLACK_BOX",
     "GRADIENTS",
+    "BatchSummary",
     "Comparison",
+    "DatasetStatistics",
     "Explainer",
     "Explanation",
     "InputError",
@@ -38,7 +42,9 @@ __all__ = [
     "UnknownMethodError",
     "ValidationError",
     "XaihubError",
+    "dataset_statistics",
     "explain",
+    "explain_many",
     "hookimpl",
     "list_methods",
     "load_failures",

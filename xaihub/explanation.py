@@ -89,13 +89,42 @@ class Explanation:
                 arrays = {k: data[k] for k in _ARRAY_FIELDS if k in data.files}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
             raise InputError(f"{os.fspath(path)!r} is not a readable xaihub explanation: {exc}") from exc
-        if meta.pop("format_version", None) != FORMAT_VERSION:
-            raise InputError(f"{os.fspath(path)!r} has an unknown format version")
+        if not isinstance(meta, dict) or meta.pop("format_version", None) != FORMAT_VERSION:
+            raise InputError(f"{os.fspath(path)!r} has no header of a known format version")
         known = {f.name for f in fields(cls)}
         try:
-            return cls(**{k: v for k, v in meta.items() if k in known}, **arrays)
+            explanation = cls(**{k: v for k, v in meta.items() if k in known}, **arrays)
         except TypeError as exc:
             raise InputError(f"{os.fspath(path)!r} is missing fields: {exc}") from exc
+        problem = _inconsistency(explanation)
+        if problem:
+            raise InputError(f"{os.fspath(path)!r} is not a consistent xaihub explanation: {problem}")
+        return explanation
+
+
+def _inconsistency(explanation: Explanation) -> str | None:
+    """What makes a loaded explanation unusable (a tampered file), or ``None``."""
+    if isinstance(explanation.target, bool) or not isinstance(explanation.target, int):
+        return f"target is {explanation.target!r}, not a class index"
+    for name in _ARRAY_FIELDS:
+        array = getattr(explanation, name)
+        if array is not None and array.dtype.kind not in "iuf":
+            return f"{name} holds {array.dtype}, not numbers"
+    shape = explanation.attribution.shape
+    if len(shape) != 2:
+        return f"attribution has shape {shape}, expected H×W"
+    expected = {"image": (*shape, 3), "segments": shape}
+    for name, want in expected.items():
+        array = getattr(explanation, name)
+        if array is not None and array.shape != want:
+            return f"{name} has shape {array.shape}, expected {want} to match the attribution"
+    if explanation.channels is not None and (explanation.channels.ndim != 3 or explanation.channels.shape[:2] != shape):
+        return f"channels has shape {explanation.channels.shape}, expected {shape + ('C',)}"
+    weights, segments = explanation.segment_weights, explanation.segments
+    if weights is not None and (segments is None or weights.ndim != 1 or
+                                (segments.size and weights.shape[0] <= segments.max())):
+        return "segment_weights do not match segments"
+    return None
 
 
 def _json_default(value: Any) -> Any:

@@ -2,7 +2,11 @@
 
 Conversion rules (documented in the README):
 
-* paths are read with scikit-image; PIL images and array-likes go through ``np.asarray``;
+* paths are opened with PIL; their size is checked before the pixels are decoded;
+* PIL images: ``L``, ``RGB``, ``RGBA``, ``I`` and ``F`` are taken as they are (then the array
+  rules apply); 16-bit grayscale ``I;16*`` is scaled from ``[0, 65535]`` to ``[0, 255]``; every other mode
+  (``P``, ``LA``, ``1``, ``CMYK``, ...) is converted to RGB by PIL;
+* array-likes go through ``np.asarray``;
 * ``H×W`` and ``H×W×1`` grayscale are repeated to three channels; ``H×W×4`` (RGBA) drops alpha;
 * ``C×H×W`` (channels first, ``C`` in 1, 3, 4, and the last axis not a channel count) is transposed;
 * floats in ``[0, 1]`` are scaled by 255, floats or ints in ``[0, 255]`` are kept, then rounded to uint8;
@@ -13,6 +17,7 @@ Conversion rules (documented in the README):
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -22,12 +27,16 @@ from xaihub.errors import InputError
 MIN_SIDE = 8
 MAX_PIXELS = 4096 * 4096
 _CHANNEL_COUNTS = (1, 3, 4)
+_PIL_AS_IS = ("L", "RGB", "RGBA", "I", "F")
+_PIL_16_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 def to_rgb_uint8(image: Any) -> np.ndarray:
     """Return ``image`` as a new ``H×W×3`` uint8 array, or raise :class:`InputError` saying why not."""
     if isinstance(image, (str, os.PathLike)):
         image = _read(image)
+    elif _is_pil(image):
+        image = _from_pil(image)
     try:
         array = np.asarray(image)
     except Exception as exc:
@@ -47,12 +56,37 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
 def _read(path: str | os.PathLike) -> np.ndarray:
     if not os.path.exists(path):
         raise InputError(f"image file {os.fspath(path)!r} does not exist")
-    from skimage import io
+    from PIL import Image
 
     try:
-        return io.imread(os.fspath(path))
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise InputError(
+                    f"image file {os.fspath(path)!r} is {height}×{width}, over the {MAX_PIXELS}-pixel limit; resize it first"
+                )
+            return _from_pil(image)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(f"cannot read image file {os.fspath(path)!r}: {exc}") from exc
+
+
+def _is_pil(image: Any) -> bool:
+    if "PIL" not in sys.modules:
+        return False
+    from PIL import Image
+
+    return isinstance(image, Image.Image)
+
+
+def _from_pil(image: Any) -> np.ndarray:
+    """Pixels of a PIL image in a mode the array rules understand (see the module docstring)."""
+    if image.mode in _PIL_AS_IS:
+        return np.asarray(image)
+    if image.mode in _PIL_16_BIT:
+        return np.rint(np.asarray(image, dtype=np.float64) / 257.0).astype(np.uint8)
+    return np.asarray(image.convert("RGB"))
 
 
 def _to_hwc(array: np.ndarray) -> np.ndarray:

@@ -1,0 +1,217 @@
+"""`explain_many`: explain many images, stream the results to a directory, resume where a run stopped."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from xaihub.errors import InputError
+from xaihub.executors import ImageResult, ImageTask, open_executor
+from xaihub.image_sources import SourceImage, image_source
+from xaihub.models import ModelOptions
+from xaihub.run_directory import (
+    INDEX_NAME,
+    IndexWriter,
+    completed_pairs,
+    explanation_file,
+    reconcile_settings,
+    record,
+    save_durably,
+)
+from xaihub.runner import DEFAULT_METHODS, explain
+from xaihub.targets import Targets
+
+_MODEL_OPTIONS = ("preprocess", "labels", "batch_size", "output", "device")
+
+
+@dataclass
+class MethodThroughput:
+    """How long one method took over the images of a run."""
+
+    images: int = 0
+    """Images the method ran on in this run, failed ones included."""
+    seconds: float = 0.0
+    """Sum of the method's wall seconds over those images."""
+
+    @property
+    def images_per_second(self) -> float:
+        """Images per second of this method's own time (not the run's wall time)."""
+        return self.images / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass
+class BatchSummary:
+    """What one `explain_many` call did. Counts are explanations (image × method × target)."""
+
+    out: str
+    index: str
+    images: int = 0
+    """Images read from the source in this call, skipped ones included."""
+    done: int = 0
+    """Explanations computed and saved in this call."""
+    skipped: int = 0
+    """Explanations already in ``out`` from an earlier call."""
+    failed: int = 0
+    """Failure lines written in this call (a whole-image failure counts once per method)."""
+    seconds: float = 0.0
+    methods: dict[str, MethodThroughput] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """The failure lines of this call, as written to the index."""
+
+    def __str__(self) -> str:
+        lines = [f"{self.images} images: {self.done} explanations saved, {self.skipped} skipped (already done), "
+                 f"{self.failed} failed, in {self.seconds:.1f} s; index: {self.index}"]
+        for method, stats in self.methods.items():
+            lines.append(f"  {method}: {stats.images} images, {stats.seconds:.2f} s, "
+                         f"{stats.images_per_second:.2f} images/s")
+        lines += [f"  FAILED {f['image']} {f['method']}: {f['error']}: {f['message']}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def explain_many(
+    model: Any,
+    images: Any,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    targets: Targets = None,
+    *,
+    out: str | os.PathLike,
+    executor: Any = None,
+    ids: Sequence[Any] | None = None,
+    seed: int = 0,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool | None = None,
+    **explain_kwargs: Any,
+) -> BatchSummary:
+    """Explain every image with every method; save each explanation under ``out`` as it completes.
+
+    :param model: as for :func:`xaihub.explain`; with Dask it must be picklable (a torch module,
+        or a function defined at module level in an importable module).
+    :param images: a folder of image files, an ``N×H×W×C`` array, a ``{id: image}`` mapping, or a
+        list / iterable of images (see :func:`xaihub.image_sources.image_source`).
+    :param methods, targets, seed, params: as for :func:`xaihub.explain`, the same for every image.
+    :param out: the run directory (created if needed): ``index.jsonl`` plus one ``.npz`` per
+        explanation. Calling again with the same ``out`` skips what is done and redoes the rest.
+    :param executor: ``None`` (this process), ``"dask"`` (a local Dask cluster, closed at the end) or
+        a ``dask.distributed.Client``.
+    :param ids: one id per image, instead of file stems / positions.
+    :param progress: one bar for the whole run; default: only when stderr is a terminal.
+    :param explain_kwargs: passed on to :func:`xaihub.explain` (``preprocess``, ``labels``, ...).
+    :return: a :class:`BatchSummary`. An image that cannot be read or scored is recorded as failed
+        and the run goes on.
+    """
+    start = time.perf_counter()
+    methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
+    params = {m: dict(p) for m, p in (params or {}).items()}
+    _check_arguments(methods, params, explain_kwargs)
+    source = image_source(images, ids)
+    directory = os.fspath(out)
+    os.makedirs(directory, exist_ok=True)
+    reconcile_settings(directory, {"seed": seed, "targets": targets,
+                                   "params": {m: params.get(m, {}) for m in methods}})
+    run = _Run(directory, methods, completed_pairs(directory))
+    kwargs = {**explain_kwargs, "targets": targets, "seed": seed, "params": params, "progress": False}
+    with _progress_bar(source.count, progress) as bar, open_executor(executor) as runner:
+        run.bar = bar
+        for result in runner.run(model, run.tasks(source.items), kwargs):
+            run.write(result)
+    run.summary.seconds = time.perf_counter() - start
+    return run.summary
+
+
+class _Run:
+    """The driver's side of a run: decides what to skip, and is the only writer of files and index."""
+
+    def __init__(self, directory: str, methods: list[str], done: dict[tuple[str, str], int]) -> None:
+        self.directory = directory
+        self.methods = methods
+        self.done = done
+        self.index = IndexWriter(directory)
+        self.summary = BatchSummary(out=directory, index=os.path.join(directory, INDEX_NAME),
+                                    methods={m: MethodThroughput() for m in methods})
+        self.bar: Any = None
+
+    def tasks(self, items: Iterable[SourceImage]) -> Iterator[ImageTask]:
+        seen: set[str] = set()
+        for item in items:
+            self.summary.images += 1
+            if item.id in seen:
+                self.write(ImageResult(ImageTask(item, self.methods), error="InputError",
+                                       message=f"image id {item.id!r} appears twice; pass distinct ids="))
+                continue
+            seen.add(item.id)
+            todo = [m for m in self.methods if (item.id, m) not in self.done]
+            self.summary.skipped += sum(self.done.get((item.id, m), 0) for m in self.methods)
+            if todo:
+                yield ImageTask(item, todo)
+            else:
+                self._advance()
+
+    def write(self, result: ImageResult) -> None:
+        image_id = result.task.source.id
+        if result.comparison is None:
+            lines = [record(image=image_id, method=m, status="failed", error=result.error,
+                            message=result.message, seconds=result.seconds) for m in result.task.methods]
+        else:
+            lines = self._save(image_id, result)
+        self.index.append(lines)
+        failures = [line for line in lines if line["status"] == "failed"]
+        self.summary.done += len(lines) - len(failures)
+        self.summary.failed += len(failures)
+        self.summary.failures += failures
+        self._advance()
+
+    def _save(self, image_id: str, result: ImageResult) -> list[dict[str, Any]]:
+        comparison = result.comparison
+        lines = []
+        for explanation in comparison.explanations:
+            file = explanation_file(image_id, explanation.method, explanation.target)
+            size, digest = save_durably(explanation, os.path.join(self.directory, file))
+            lines.append(record(
+                image=image_id, method=explanation.method, target=explanation.target, status="ok",
+                label=explanation.label, score=explanation.score, seconds=explanation.seconds,
+                forward_passes=explanation.forward_passes, file=file, bytes=size, sha256=digest,
+                targets=comparison.targets, seed=explanation.seed, extras=explanation.extras,
+                metrics=getattr(explanation, "metrics", None),
+            ))
+        for failure in comparison.failures:
+            lines.append(record(image=image_id, method=failure.method, target=failure.target, status="failed",
+                                error=failure.error, message=failure.message,
+                                seconds=comparison.timings.get(failure.method), targets=comparison.targets))
+        for method, seconds in comparison.timings.items():
+            stats = self.summary.methods[method]
+            stats.images += 1
+            stats.seconds += seconds
+        return lines
+
+    def _advance(self) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        self.bar.set_postfix({m: f"{s.images_per_second:.2f}/s" for m, s in self.summary.methods.items()
+                              if s.images}, refresh=False)
+
+
+def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], explain_kwargs: dict[str, Any]) -> None:
+    """Refuse, before any image runs, what would make every image fail."""
+    if not methods:
+        raise InputError("methods is empty; name at least one method (see `xaihub list`)")
+    stray = sorted(set(params) - set(methods))
+    if stray:
+        raise InputError(f"params given for {stray}, which are not among methods {methods}")
+    accepted = set(inspect.signature(explain).parameters) - {"model", "image", "methods", "targets", "seed",
+                                                               "params", "progress"}
+    unknown = sorted(set(explain_kwargs) - accepted)
+    if unknown:
+        raise InputError(f"explain_many got unknown argument(s) {unknown}; it passes on {sorted(accepted)}")
+    ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
+
+
+def _progress_bar(total: int | None, progress: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(total=total, desc="explaining images", unit="image", disable=not show)
