@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
@@ -95,7 +96,7 @@ class Explainer(ABC):
         """
         from xaihub.errors import MethodUnavailableError
 
-        missing = [lib for lib in self.libraries if _version(lib) is None]
+        missing = [lib for lib in self.libraries if installed_version(lib) is None]
         if missing:
             raise MethodUnavailableError(
                 f"{self.name} needs {', '.join(missing)}; install it (pip install {' '.join(missing)})"
@@ -103,10 +104,12 @@ class Explainer(ABC):
 
     def versions(self) -> dict[str, str]:
         """Installed versions of the libraries this method uses."""
-        return {lib: v for lib in self.libraries if (v := _version(lib)) is not None}
+        return {lib: v for lib in self.libraries if (v := installed_version(lib)) is not None}
 
 
-def _version(distribution: str) -> str | None:
+@lru_cache(maxsize=None)
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, or ``None`` (cached: metadata reads are slow)."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

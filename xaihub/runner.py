@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import sys
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -12,6 +11,7 @@ import numpy as np
 from xaihub.cache import RunCache
 from xaihub.comparison import Comparison, MethodFailure
 from xaihub.errors import InputError, MethodUnavailableError, XaihubError
+from xaihub.explainer import installed_version
 from xaihub.explanation import Explanation
 from xaihub.images import to_rgb_uint8
 from xaihub.metrics import check_metrics, compute
@@ -171,13 +171,7 @@ def _message(exc: BaseException) -> str:
 def _core_versions(adapter: ModelAdapter) -> dict[str, str]:
     names = ["xaihub", "numpy"]
     names += {"torch": ["torch"], "keras": ["keras", "tensorflow-cpu", "tensorflow"]}.get(adapter.framework, [])
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return versions
+    return {name: version for name in names if (version := installed_version(name)) is not None}
 
 
 def _progress(methods: list[str], progress: bool | None) -> Iterable[str]:
