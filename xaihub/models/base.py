@@ -114,6 +114,10 @@ class ModelAdapter:
     def reset_count(self) -> None:
         self.forward_passes = 0
 
+    def count_forward(self, images: int) -> None:
+        """Record ``images`` forward passes a method ran on the framework model itself (gradients)."""
+        self.forward_passes += images
+
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Context in which the model is ready for inference; restores it afterwards."""

@@ -1,0 +1,1 @@
+"""xaihub's own gradient methods, for torch and Keras (TensorFlow) models."""

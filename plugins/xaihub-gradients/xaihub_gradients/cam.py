@@ -1,0 +1,73 @@
+"""``gradients.gradcam`` and ``gradients.gradcampp``: class activation maps from gradients."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from xaihub import GRADIENTS, Explainer, Explanation, InputError, Requirement
+from xaihub.models import ModelAdapter
+from xaihub_gradients.backends import backend_for
+from xaihub_gradients.maps import resize_to
+
+
+class GradCam(Explainer):
+    """Grad-CAM (Selvaraju et al., 2017): ``ReLU(Σ_k w_k A_k)``, ``w_k`` the mean gradient of channel ``k``.
+
+    ``layer`` names the feature map (torch: a module name from ``named_modules()``;
+    Keras: a layer name); ``None`` picks the last convolution to run (torch) or the
+    last Conv2D layer (Keras), recorded in ``extras["layer"]``. The score is the raw
+    output (the pre-softmax logit when the model emits logits, as Grad-CAM prescribes).
+    The map is upsampled bilinearly to the image's size and not normalised. All
+    targets share one forward pass.
+    """
+
+    name = "gradients.gradcam"
+    summary = "Grad-CAM on a named or the last convolutional layer"
+    requires = Requirement(GRADIENTS, ("torch", "keras"))
+    defaults: dict[str, Any] = {"layer": None}
+
+    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                layer: str | None) -> list[Explanation]:
+        if layer is not None and not isinstance(layer, str):
+            raise InputError(f"layer must be a layer name or None, got {layer!r}")
+        backend = backend_for(model)
+        feature = backend.layer_gradients(model, image, targets, layer)
+        height, width = image.shape[:2]
+        return [
+            Explanation(
+                target=target,
+                attribution=resize_to(self.cam(feature.activations, gradients), height, width),
+                extras={"layer": feature.layer, "score": backend.score_kind(model),
+                        "feature_map": list(feature.activations.shape)},
+            )
+            for target, gradients in zip(targets, feature.gradients)
+        ]
+
+    @staticmethod
+    def channel_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+        """One weight per feature channel (``K``) from the ``h×w×K`` map and its gradients."""
+        return gradients.mean(axis=(0, 1))
+
+    def cam(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+        weights = self.channel_weights(activations.astype(np.float64), gradients.astype(np.float64))
+        return np.maximum(activations @ weights, 0.0)
+
+
+class GradCamPlusPlus(GradCam):
+    """Grad-CAM++ (Chattopadhyay et al., 2018): channel weights ``Σ α·ReLU(g)``.
+
+    ``α = g² / (2g² + Σ_ab A·g³)``, the closed form for an exponential of the score that
+    needs first-order gradients only. Layer choice and score as for Grad-CAM.
+    """
+
+    name = "gradients.gradcampp"
+    summary = "Grad-CAM++ on a named or the last convolutional layer"
+
+    @staticmethod
+    def channel_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+        squared = gradients**2
+        denominator = 2 * squared + activations.sum(axis=(0, 1)) * gradients**3
+        alpha = np.divide(squared, denominator, out=np.zeros_like(squared), where=np.abs(denominator) > 1e-12)
+        return (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))

@@ -1,0 +1,1 @@
+"""Salesforce OmniXAI's vision methods as xaihub methods."""

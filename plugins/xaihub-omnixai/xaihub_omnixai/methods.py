@@ -1,0 +1,250 @@
+"""The OmniXAI vision methods, one :class:`xaihub.Explainer` each.
+
+Every gradient method runs on a private deep copy of a torch model (see
+:mod:`xaihub_omnixai.isolation`) or on the Keras model itself; each target is one copy
+of the image in one OmniXAI batch, with ``y`` the targets, so OmniXAI answers exactly
+the classes asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from typing import Any, ClassVar, Iterator, Sequence
+
+import numpy as np
+
+from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, InputError, ModelError, Requirement
+from xaihub.models import ModelAdapter
+from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
+from xaihub_omnixai.isolation import private_model
+
+_GRADIENT_FRAMEWORKS = Requirement(GRADIENTS, ("torch", "keras"))
+
+
+class OmniXaiMethod(Explainer):
+    """Base of the gradient-based OmniXAI methods: build OmniXAI's explainer, explain, map its output."""
+
+    #: ``"module:Class"`` of the OmniXAI explainer.
+    omnixai_class: ClassVar[str]
+    requires = _GRADIENT_FRAMEWORKS
+    libraries = ("omnixai",)
+
+    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                **params: Any) -> list[Explanation]:
+        extras: dict[str, Any] = {}
+        with quiet(), private_model(model, self.name) as network, _seeded(seed), _counted(model, network):
+            omnixai_type = _load(self.omnixai_class)
+            preprocess = omnixai_preprocess(model)
+            explainer = self.build(omnixai_type, network, model, preprocess, params, extras)
+            with self.patches():
+                result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
+                                           **self.explain_options(params))
+            input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
+        return [
+            _explanation(self.name, target, entry, image, input_size, extras)
+            for target, entry in zip(targets, result.get_explanations())
+        ]
+
+    def build(self, omnixai_type: type, network: Any, model: ModelAdapter, preprocess: Any,
+              params: dict[str, Any], extras: dict[str, Any]) -> Any:
+        return omnixai_type(model=network, preprocess_function=preprocess, mode="classification")
+
+    def explain_options(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def patches(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+
+class OmniXaiCam(OmniXaiMethod):
+    """A CAM method: the ``layer`` parameter names the target layer; the choice is in ``extras["layer"]``.
+
+    OmniXAI min-max normalises each CAM to ``[0, 1]``; the attribution is that map.
+    """
+
+    defaults: dict[str, Any] = {"layer": None}
+
+    def build(self, omnixai_type, network, model, preprocess, params, extras):
+        layer = params["layer"]
+        if layer is not None and not isinstance(layer, str):
+            raise InputError(f"layer must be a layer name or None, got {layer!r}")
+        module, extras["layer"] = target_layer(network, model.framework, layer)
+        return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
+
+
+class OmniGradCam(OmniXaiCam):
+    name = "omnixai.gradcam"
+    summary = "OmniXAI Grad-CAM (torch, Keras) on a named or the last conv layer"
+    omnixai_class = "omnixai.explainers.vision.specific.gradcam.gradcam:GradCAM"
+
+
+class OmniGradCamPlusPlus(OmniXaiCam):
+    name = "omnixai.gradcampp"
+    summary = "OmniXAI Grad-CAM++ on a named or the last conv layer"
+    omnixai_class = "omnixai.explainers.vision.specific.gradcam.gradcam:GradCAMPlus"
+
+
+class OmniLayerCam(OmniXaiCam):
+    name = "omnixai.layercam"
+    summary = "OmniXAI Layer-CAM on a named or the last conv layer"
+    omnixai_class = "omnixai.explainers.vision.specific.gradcam.gradcam:LayerCAM"
+
+
+class OmniScoreCam(OmniXaiCam):
+    name = "omnixai.scorecam"
+    summary = "OmniXAI Score-CAM (gradient-free CAM weights) on a named or the last conv layer"
+    omnixai_class = "omnixai.explainers.vision.specific.scorecam.scorecam:ScoreCAM"
+
+
+class OmniIntegratedGradients(OmniXaiMethod):
+    """OmniXAI's IG, averaged over 10 random-noise baselines (its default), ``steps`` per path."""
+
+    name = "omnixai.ig"
+    summary = "OmniXAI Integrated Gradients averaged over random baselines"
+    omnixai_class = "omnixai.explainers.vision.specific.ig:IntegratedGradientImage"
+    defaults: dict[str, Any] = {"steps": 50}
+
+    def explain_options(self, params):
+        if not isinstance(params["steps"], int) or params["steps"] < 1:
+            raise InputError(f"steps must be a positive int, got {params['steps']!r}")
+        return {"steps": params["steps"]}
+
+
+class OmniSmoothGrad(OmniXaiMethod):
+    """OmniXAI SmoothGrad: gradients averaged over ``num_samples`` noisy copies (noise ``sigma``)."""
+
+    name = "omnixai.smoothgrad"
+    summary = "OmniXAI SmoothGrad"
+    omnixai_class = "omnixai.explainers.vision.specific.smoothgrad:SmoothGrad"
+    defaults: dict[str, Any] = {"num_samples": 50, "sigma": 0.1}
+
+    def explain_options(self, params):
+        return {"num_samples": params["num_samples"], "sigma": params["sigma"]}
+
+
+class OmniGuidedBackprop(OmniXaiMethod):
+    name = "omnixai.guidedbp"
+    summary = "OmniXAI guided backpropagation"
+    omnixai_class = "omnixai.explainers.vision.specific.guided_bp:GuidedBP"
+    defaults: dict[str, Any] = {}
+
+
+class OmniShap(OmniXaiMethod):
+    """OmniXAI's SHAP: shap's DeepExplainer against a constant image of the mean pixel value.
+
+    OmniXAI 1.3.1 mis-indexes the output of shap >= 0.45; :mod:`xaihub_omnixai.shap_compat`
+    hands it the per-class list it expects, so the maps are the target's SHAP values.
+    """
+
+    name = "omnixai.shap"
+    summary = "OmniXAI SHAP (shap DeepExplainer, mean-colour background)"
+    omnixai_class = "omnixai.explainers.vision.agnostic.shap:ShapImage"
+    libraries = ("omnixai", "shap")
+    defaults: dict[str, Any] = {}
+
+    def patches(self):
+        from xaihub_omnixai.shap_compat import list_per_class
+
+        return list_per_class()
+
+
+class OmniLime(Explainer):
+    """OmniXAI's LIME (lime's quickshift superpixels) on ``model.predict``: any model.
+
+    OmniXAI keeps lime's top ``num_features`` superpixels per class as a mask: the
+    attribution is ``+1`` on those supporting the target, ``−1`` on those against it.
+    Hidden superpixels are filled with ``hide_color`` (default black); lime's own default,
+    ``None``, fills a superpixel with its mean colour, which leaves a uniform object as it was.
+    """
+
+    name = "omnixai.lime"
+    summary = "OmniXAI LIME: ±1 on the top superpixels for and against the target"
+    requires = Requirement(BLACK_BOX)
+    libraries = ("omnixai", "lime")
+    defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0}
+
+    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                num_samples: int, num_features: int, batch_size: int, hide_color: Any) -> list[Explanation]:
+        with quiet():
+            lime_type = _load("omnixai.explainers.vision.agnostic.lime:LimeImage")
+            explainer = lime_type(predict_function=lambda images: model.predict(images.to_numpy(keepdim=True)))
+            model.predict(image[None])  # learns the number of classes
+            result = explainer.explain(
+                omnixai_images(image, 1), top_labels=model.num_classes, num_samples=num_samples,
+                num_features=num_features, batch_size=batch_size, random_seed=seed, positive_only=False,
+                hide_color=hide_color,
+            ).get_explanations()[0]
+        labels = [int(label) for label in result["labels"]]
+        height, width = image.shape[:2]
+        explanations = []
+        for target in targets:
+            if target not in labels:
+                raise ModelError(f"OmniXAI LIME explained classes {labels}, not {target}")
+            mask = np.asarray(result["masks"][labels.index(target)], dtype=np.float32)
+            explanations.append(Explanation(target=target, attribution=_resized(mask, height, width),
+                                            extras={"num_features": num_features}))
+        return explanations
+
+
+ALL = (OmniLime, OmniShap, OmniIntegratedGradients, OmniGradCam, OmniGradCamPlusPlus, OmniLayerCam,
+       OmniScoreCam, OmniSmoothGrad, OmniGuidedBackprop)
+
+
+def _explanation(method: str, target: int, entry: dict[str, Any], image: np.ndarray,
+                 input_size: tuple[int, int], extras: dict[str, Any]) -> Explanation:
+    """Map one OmniXAI result to an H×W (and per-channel) explanation, refusing any other shape."""
+    if int(entry["target_label"]) != target:
+        raise ModelError(f"{method}: OmniXAI explained class {entry['target_label']}, not {target}")
+    scores = np.asarray(entry["scores"], dtype=np.float32)
+    expected = f"{input_size} or {input_size + (image.shape[2],)}"
+    if scores.shape[:2] != input_size or scores.ndim not in (2, 3) or (scores.ndim == 3 and scores.shape[2] != image.shape[2]):
+        raise ModelError(f"{method}: OmniXAI returned a map of shape {scores.shape}, expected {expected}; "
+                         "refusing a map that does not match the model input")
+    height, width = image.shape[:2]
+    if scores.ndim == 2:
+        return Explanation(target=target, attribution=_resized(scores, height, width), extras=dict(extras))
+    return Explanation(target=target, attribution=_resized(scores.sum(axis=2), height, width),
+                       channels=_resized(scores, height, width), extras={**extras, "reduction": "sum over channels"})
+
+
+def _resized(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    if values.shape[:2] == (height, width):
+        return values
+    from skimage.transform import resize
+
+    return resize(values, (height, width, *values.shape[2:]), order=1, mode="edge", anti_aliasing=False)
+
+
+def _spatial_size(model_input: Any, framework: str) -> tuple[int, int]:
+    shape = tuple(np.asarray(model_input.detach().cpu() if hasattr(model_input, "detach") else model_input).shape)
+    return shape[2:4] if framework == "torch" else shape[1:3]
+
+
+def _load(path: str) -> type:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """OmniXAI draws from numpy's global generator (IG baselines, SmoothGrad noise): seed it, then restore it."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+@contextlib.contextmanager
+def _counted(model: ModelAdapter, network: Any) -> Iterator[None]:
+    """Count the images OmniXAI feeds a torch model (a hook on the private copy); Keras calls go uncounted."""
+    if model.framework != "torch":
+        yield
+        return
+    handle = network.register_forward_pre_hook(lambda module, inputs: model.count_forward(len(inputs[0])))
+    try:
+        yield
+    finally:
+        handle.remove()
