@@ -45,18 +45,21 @@ class LimeImage(Explainer):
 
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 2:
             raise InputError(f"num_samples must be an int >= 2, got {num_samples!r}")
-        if hide_color is not None and not (isinstance(hide_color, (int, float)) and 0 <= hide_color <= 255):
+        if hide_color is not None and (isinstance(hide_color, bool) or not isinstance(hide_color, (int, float))
+                                       or not 0 <= hide_color <= 255):
             raise InputError(f"hide_color must be None (superpixel mean) or a grey level in [0, 255], got {hide_color!r}")
         if not isinstance(kernel_width, (int, float)) or kernel_width <= 0:
             raise InputError(f"kernel_width must be a positive number, got {kernel_width!r}")
         if segments is None:
-            # lime passes ``random_seed``, which scikit-image >= 0.23 calls ``rng``; lime drops
-            # unknown names silently, so without ``rng`` its segmentation would not be seeded.
+            # lime seeds quickshift with ``random_seed``, which current scikit-image calls ``rng``;
+            # lime drops names quickshift does not take, so every seed would get quickshift's default.
             segmentation = SegmentationAlgorithm("quickshift", kernel_size=kernel_size, max_dist=max_dist,
                                                  ratio=ratio, rng=seed)
         else:
             given = _dense_segments(segments, image)
-            segmentation = lambda _image: given  # noqa: E731
+
+            def segmentation(_image: np.ndarray) -> np.ndarray:
+                return given
 
         explainer = LimeImageExplainer(kernel_width=kernel_width, random_state=seed)
         # lime draws a tqdm bar on stderr for every call with no way to turn it off.
