@@ -1,0 +1,1 @@
+"""xaihub methods from the shap library."""
