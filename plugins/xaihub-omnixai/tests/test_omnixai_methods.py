@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import xaihub
+from xaihub.explainer import installed_version
 
 pytest.importorskip("omnixai")
 
@@ -107,8 +108,12 @@ def test_missing_omnixai_makes_only_its_methods_unavailable(monkeypatch, torch_m
         return real(name)
 
     monkeypatch.setattr(importlib.metadata, "version", version)
+    installed_version.cache_clear()
     image, _, _ = object_image
-    result = xaihub.explain(torch_model, image, methods=["omnixai.gradcam", "gradients.gradcam"])
+    try:
+        result = xaihub.explain(torch_model, image, methods=["omnixai.gradcam", "gradients.gradcam"])
+    finally:
+        installed_version.cache_clear()  # the next caller sees the real metadata again
     assert "needs omnixai" in result.failure("omnixai.gradcam").message
     assert result.failure("omnixai.gradcam").error == "MethodUnavailableError"
     assert result.get("gradients.gradcam") is not None
