@@ -38,3 +38,23 @@ class CountingPickles:
     def __reduce__(self):
         CountingPickles.pickled += 1
         return (CountingPickles, (self.model,))
+
+
+def region_model(region: np.ndarray):
+    """Class 1's score is the brightness inside ``region`` (inputs in [0, 1]); class 0 is its complement."""
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        inside = batch[:, region].mean(axis=(1, 2))
+        return np.stack([1 - inside, inside], axis=1)
+
+    return predict
+
+
+def tiles_image(tile: int = 8):
+    """8×8 tiles of random colours, ``tile`` pixels wide, with one red 2×2-tile region."""
+    rng = np.random.default_rng(0)
+    image = np.kron(rng.integers(60, 200, (8, 8, 3)), np.ones((tile, tile, 1))).astype(np.uint8)
+    region = np.zeros(image.shape[:2], bool)
+    region[2 * tile : 4 * tile, 5 * tile : 7 * tile] = True
+    image[region] = (250, 40, 40)
+    return image, region

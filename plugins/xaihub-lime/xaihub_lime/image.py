@@ -10,6 +10,7 @@ import numpy as np
 
 from xaihub import Explainer, Explanation, InputError
 from xaihub.models import ModelAdapter
+from xaihub.superpixels import check_segments
 
 _BATCH = 64  # perturbed images lime hands the adapter at a time (the adapter re-batches for the model)
 
@@ -56,7 +57,7 @@ class LimeImage(Explainer):
             segmentation = SegmentationAlgorithm("quickshift", kernel_size=kernel_size, max_dist=max_dist,
                                                  ratio=ratio, rng=seed)
         else:
-            given = _dense_segments(segments, image)
+            given = check_segments(segments, image)
 
             def segmentation(_image: np.ndarray) -> np.ndarray:
                 return given
@@ -84,13 +85,3 @@ class LimeImage(Explainer):
                 extras={"n_segments": n_segments, "intercept": float(result.intercept[target])},
             ))
         return explanations
-
-
-def _dense_segments(segments: Any, image: np.ndarray) -> np.ndarray:
-    """User superpixels renumbered ``0..n-1``: lime uses the ids as feature indices."""
-    segments = np.asarray(segments)
-    if segments.shape != image.shape[:2] or segments.dtype.kind not in "iu" or segments.min() < 0:
-        raise InputError(f"segments must be a non-negative int array of shape {image.shape[:2]}, "
-                         f"got {segments.dtype} {segments.shape}")
-    _, dense = np.unique(segments, return_inverse=True)
-    return dense.reshape(segments.shape).astype(np.int32)

@@ -2,32 +2,13 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub_native.segmentation import fill_image, perturb
+from toy_models import region_model, tiles_image
+from xaihub.superpixels import fill_image, perturb
 from xaihub_native.surrogate import cosine_distance_to_original, fit_weighted_ridge, lime_kernel
 
 
-def region_model(region: np.ndarray):
-    """Class 1's score depends only on the brightness inside ``region``; class 0 is its complement."""
-
-    def predict(batch: np.ndarray) -> np.ndarray:
-        inside = batch[:, region].mean(axis=(1, 2))
-        return np.stack([1 - inside, inside], axis=1)
-
-    return predict
-
-
-def blocks_image():
-    """128×128 tiles of random colours with one red 32×32 region."""
-    rng = np.random.default_rng(0)
-    image = np.kron(rng.integers(60, 200, (8, 8, 3)), np.ones((16, 16, 1))).astype(np.uint8)
-    region = np.zeros((128, 128), bool)
-    region[32:64, 80:112] = True
-    image[region] = (250, 40, 40)
-    return image, region
-
-
 def test_native_lime_finds_the_region_the_class_depends_on():
-    image, region = blocks_image()
+    image, region = tiles_image(16)
     result = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0],
                             params={"native.lime": {"num_samples": 200}})
     for_one, for_zero = result.get("native.lime", 1), result.get("native.lime", 0)
@@ -39,7 +20,7 @@ def test_native_lime_finds_the_region_the_class_depends_on():
 
 
 def test_all_targets_share_one_set_of_forward_passes():
-    image, region = blocks_image()
+    image, region = tiles_image(16)
     one = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=1)
     both = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0])
     assert one.get("native.lime", 1).forward_passes == both.get("native.lime", 0).forward_passes == 150
@@ -48,7 +29,7 @@ def test_all_targets_share_one_set_of_forward_passes():
 
 @pytest.mark.parametrize("fill", ["zero", "mean", "blur"])
 def test_fills(fill):
-    image, _ = blocks_image()
+    image, _ = tiles_image(16)
     segments = np.arange(128 * 128).reshape(128, 128) // (128 * 32)
     background = fill_image(image, segments, fill)
     assert background.shape == image.shape and np.isfinite(background).all()
@@ -62,7 +43,7 @@ def test_fills(fill):
 
 
 def test_bad_parameters_fail_clearly():
-    image, region = blocks_image()
+    image, region = tiles_image(16)
     result = xaihub.explain(region_model(region), image, methods=["native.lime"],
                             params={"native.lime": {"fill": "purple"}})
     assert "fill must be one of" in result.failure("native.lime").message

@@ -10,7 +10,7 @@ import numpy as np
 from xaihub import Explanation
 from xaihub.cache import array_key
 from xaihub.models import ModelAdapter
-from xaihub_native.segmentation import fill_image
+from xaihub.superpixels import fill_image
 from xaihub_native.superpixel_explainer import SUPERPIXEL_DEFAULTS, SuperpixelExplainer, painted
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from xaihub import InputError
 from xaihub.cache import array_key
 from xaihub.models import ModelAdapter
-from xaihub_native.segmentation import fill_image, perturb
+from xaihub.superpixels import fill_image, perturb
 
 WHERE = ("auto", "host", "device")
 

@@ -1,4 +1,4 @@
-"""Superpixels and the images in which some of them are switched off."""
+"""Superpixels of an image, by scikit-image or (quickshift on CUDA) by torch, cached per call."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 
 from xaihub import InputError
 from xaihub.cache import RunCache, array_key
+from xaihub.superpixels import dense_segments
 
-FILLS = ("zero", "mean", "blur")
 ALGORITHMS = ("quickshift", "slic", "felzenszwalb")
 _DEFAULTS = {
     "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
@@ -41,7 +41,7 @@ def segment(image: np.ndarray, algorithm: str, params: Mapping[str, Any], seed: 
             from xaihub_native.quickshift_torch import quickshift_torch
 
             return quickshift_torch(image, full["kernel_size"], full["max_dist"], full["ratio"], seed, device)
-        return _dense(_skimage_segments(image, algorithm, full, seed))
+        return dense_segments(_skimage_segments(image, algorithm, full, seed))
 
     if cache is None:
         return compute()
@@ -57,38 +57,3 @@ def _skimage_segments(image: np.ndarray, algorithm: str, params: dict[str, Any],
     if algorithm == "slic":
         return segmentation.slic(image, **params, channel_axis=-1)
     return segmentation.felzenszwalb(image, **params, channel_axis=-1)
-
-
-def _dense(segments: np.ndarray) -> np.ndarray:
-    _, dense = np.unique(segments, return_inverse=True)
-    return dense.reshape(segments.shape).astype(np.int32)
-
-
-def check_segments(segments: Any, image: np.ndarray) -> np.ndarray:
-    """User-given superpixels, renumbered ``0..n-1``; :class:`InputError` when they do not fit ``image``."""
-    segments = np.asarray(segments)
-    if segments.shape != image.shape[:2] or segments.dtype.kind not in "iu" or segments.min() < 0:
-        raise InputError(f"segments must be a non-negative int array of shape {image.shape[:2]}, "
-                         f"got {segments.dtype} {segments.shape}")
-    return _dense(segments)
-
-
-def fill_image(image: np.ndarray, segments: np.ndarray, fill: str) -> np.ndarray:
-    """What a switched-off superpixel shows: black, its own mean colour, or a blurred copy."""
-    if fill == "zero":
-        return np.zeros_like(image, dtype=np.float32)
-    if fill == "mean":
-        counts = np.bincount(segments.ravel())[:, None]
-        sums = np.stack([np.bincount(segments.ravel(), image[..., c].ravel()) for c in range(image.shape[2])], 1)
-        return (sums / counts)[segments].astype(np.float32)
-    if fill == "blur":
-        from skimage.filters import gaussian
-
-        return gaussian(image.astype(np.float32), sigma=5, channel_axis=-1, preserve_range=True).astype(np.float32)
-    raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
-
-
-def perturb(image: np.ndarray, fill: np.ndarray, segments: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Images ``N×H×W×3`` float32 in which superpixel ``j`` of row ``i`` shows ``image`` iff ``masks[i, j]``."""
-    keep = masks.astype(bool)[:, segments]
-    return np.where(keep[..., None], image.astype(np.float32)[None], fill[None])

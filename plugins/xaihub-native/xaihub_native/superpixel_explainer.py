@@ -8,8 +8,9 @@ import numpy as np
 
 from xaihub import Explainer, Explanation, InputError
 from xaihub.models import ModelAdapter
+from xaihub.superpixels import FILLS, check_segments
 from xaihub_native.perturbation import PerturbationSet, perturbation_set, runs_on_device
-from xaihub_native.segmentation import FILLS, check_segments, segment
+from xaihub_native.segmentation import segment
 
 SUPERPIXEL_DEFAULTS: dict[str, Any] = {
     "num_samples": 150,

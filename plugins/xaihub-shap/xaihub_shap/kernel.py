@@ -9,7 +9,8 @@ import numpy as np
 from xaihub import Explainer, Explanation, InputError
 from xaihub.models import ModelAdapter
 from xaihub_shap.seeding import seeded_global_numpy
-from xaihub_shap.superpixels import FILLS, compose, fill_image, superpixels
+from xaihub.superpixels import FILLS, fill_image, perturb
+from xaihub_shap.superpixels import superpixels
 
 _CHUNK = 64  # perturbed images built at a time; shap asks for all its samples in one call
 
@@ -54,7 +55,7 @@ class SuperpixelKernelShap(Explainer):
 
         def coalition_scores(masks: np.ndarray) -> np.ndarray:
             return np.concatenate([
-                model.predict(compose(image, background, segment_ids, masks[i : i + _CHUNK]))[:, columns]
+                model.predict(perturb(image, background, segment_ids, masks[i : i + _CHUNK]))[:, columns]
                 for i in range(0, len(masks), _CHUNK)
             ])
 
