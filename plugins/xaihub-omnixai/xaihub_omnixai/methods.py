@@ -16,6 +16,7 @@ import numpy as np
 
 from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, InputError, ModelError, Requirement
 from xaihub.models import ModelAdapter
+from xaihub.seeding import seeded_global_numpy
 from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
 from xaihub_omnixai.isolation import private_model
 
@@ -33,7 +34,7 @@ class OmniXaiMethod(Explainer):
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
         extras: dict[str, Any] = {}
-        with quiet(), private_model(model, self.name) as network, _seeded(seed), _counted(model, network):
+        with quiet(), private_model(model, self.name) as network, seeded_global_numpy(seed), _counted(model, network):
             omnixai_type = _load(self.omnixai_class)
             preprocess = omnixai_preprocess(model)
             explainer = self.build(omnixai_type, network, model, preprocess, params, extras)
@@ -224,17 +225,6 @@ def _spatial_size(model_input: Any, framework: str) -> tuple[int, int]:
 def _load(path: str) -> type:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """OmniXAI draws from numpy's global generator (IG baselines, SmoothGrad noise): seed it, then restore it."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 @contextlib.contextmanager

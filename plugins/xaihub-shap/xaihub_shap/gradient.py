@@ -10,7 +10,7 @@ from xaihub import GRADIENTS, Explainer, Explanation, Requirement
 from xaihub.models import ModelAdapter
 from xaihub_shap.checks import check_choice, check_int
 from xaihub_shap.layout import to_channels_last, values_per_output
-from xaihub_shap.seeding import seeded_global_numpy
+from xaihub.seeding import seeded_global_numpy
 
 BACKGROUNDS = ("zero", "blur")
 

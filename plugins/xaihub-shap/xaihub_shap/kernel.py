@@ -8,7 +8,7 @@ import numpy as np
 
 from xaihub import Explainer, Explanation, InputError
 from xaihub.models import ModelAdapter
-from xaihub_shap.seeding import seeded_global_numpy
+from xaihub.seeding import seeded_global_numpy
 from xaihub.superpixels import FILLS, fill_image, perturb
 from xaihub_shap.superpixels import superpixels
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from xaihub import Explainer, Explanation, InputError
 from xaihub.models import ModelAdapter
-from xaihub_shap.seeding import seeded_global_numpy
+from xaihub.seeding import seeded_global_numpy
 
 _MASKS = re.compile(r"inpaint_telea|inpaint_ns|blur\(\d+,\d+\)")
 

@@ -1,4 +1,4 @@
-"""shap draws from numpy's global random state; seed it for one call and put the caller's back."""
+"""Seeding libraries that draw from numpy's global random state (shap, OmniXAI) without changing the caller's."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 def seeded_global_numpy(seed: int) -> Iterator[None]:
     """Seed ``np.random``'s global state inside the block and restore the previous state after it."""
     saved = np.random.get_state()
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)
     try:
         yield
     finally:
