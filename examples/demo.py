@@ -29,7 +29,7 @@ def runnable_methods(framework: str) -> list[str]:
             continue
         if explainer.requires.kind == xaihub.BLACK_BOX or framework in explainer.requires.frameworks:
             names.append(explainer.name)
-    return names
+    return sorted(names, key=lambda name: (not name.startswith("native."), name))  # xaihub's own first
 
 
 def main(argv: list[str] | None = None) -> int:
