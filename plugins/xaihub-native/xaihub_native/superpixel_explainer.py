@@ -33,8 +33,10 @@ class SuperpixelExplainer(Explainer):
     ``segmentation`` (``quickshift`` with ``kernel_size``, ``max_dist``, ``ratio``, or
     ``slic``/``felzenszwalb`` with ``segmentation_params``) or precomputed ``segments``;
     ``fill`` of switched-off superpixels (``zero``, ``mean``, ``blur``); ``perturb_on``
-    (``auto``: on the GPU for a torch model there, ``host`` or ``device``) and ``autocast``
-    (``None``, ``"bf16"``, ``"fp16"``, on-device only).
+    (``auto``: in torch on the model's device for a torch model with the default preprocess,
+    else on the host; ``host``; ``device``) and ``autocast`` (``None``, ``"bf16"``, ``"fp16"``,
+    on-device only). A method that finds the perturbation set already made in this ``explain``
+    call reuses it and reports no forward passes of its own.
     """
 
     libraries = ("scikit-image",)
