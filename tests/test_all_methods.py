@@ -1,0 +1,45 @@
+"""Issue 3's promise: one `explain` call runs every installed method on a torch model and on a Keras model."""
+
+import numpy as np
+import pytest
+
+import xaihub
+from xaihub.plugins import list_methods
+
+# Small budgets so that the whole catalogue runs in seconds; defaults are exercised in each plugin's tests.
+CHEAP = {
+    "native.lime": {"num_samples": 60},
+    "native.kernelshap": {"num_samples": 60},
+    "lime.image": {"num_samples": 60},
+    "shap.kernel": {"num_samples": 80},
+    "shap.partition": {"max_evals": 60},
+    "shap.gradient": {"nsamples": 20},
+    "omnixai.lime": {"num_samples": 60},
+}
+
+
+def methods_for(framework: str) -> list[str]:
+    names = []
+    for registered in list_methods():
+        explainer = registered.explainer
+        explainer.check_available()  # the full install has every library: nothing may be missing
+        if explainer.requires.kind == xaihub.BLACK_BOX or framework in explainer.requires.frameworks:
+            names.append(explainer.name)
+    return names
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_one_call_runs_every_method(framework, request, object_image):
+    model = request.getfixturevalue(f"{framework}_model")
+    image, mask, label = object_image
+    methods = methods_for(framework)
+    assert {"native.lime", "lime.image", "shap.partition", "gradients.gradcam", "gradients.integrated",
+            "omnixai.gradcam", "omnixai.ig"} <= set(methods)
+    params = {m: p for m, p in CHEAP.items() if m in methods and set(p) <= set(xaihub.plugins.get_method(m).explainer.defaults)}
+    result = xaihub.explain(model, image, methods=methods, targets="top-2", params=params, progress=False)
+    assert result.failures == []
+    assert {e.method for e in result} == set(methods)
+    for explanation in result:
+        assert explanation.attribution.shape == image.shape[:2] and explanation.attribution.dtype == np.float32
+        assert np.isfinite(explanation.attribution).all() and explanation.target in result.targets
+    assert result.targets[0] == label
