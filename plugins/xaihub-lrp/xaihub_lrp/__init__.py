@@ -1,0 +1,1 @@
+"""Layer-wise Relevance Propagation for torch models, from captum's ``LRP``."""
