@@ -43,3 +43,25 @@ def test_one_call_runs_every_method(framework, request, object_image):
         assert explanation.attribution.shape == image.shape[:2] and explanation.attribution.dtype == np.float32
         assert np.isfinite(explanation.attribution).all() and explanation.target in result.targets
     assert result.targets[0] == label
+
+
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs a CUDA device")
+def test_every_available_torch_method_runs_on_a_cuda_model(torch_model, object_image):
+    import copy
+
+    model = copy.deepcopy(torch_model).cuda().train()
+    available = []
+    for registered in list_methods():
+        explainer = registered.explainer
+        try:
+            explainer.check_available()
+        except xaihub.MethodUnavailableError:
+            continue  # the GPU machine may lack some libraries; the CPU run checks them all
+        if explainer.requires.kind == xaihub.BLACK_BOX or "torch" in explainer.requires.frameworks:
+            available.append(explainer.name)
+    params = {m: p for m, p in CHEAP.items() if m in available}
+    result = xaihub.explain(model, object_image[0], methods=available, targets="top-2", params=params)
+    assert result.failures == [] and {e.method for e in result} == set(available)
+    assert model.training and next(model.parameters()).is_cuda
+    for module in model.modules():
+        assert not module._forward_hooks and not module._backward_hooks and not module._forward_pre_hooks
