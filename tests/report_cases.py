@@ -1,4 +1,7 @@
-"""A comparison exercising every kind of report cell: segments, per-channel maps, plain maps, a failure."""
+"""Inputs for the report tests: a comparison exercising every kind of report cell (segments, per-channel
+maps, plain maps, a failure), a small `explain_many` run for the dataset report, and an HTML parser."""
+
+from html.parser import HTMLParser
 
 import numpy as np
 
@@ -47,3 +50,49 @@ def sample_comparison(seed: int = 0, metrics=("deletion", "insertion", "degradat
     finally:
         for explainer in explainers:
             xaihub.unregister(explainer.name)
+
+
+EVIL_FILE = "<script>alert(2)"  # an image file name (it cannot hold "/") that must show as text
+
+
+def sample_run(folder, out, metrics=("deletion",)) -> str:
+    """An `explain_many` run over 7 small images in ``folder`` (one with an evil name) and an unreadable
+    file, with native.lime and test.plain, written to ``out``; returns ``out``."""
+    from PIL import Image
+
+    from toy_models import channel_means
+
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in ["a", "b", "c", "d", "e", "f", EVIL_FILE]:
+        blocks = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+        Image.fromarray(blocks.repeat(8, axis=0).repeat(8, axis=1)).save(folder / f"{name}.png")
+    (folder / "broken.png").write_text("not an image")
+    plain = Plain()
+    xaihub.register(plain)
+    try:
+        xaihub.explain_many(channel_means, folder, methods=["native.lime", plain.name], targets="top-2", out=out,
+                            labels=LABELS, params={"native.lime": {"num_samples": 20}}, metrics=list(metrics))
+    finally:
+        xaihub.unregister(plain.name)
+    return str(out)
+
+
+class Collect(HTMLParser):
+    """Every start tag's attributes, and every text node."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page: str) -> Collect:
+    collected = Collect()
+    collected.feed(page)
+    return collected

@@ -129,9 +129,12 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path):
 def test_failures_are_retried_on_rerun(tmp_path):
     images = {"dark": np.zeros((16, 16, 3), np.uint8), "fine": IMAGES[0]}
     assert run(images, tmp_path, model=refuses_dark_images, params=MEAN_FILL).failed == 1
+    assert xaihub.dataset_statistics(tmp_path).methods["native.lime"].failures == 1
     again = run(images, tmp_path, params=MEAN_FILL)  # a model that can now score the dark image
     assert (again.done, again.skipped, again.failed) == (2, 2, 0)
     assert {k[0] for k in ok_lines(tmp_path)} == {"dark", "fine"}
+    lime = xaihub.dataset_statistics(tmp_path).methods["native.lime"]
+    assert (lime.explanations, lime.failures) == (4, 0)  # the repaired failure no longer counts
 
 
 def test_a_rerun_with_other_settings_is_refused_but_new_methods_are_added(tmp_path):

@@ -30,6 +30,7 @@ def workdir(tmp_path, monkeypatch):
     io.imsave(tmp_path / "blue.png", image, check_contrast=False)
     (tmp_path / "labels.txt").write_text("red\ngreen\nblue\n")
     (tmp_path / "broken.png").write_text("not an image")
+    (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, MODULE, raising=False)
@@ -90,7 +91,11 @@ def test_torchscript_model_file(workdir, capsys):
     (["--model", f"{MODULE}:predict", "--image", "blue.png", "--labels", "none.txt"], "cannot read labels file"),
     (["--model", f"{MODULE}:predict", "--image", "blue.png", "--preprocess", f"{MODULE}:NOT_CALLABLE"],
      "is not callable"),
-    (["--model", f"{MODULE}:predict"], "compare needs --model and --image"),
+    (["--model", f"{MODULE}:predict"], "compare needs --model and --image or --images"),
+    (["--model", f"{MODULE}:predict", "--images", "nowhere"], "images 'nowhere' does not exist"),
+    (["--model", f"{MODULE}:predict", "--images", "empty"], "folder 'empty' holds no image files"),
+    (["--model", f"{MODULE}:predict", "--images", "blue.png"], "images 'blue.png' is a file"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--run-dir", "run"], "go with --images DIR"),
     (["--model", f"{MODULE}:predict", "--image", "blue.png", "--top-k", "0"], "--top-k must be at least 1"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(workdir, capsys, args, message):
@@ -99,3 +104,31 @@ def test_bad_input_exits_non_zero_with_one_line(workdir, capsys, args, message):
     assert err.startswith("xaihub: error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (workdir / "never.html").exists()
+
+
+def test_images_folder_writes_a_dataset_report_and_a_rerun_resumes(workdir, capsys):
+    from PIL import Image
+
+    (workdir / "photos").mkdir()
+    for i in range(6):
+        pixels = np.random.default_rng(i).integers(0, 256, (4, 4, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+        Image.fromarray(pixels).save(workdir / "photos" / f"p{i}.png")
+    args = ["--model", f"{MODULE}:predict", "--images", "photos", "--labels", "labels.txt", "--top-k", "1",
+            "--metrics", "deletion", "--out", "photos.html"]
+    assert compare(*args) == 0
+    out = capsys.readouterr().out
+    assert "6 images: 6 explanations saved, 0 skipped" in out and "report: photos.html" in out
+    assert (workdir / "photos-run" / "index.jsonl").read_text().count("\n") == 6
+    page = (workdir / "photos.html").read_text(encoding="utf-8")
+    assert "<tr data-method='native.lime'>" in page and page.count("<figure class='item'") == 6
+    assert "Ranked by <b>deletion AUC ↓</b>" in page
+    assert compare(*args) == 0
+    assert "0 explanations saved, 6 skipped (already done)" in capsys.readouterr().out
+    assert compare(*args, "--run-dir", "elsewhere", "--top-k", "2") == 0
+    assert (workdir / "elsewhere" / "index.jsonl").read_text().count("\n") == 12
+
+
+def test_image_and_images_are_mutually_exclusive(workdir, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        compare("--model", f"{MODULE}:predict", "--image", "blue.png", "--images", "photos")
+    assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

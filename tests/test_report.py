@@ -2,34 +2,13 @@
 
 import base64
 import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
 import xaihub
 
-from report_cases import EVIL_LABEL, METHODS, sample_comparison
-
-
-class Collect(HTMLParser):
-    """Every start tag's attributes, and every text node."""
-
-    def __init__(self):
-        super().__init__()
-        self.tags, self.text = [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parse(page: str) -> Collect:
-    collected = Collect()
-    collected.feed(page)
-    return collected
+from report_cases import EVIL_LABEL, METHODS, parse, sample_comparison
 
 
 @pytest.fixture(scope="module")

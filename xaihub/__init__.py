@@ -23,7 +23,7 @@ from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
 from xaihub.explanation import Explanation
 from xaihub.hookspecs import hookimpl
 from xaihub.plugins import list_methods, load_failures, register, unregister
-from xaihub.report import report_many
+from xaihub.report import dataset_report, report_many
 from xaihub.runner import explain
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "UnknownMethodError",
     "ValidationError",
     "XaihubError",
+    "dataset_report",
     "dataset_statistics",
     "explain",
     "explain_many",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from xaihub.errors import InputError, XaihubError
 from xaihub.plugins import get_method, list_methods, load_failures
@@ -33,11 +34,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub import demo
+    from xaihub.image_sources import image_source
     from xaihub.images import to_rgb_uint8
     from xaihub.loading import import_object, load_labels, load_model
     from xaihub.metrics import check_metrics
-    from xaihub.report import report_many
-    from xaihub.runner import explain
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
@@ -47,10 +47,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    if not args.demo and (not args.model or not args.image):
-        raise InputError("compare needs --model and --image (or --demo)")
-    names = [os.fspath(path) for path in args.image] if args.image else ["demo image"]
-    pixels = [to_rgb_uint8(path) for path in args.image] if args.image else [demo.demo_image()[0]]
+    if not args.demo and (not args.model or not (args.image or args.images)):
+        raise InputError("compare needs --model and --image or --images (or --demo)")
+    if args.images:
+        image_source(args.images)  # a missing or empty folder is refused before the model loads
+    elif args.run_dir or args.executor:
+        raise InputError("--run-dir and --executor go with --images DIR")
+    pixels = [to_rgb_uint8(path) for path in args.image or []]
     labels = list(demo.CLASS_NAMES) if args.demo else None
     if args.labels:
         labels = load_labels(args.labels)
@@ -58,18 +61,52 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if preprocess is not None and not callable(preprocess):
         raise InputError(f"--preprocess {args.preprocess!r} is not callable")
     model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
+    options = {"methods": methods, "targets": f"top-{args.top_k}", "preprocess": preprocess, "labels": labels,
+               "seed": args.seed, "metrics": metrics}
+    if args.images:
+        return _compare_folder(args, model, options)
+    if not args.image:  # --demo alone: its photo
+        return _compare_images(args.out, model, ["demo image"], [demo.demo_image()[0]], options)
+    return _compare_images(args.out, model, [os.fspath(path) for path in args.image], pixels, options)
+
+
+def _compare_images(out: str, model: Any, names: list[str], pixels: list[Any], options: dict[str, Any]) -> int:
+    """One report section per image."""
+    from xaihub.report import report_many
+    from xaihub.runner import explain
+
     comparisons = []
     for name, image in zip(names, pixels):
-        comparison = explain(model, image, methods=methods, targets=f"top-{args.top_k}", preprocess=preprocess,
-                             labels=labels, seed=args.seed, metrics=metrics)
+        comparison = explain(model, image, **options)
         print(f"{name}\n{comparison.summary()}\n")
         comparisons.append(comparison)
-    path = report_many(comparisons, args.out, names=names)
+    path = report_many(comparisons, out, names=names)
     print(f"report: {path}")
     if not any(c.explanations for c in comparisons):
-        print("xaihub: error: no method produced an explanation; see the failures above", file=sys.stderr)
-        return 1
+        return _nothing_explained()
     return 0
+
+
+def _compare_folder(args: argparse.Namespace, model: Any, options: dict[str, Any]) -> int:
+    """Explain a folder into a run directory (resuming an earlier run there), then write the dataset report."""
+    from xaihub.batch import explain_many
+    from xaihub.dataset_statistics import dataset_statistics
+    from xaihub.report import dataset_report
+
+    run_dir = args.run_dir or f"{os.path.splitext(args.out)[0]}-run"
+    summary = explain_many(model, args.images, out=run_dir, executor=args.executor, **options)
+    print(summary)
+    stats = dataset_statistics(run_dir)
+    print(f"\n{stats.timing_table()}\n")
+    print(f"report: {dataset_report(run_dir, args.out)}\nrun directory: {run_dir}")
+    if not any(method.explanations for method in stats.methods.values()):
+        return _nothing_explained()
+    return 0
+
+
+def _nothing_explained() -> int:
+    print("xaihub: error: no method produced an explanation; see the failures above", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(a model or predict function, used as-is)")
     source.add_argument("--demo", action="store_true", help="use the bundled demo CNN (trained in seconds) "
                                                              "and, without --image, its demo photo")
-    compare.add_argument("--image", nargs="+", metavar="PATH", help="image file(s); one report section each")
+    images = compare.add_mutually_exclusive_group()
+    images.add_argument("--image", nargs="+", metavar="PATH", help="image file(s); one report section each")
+    images.add_argument("--images", metavar="DIR", help="a folder of images: explain them all into a run "
+                                                        "directory (resumable) and write a dataset report")
     compare.add_argument("--methods", default="native.lime", help="comma-separated methods (default: native.lime)")
     compare.add_argument("--top-k", type=int, default=5, help="explain the k most probable classes (default 5)")
     compare.add_argument("--out", default="report.html", help="HTML report to write (default report.html)")
@@ -90,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--preprocess", help="module:function mapping N×H×W×3 pixel batches to model input")
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--metrics", help="comma-separated metrics: deletion,insertion,degradation")
+    compare.add_argument("--run-dir", metavar="DIR", help="with --images: where explanations are saved and a "
+                                                          "re-run resumes (default: next to --out, <out>-run)")
+    compare.add_argument("--executor", choices=["dask"], help="with --images: explain on a local Dask cluster")
     return parser
 
 

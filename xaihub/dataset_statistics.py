@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from xaihub.errors import InputError
-from xaihub.run_directory import INDEX_NAME, latest_records, read_index
+from xaihub.run_directory import INDEX_NAME, current_records, read_index
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class MethodStatistics:
 
 @dataclass
 class DatasetStatistics:
-    """Per-method statistics of one run directory (the latest line per image × method × target)."""
+    """Per-method statistics of one run directory (the latest attempt of each image × method)."""
 
     path: str
     methods: dict[str, MethodStatistics]
@@ -80,7 +80,8 @@ def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
     methods: dict[str, MethodStatistics] = {}
     values: dict[str, dict[str, list[float]]] = {}
     seconds: dict[tuple[str, str], float] = {}
-    for (image, method, _), line in latest_records(read_index(out)).items():
+    for line in current_records(read_index(out)):
+        image, method = line.get("image"), line.get("method")
         stats = methods.setdefault(method, MethodStatistics())
         if line.get("status") != "ok":
             stats.failures += 1

@@ -63,6 +63,26 @@ def latest_records(records: Iterable[dict[str, Any]]) -> dict[tuple[Any, Any, An
     return {(r.get("image"), r.get("method"), r.get("target")): r for r in records}
 
 
+def current_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lines of each (image, method)'s latest attempt: what a run directory holds now.
+
+    The latest line of a pair decides: a failure of the whole method or image (``target`` is
+    ``None``) stands alone; otherwise the latest line of each of its ``targets`` counts, so a failure
+    that a later run repaired is not reported again.
+    """
+    records = list(records)
+    latest = latest_records(records)
+    last_of_pair = {(r.get("image"), r.get("method")): r for r in records}
+    current = []
+    for (image, method), line in last_of_pair.items():
+        targets = line.get("targets")
+        if line.get("target") is None or not isinstance(targets, list):
+            current.append(line)
+            continue
+        current += [latest[(image, method, t)] for t in targets if (image, method, t) in latest]
+    return current
+
+
 def completed_pairs(directory: str | os.PathLike) -> dict[tuple[str, str], int]:
     """(image id, method) pairs whose results are all on disk and intact, with their number of targets."""
     by_pair: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}

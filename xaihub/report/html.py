@@ -41,6 +41,10 @@ _CSS = """
 .xaihub .note{color:#555;font-size:13px;max-width:900px}.xaihub .input img{width:240px}
 .xaihub .input{display:flex;gap:24px}.xaihub .target{font-weight:bold;background:#f3f9ee}
 .xaihub code,.xaihub pre{font-size:12px}.xaihub pre{background:#f6f6f6;padding:8px}
+.xaihub .intro{display:flex;gap:24px;align-items:flex-start}
+.xaihub .gallery{display:flex;flex-wrap:wrap;gap:14px}.xaihub .gallery figure{margin:0;font-size:12px;width:292px}
+.xaihub .gallery .pair{display:flex;gap:4px}.xaihub .gallery img{width:144px;display:block}
+.xaihub .gallery figcaption{margin-top:4px;line-height:1.4;overflow-wrap:anywhere}
 """
 
 def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
@@ -66,10 +70,16 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
                 for i, (c, name) in enumerate(zip(comparisons, names))]
     if len(comparisons) > 1:
         sections.insert(0, summary_section(comparisons))
+    body = (f"<p class='note'>{len(comparisons)} image(s). {MAP_LEGEND} {METRIC_LEGEND}</p>"
+            + "".join(sections) + _versions(comparisons))
+    return write_page(path, title, body)
+
+
+def write_page(path: str | os.PathLike, title: str, body: str) -> str:
+    """Write a standalone page (the report's styles, ``title`` as heading, then ``body``); return ``path``."""
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             f"<style>body{{margin:24px}}{_CSS}</style></head><body><div class='xaihub'><h1>{_e(title)}</h1>"
-            f"<p class='note'>{len(comparisons)} image(s). {_MAP_LEGEND} {_METRIC_LEGEND}</p>"
-            + "".join(sections) + _versions(comparisons) + "</div></body></html>")
+            + body + "</div></body></html>")
     path = str(path)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(page)
@@ -99,9 +109,9 @@ def summary_section(comparisons: Sequence["Comparison"]) -> str:
             "<p class='note'>Mean ± standard deviation over every image and target.</p>" + body + "</section>")
 
 
-_MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "
+MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "
                "range (99th percentile of |attribution| = full colour), since methods' units differ.")
-_METRIC_LEGEND = ("Deletion AUC: probability left as the most important pixels are blacked out (↓ better). "
+METRIC_LEGEND = ("Deletion AUC: probability left as the most important pixels are blacked out (↓ better). "
                   "Insertion AUC: probability as they are pasted onto a blurred copy (↑ better). "
                   "Degradation drop: probability lost when only the top 20% pixels are kept and the rest "
                   "is salt-and-pepper noise (↓ better); top-1 kept: whether the predicted class survived.")
@@ -132,7 +142,7 @@ def _grid(comparison: "Comparison", scale: str, coverage: float) -> str:
                  for method in comparison.methods]
         p = float(comparison.probabilities[target])
         heading = f"<th>{_e(_label(comparison, target))}<br><small>class {target}, p = {p:.3f}</small></th>"
-        rows.append(f"<tr data-target='{target}'>{heading}{''.join(cells)}<td>{_colourbar(scale, limit)}</td></tr>")
+        rows.append(f"<tr data-target='{target}'>{heading}{''.join(cells)}<td>{colourbar_legend(scale, limit)}</td></tr>")
     return f"<table class='grid'>{header}{''.join(rows)}</table>"
 
 
@@ -165,7 +175,8 @@ def _stats(explanation: "Explanation") -> str:
     return "<div class='stats'>" + "<br>".join(_e(line) for line in lines) + "</div>"
 
 
-def _colourbar(scale: str, limit: float) -> str:
+def colourbar_legend(scale: str = "map", limit: float = 1.0) -> str:
+    """The colour scale beside a row of maps: ``scale="map"`` in multiples of each map's maximum."""
     top = "+1 × map max" if scale == "map" else f"+{limit:.3g}"
     bottom = "−1 × map max" if scale == "map" else f"−{limit:.3g}"
     return (f"<div class='cbar'><img class='colourbar' alt='colour scale' style='height:180px;width:14px' "
@@ -198,7 +209,7 @@ def _faithfulness(comparison: "Comparison") -> str:
 def _metric_table(stats: dict[str, dict[str, MetricStat]]) -> str:
     metrics = list(dict.fromkeys(k for per_method in stats.values() for k in per_method))
     header = "<tr><th>method</th>" + "".join(
-        f"<th>{_e(_METRIC_NAMES.get(m, m) + _direction(m))}</th>" for m in metrics) + "</tr>"
+        f"<th>{_e(metric_heading(m))}</th>" for m in metrics) + "</tr>"
     rows = [f"<tr data-method='{_e(method)}'><td>{_e(method)}</td>"
             + "".join(f"<td>{_e(str(per_method[m])) if m in per_method else ''}</td>" for m in metrics) + "</tr>"
             for method, per_method in stats.items()]
@@ -260,6 +271,11 @@ def _versions(comparisons: Sequence["Comparison"]) -> str:
 
 def _label(comparison: "Comparison", index: int) -> str:
     return comparison.labels.get(index) or f"class {index}"
+
+
+def metric_heading(metric: str) -> str:
+    """A metric's name for people, with ↓ or ↑ for which direction is better."""
+    return _METRIC_NAMES.get(metric, metric) + _direction(metric)
 
 
 def _direction(metric: str) -> str:
