@@ -26,3 +26,21 @@ def object_image() -> tuple[np.ndarray, np.ndarray, int]:
     """The demo photo with a green disc: image, object mask, class index."""
     image, mask = demo.demo_image(label=1)
     return image, mask, 1
+
+
+@pytest.fixture
+def registered():
+    """``registered(explainer)`` registers an explainer for one test and returns its name; all are
+    unregistered afterwards, so tests never leak methods into each other."""
+    import xaihub
+
+    names = []
+
+    def add(explainer) -> str:
+        xaihub.register(explainer)
+        names.append(explainer.name)
+        return explainer.name
+
+    yield add
+    for name in names:
+        xaihub.unregister(name)

@@ -64,17 +64,8 @@ class Fixed(xaihub.Explainer):
 
 
 @pytest.fixture
-def fixed():
-    names = []
-
-    def add(name, attribution):
-        xaihub.register(Fixed(name, attribution))
-        names.append(name)
-        return name
-
-    yield add
-    for name in names:
-        xaihub.unregister(name)
+def fixed(registered):
+    return lambda name, attribution: registered(Fixed(name, attribution))
 
 
 def test_explain_stores_metrics_without_charging_their_forward_passes(fixed):

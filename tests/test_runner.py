@@ -23,17 +23,8 @@ class Scripted(Explainer):
 
 
 @pytest.fixture
-def scripted():
-    names = []
-
-    def add(name, make):
-        xaihub.register(Scripted(name, make))
-        names.append(name)
-        return name
-
-    yield add
-    for name in names:
-        xaihub.unregister(name)
+def scripted(registered):
+    return lambda name, make: registered(Scripted(name, make))
 
 
 def good(model, image, targets):
