@@ -98,3 +98,19 @@ def test_explain_a_real_model_finds_the_object(framework, request, object_image)
     explanation = result.get("native.lime", label)
     assert explanation.label == "green disc" and explanation.score > 0.9
     assert explanation.attribution[mask].mean() > 5 * max(explanation.attribution[~mask].mean(), 1e-9)
+
+
+def test_the_on_device_path_checks_scores_like_the_host_path(torch_model):
+    import torch
+
+    from xaihub.models.torch_adapter import TorchAdapter
+
+    declared = TorchAdapter(torch_model, ModelOptions(output="probabilities"))
+    pixels = torch.from_numpy(IMAGES.images[:2]).float()
+    with pytest.raises(ModelError, match="output='logits'"):
+        declared.predict_pixels(pixels)  # the demo CNN returns logits
+    counted = TorchAdapter(torch_model, ModelOptions(labels=["a", "b"]))
+    with pytest.raises(ModelError, match="2 labels given but the model returns 5 classes"):
+        counted.predict_pixels(pixels)
+    auto = TorchAdapter(torch_model)
+    np.testing.assert_allclose(auto.predict_pixels(pixels).cpu().numpy(), auto.predict(IMAGES.images[:2]), atol=1e-5)

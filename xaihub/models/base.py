@@ -134,25 +134,32 @@ class ModelAdapter:
             raise ModelError(f"model output is not numeric: {type(raw).__name__} ({exc})") from exc
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
-        if out.ndim != 2 or out.shape[0] != n:
-            raise ModelError(f"model must return N×K scores for N={n} images, got shape {out.shape}")
-        if not np.all(np.isfinite(out)):
-            raise ModelError("model returned NaN or infinite scores")
-        if self.num_classes is None:
-            self.num_classes = out.shape[1]
-            self._check_labels()
-        elif out.shape[1] != self.num_classes:
-            raise ModelError(f"model returned {out.shape[1]} classes, earlier batches had {self.num_classes}")
-        if self.output_kind is None:
-            self.output_kind = detect_output_kind(float(out.min()), float(out.max()), out.shape[1])
+        finite = bool(np.all(np.isfinite(out)))
+        low, high = (float(out.min()), float(out.max())) if finite and out.size else (0.0, 0.0)
+        self._check_scores(tuple(out.shape), n, finite, low, high)
         if self.output_kind == "logits":
             out = np.exp(out - out.max(axis=1, keepdims=True))
             out /= out.sum(axis=1, keepdims=True)
         elif self.output_kind == "multilabel-logits":
             out = 1.0 / (1.0 + np.exp(-out))
-        elif np.any(out < -1e-6) or np.any(out > 1 + 1e-6):
-            raise ModelError("output='probabilities' but the model returned scores outside [0, 1]; use output='logits'")
         return out
+
+    def _check_scores(self, shape: tuple[int, ...], n: int, finite: bool, low: float, high: float) -> None:
+        """Check one batch of raw scores (shape, finiteness, class count, range); the first batch
+        fixes the class count and, with ``output="auto"``, the output kind."""
+        if len(shape) != 2 or shape[0] != n:
+            raise ModelError(f"model must return N×K scores for N={n} images, got shape {shape}")
+        if not finite:
+            raise ModelError("model returned NaN or infinite scores")
+        if self.num_classes is None:
+            self.num_classes = shape[1]
+            self._check_labels()
+        elif shape[1] != self.num_classes:
+            raise ModelError(f"model returned {shape[1]} classes, earlier batches had {self.num_classes}")
+        if self.output_kind is None:
+            self.output_kind = detect_output_kind(low, high, shape[1])
+        elif self.output_kind == "probabilities" and (low < -1e-6 or high > 1 + 1e-6):
+            raise ModelError("output='probabilities' but the model returned scores outside [0, 1]; use output='logits'")
 
     def _check_labels(self) -> None:
         labels = self.options.labels

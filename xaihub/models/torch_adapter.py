@@ -104,15 +104,9 @@ class TorchAdapter(ModelAdapter):
 
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
-        if out.ndim != 2 or out.shape[0] != n:
-            raise ModelError(f"model must return N×K scores for N={n} images, got shape {tuple(out.shape)}")
-        if not bool(torch.isfinite(out).all()):
-            raise ModelError("model returned NaN or infinite scores")
-        if self.num_classes is None:
-            self.num_classes = out.shape[1]
-            self._check_labels()
-        if self.output_kind is None:
-            self.output_kind = detect_output_kind(float(out.min()), float(out.max()), out.shape[1])
+        finite = bool(torch.isfinite(out).all())
+        low, high = (float(out.min()), float(out.max())) if finite and out.numel() else (0.0, 0.0)
+        self._check_scores(tuple(out.shape), n, finite, low, high)
         if self.output_kind == "logits":
             return torch.softmax(out, dim=1)
         if self.output_kind == "multilabel-logits":
