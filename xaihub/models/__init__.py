@@ -1,8 +1,8 @@
 """Model adapters: every model kind answers ``predict(images) -> probabilities``."""
 
-from xaihub.models.base import CallableAdapter, ModelAdapter, ModelOptions, scale_to_unit
+from xaihub.models.base import CallableAdapter, ModelAdapter, ModelOptions, class_scores, scale_to_unit
 
-__all__ = ["CallableAdapter", "ModelAdapter", "ModelOptions", "scale_to_unit", "adapt"]
+__all__ = ["CallableAdapter", "ModelAdapter", "ModelOptions", "class_scores", "scale_to_unit", "adapt"]
 
 
 def adapt(model, options: ModelOptions | None = None) -> ModelAdapter:

@@ -51,6 +51,11 @@ def scale_to_unit(images: np.ndarray) -> np.ndarray:
     return np.asarray(images, dtype=np.float32) / np.float32(255.0)
 
 
+def class_scores(output: Any) -> Any:
+    """A model's class scores: the first of its outputs when it returns several (a tuple or list)."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
 def detect_output_kind(low: float, high: float, num_classes: int) -> str:
     """``output="auto"``: scores outside ``[0, 1]`` are logits (sigmoid for a single output)."""
     if low >= 0 and high <= 1:
@@ -89,7 +94,7 @@ class ModelAdapter:
             for start in range(0, len(images), self.options.batch_size):
                 batch = images[start : start + self.options.batch_size]
                 raw = self._forward(self.prepare(batch))
-                self.forward_passes += len(batch)
+                self.count_forward(len(batch))
                 outputs.append(self._normalise(raw, len(batch)))
         return np.concatenate(outputs)
 
@@ -115,7 +120,8 @@ class ModelAdapter:
         self.forward_passes = 0
 
     def count_forward(self, images: int) -> None:
-        """Record ``images`` forward passes a method ran on the framework model itself (gradients)."""
+        """Record ``images`` forward passes (``predict`` does; so do methods that run the framework
+        model themselves, e.g. for gradients)."""
         self.forward_passes += images
 
     @contextlib.contextmanager

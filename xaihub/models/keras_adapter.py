@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.models.base import ModelAdapter
+from xaihub.models.base import ModelAdapter, class_scores
 
 
 class KerasAdapter(ModelAdapter):
@@ -23,7 +23,5 @@ class KerasAdapter(ModelAdapter):
     def _forward(self, batch: Any) -> np.ndarray:
         import keras
 
-        out = self.model(np.asarray(batch, dtype=np.float32), training=False)
-        if isinstance(out, (tuple, list)):
-            out = out[0]
+        out = class_scores(self.model(np.asarray(batch, dtype=np.float32), training=False))
         return np.asarray(keras.ops.convert_to_numpy(out))

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from xaihub.errors import InputError, ModelError
-from xaihub.models.base import ModelAdapter, detect_output_kind
+from xaihub.models.base import ModelAdapter, class_scores
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
@@ -93,10 +93,8 @@ class TorchAdapter(ModelAdapter):
         context = (torch.autocast(device.type, dtype=getattr(torch, AUTOCAST_DTYPES[autocast]))
                    if autocast else contextlib.nullcontext())
         with torch.no_grad(), self.session(), context:
-            out = self.model(x)
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        self.forward_passes += len(images)
+            out = class_scores(self.model(x))
+        self.count_forward(len(images))
         return self._normalise_tensor(out.double(), len(images))
 
     def _normalise_tensor(self, out: Any, n: int) -> Any:
@@ -114,7 +112,4 @@ class TorchAdapter(ModelAdapter):
         return out
 
     def _forward(self, batch: Any) -> np.ndarray:
-        out = self.model(self._as_input(batch))
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        return out.detach().float().cpu().numpy()
+        return class_scores(self.model(self._as_input(batch))).detach().float().cpu().numpy()

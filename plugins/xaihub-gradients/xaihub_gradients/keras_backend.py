@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import InputError
-from xaihub.models import ModelAdapter
+from xaihub.models import ModelAdapter, class_scores
 from xaihub_gradients.backends import LayerGradients
 
 
@@ -41,7 +41,7 @@ def input_gradients(model: ModelAdapter, inputs: np.ndarray, targets: Sequence[i
     x = tf.convert_to_tensor(np.asarray(inputs, dtype=np.float32))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        scores = _first(scorer(x, training=False))
+        scores = class_scores(scorer(x, training=False))
     model.count_forward(len(inputs))
     gradients = [_target_gradient(tape, scores, x, t) for t in targets]
     del tape
@@ -134,7 +134,3 @@ def _target_gradient(tape: Any, scores: Any, wrt: Any, target: int) -> np.ndarra
 
     seed = tf.one_hot(tf.fill([tf.shape(scores)[0]], target), tf.shape(scores)[1], dtype=scores.dtype)
     return tape.gradient(scores, wrt, output_gradients=seed).numpy()
-
-
-def _first(output: Any) -> Any:
-    return output[0] if isinstance(output, (tuple, list)) else output

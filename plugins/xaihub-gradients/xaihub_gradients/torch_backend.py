@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import InputError
-from xaihub.models import ModelAdapter
+from xaihub.models import ModelAdapter, class_scores
 from xaihub_gradients.backends import LayerGradients
 
 
@@ -30,7 +30,7 @@ def input_gradients(model: ModelAdapter, inputs: np.ndarray, targets: Sequence[i
     x = torch.from_numpy(np.ascontiguousarray(inputs)).permute(0, 3, 1, 2)
     x = x.to(device=model.device, dtype=model.dtype).requires_grad_(True)
     with model.session(), torch.enable_grad():
-        scores = _raw_scores(model.model(x))
+        scores = class_scores(model.model(x))
         model.count_forward(len(inputs))
         gradients = _gradients_per_target(scores, x, targets)
     return _numpy(scores[:, list(targets)]), np.stack([_numpy(g.permute(0, 2, 3, 1)) for g in gradients])
@@ -51,7 +51,7 @@ def layer_gradients(model: ModelAdapter, image: np.ndarray, targets: Sequence[in
     try:
         x = model.to_tensor(image[None]).detach().requires_grad_(True)
         with model.session(), torch.enable_grad():
-            scores = _raw_scores(model.model(x))
+            scores = class_scores(model.model(x))
             model.count_forward(1)
             activation = _feature_map(seen)
             gradients = _gradients_per_target(scores, activation, targets)
@@ -97,10 +97,6 @@ def _gradients_per_target(scores: Any, wrt: Any, targets: Sequence[int]) -> list
 
     last = len(targets) - 1
     return [torch.autograd.grad(scores[:, t].sum(), wrt, retain_graph=i < last)[0] for i, t in enumerate(targets)]
-
-
-def _raw_scores(output: Any) -> Any:
-    return output[0] if isinstance(output, (tuple, list)) else output
 
 
 def _numpy(tensor: Any) -> np.ndarray:

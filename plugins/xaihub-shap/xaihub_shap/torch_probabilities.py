@@ -6,6 +6,8 @@ from typing import Sequence
 
 import torch
 
+from xaihub.models import class_scores
+
 
 class TargetProbabilities(torch.nn.Module):
     """``model``'s probabilities for ``targets`` (``N×T``), counting the images it sees.
@@ -23,9 +25,7 @@ class TargetProbabilities(torch.nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         self.images_seen += len(inputs)
-        scores = self.model(inputs)
-        if isinstance(scores, (tuple, list)):
-            scores = scores[0]
+        scores = class_scores(self.model(inputs))
         if self.output_kind == "logits":
             scores = torch.softmax(scores, dim=1)
         elif self.output_kind == "multilabel-logits":
