@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -13,6 +12,7 @@ from xaihub.errors import InputError
 from xaihub.executors import ImageResult, ImageTask, open_executor
 from xaihub.image_sources import SourceImage, image_source
 from xaihub.models import ModelOptions
+from xaihub.progress import progress_bar
 from xaihub.run_directory import (
     INDEX_NAME,
     IndexWriter,
@@ -114,7 +114,8 @@ def explain_many(
                                    "params": {m: params.get(m, {}) for m in methods}})
     run = _Run(directory, methods, completed_pairs(directory))
     kwargs = {**explain_kwargs, "targets": targets, "seed": seed, "params": params, "progress": False}
-    with _progress_bar(source.count, progress) as bar, open_executor(executor) as runner:
+    with progress_bar(total=source.count, progress=progress, desc="explaining images", unit="image") as bar, \
+            open_executor(executor) as runner:
         run.bar = bar
         for result in runner.run(model, run.tasks(source.items), kwargs):
             run.write(result)
@@ -175,7 +176,7 @@ class _Run:
                 label=explanation.label, score=explanation.score, seconds=explanation.seconds,
                 forward_passes=explanation.forward_passes, file=file, bytes=size, sha256=digest,
                 targets=comparison.targets, seed=explanation.seed, extras=explanation.extras,
-                metrics=getattr(explanation, "metrics", None),
+                metrics=explanation.metrics,
             ))
         for failure in comparison.failures:
             lines.append(record(image=image_id, method=failure.method, target=failure.target, status="failed",
@@ -208,10 +209,3 @@ def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], expl
     if unknown:
         raise InputError(f"explain_many got unknown argument(s) {unknown}; it passes on {sorted(accepted)}")
     ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
-
-
-def _progress_bar(total: int | None, progress: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
-    show = sys.stderr.isatty() if progress is None else progress
-    return tqdm(total=total, desc="explaining images", unit="image", disable=not show)

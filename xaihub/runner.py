@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from xaihub.images import to_rgb_uint8
 from xaihub.metrics import check_metrics, compute
 from xaihub.models import ModelAdapter, ModelOptions, adapt
 from xaihub.plugins import get_method
+from xaihub.progress import progress_bar
 from xaihub.targets import Targets, resolve_targets
 from xaihub.validation import validate
 
@@ -81,7 +81,7 @@ def explain(
         image=rgb, probabilities=probabilities, targets=chosen,
         labels={t: adapter.label(t) for t in named}, methods=methods, seed=seed,
     )
-    for method in _progress(methods, progress):
+    for method in progress_bar(methods, progress=progress, desc="explaining", unit="method"):
         _run_method(comparison, adapter, method, params.get(method, {}), seed)
         _measure(comparison, adapter, method, metrics, seed)
     return comparison
@@ -172,12 +172,3 @@ def _core_versions(adapter: ModelAdapter) -> dict[str, str]:
     names = ["xaihub", "numpy"]
     names += {"torch": ["torch"], "keras": ["keras", "tensorflow-cpu", "tensorflow"]}.get(adapter.framework, [])
     return {name: version for name in names if (version := installed_version(name)) is not None}
-
-
-def _progress(methods: list[str], progress: bool | None) -> Iterable[str]:
-    show = sys.stderr.isatty() if progress is None else progress
-    if not show:
-        return methods
-    from tqdm.auto import tqdm
-
-    return tqdm(methods, desc="explaining", unit="method")
