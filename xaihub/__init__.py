@@ -22,6 +22,7 @@ from xaihub.errors import (
 from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
 from xaihub.explanation import Explanation
 from xaihub.hookspecs import hookimpl
+from xaihub.preprocess import Preprocess
 from xaihub.plugins import list_methods, load_failures, register, unregister
 from xaihub.report import dataset_report, report_many
 from xaihub.runner import explain
@@ -38,6 +39,7 @@ __all__ = [
     "MethodFailure",
     "MethodUnavailableError",
     "ModelError",
+    "Preprocess",
     "Requirement",
     "UnknownMethodError",
     "ValidationError",
