@@ -17,6 +17,38 @@ if TYPE_CHECKING:
 BLACK_BOX = "predictions"
 GRADIENTS = "gradients"
 
+FAMILIES = {
+    "saliency": "vanilla gradient (Simonyan et al. 2014)",
+    "input_x_gradient": "gradient × input",
+    "integrated_gradients": "Integrated Gradients (Sundararajan et al. 2017)",
+    "smoothgrad": "gradients averaged over noisy copies (Smilkov et al. 2017)",
+    "vargrad": "variance of gradients over noisy copies",
+    "squaregrad": "mean squared gradient over noisy copies",
+    "expected_gradients": "gradient SHAP / expected gradients (Erion et al. 2021)",
+    "deeplift": "DeepLIFT (Shrikumar et al. 2017)",
+    "deeplift_shap": "DeepLIFT over a background distribution (DeepSHAP)",
+    "guided_backprop": "guided backpropagation (Springenberg et al. 2015)",
+    "deconvolution": "deconvolution (Zeiler & Fergus 2014)",
+    "guided_grad_cam": "guided Grad-CAM",
+    "grad_cam": "Grad-CAM (Selvaraju et al. 2017)",
+    "grad_cam_pp": "Grad-CAM++ (Chattopadhyay et al. 2018)",
+    "layer_cam": "Layer-CAM (Jiang et al. 2021)",
+    "score_cam": "Score-CAM (Wang et al. 2020)",
+    "lrp": "Layer-wise Relevance Propagation (Bach et al. 2015)",
+    "occlusion": "sliding-window occlusion (Zeiler & Fergus 2014)",
+    "feature_ablation": "ablation of superpixels one at a time",
+    "shapley_sampling": "Shapley values by permutation sampling",
+    "lime": "LIME (Ribeiro et al. 2016)",
+    "kernel_shap": "Kernel SHAP (Lundberg & Lee 2017)",
+    "partition_shap": "Owen values over a pixel hierarchy (shap's Partition explainer)",
+    "rise": "RISE (Petsiuk et al. 2018)",
+    "sobol": "Sobol attribution (Fel et al. 2021)",
+    "hsic": "HSIC attribution (Novello et al. 2022)",
+    "baseline": "a reference map with no information about the model",
+}
+"""Names for what a method computes, so implementations of one method from different libraries
+are grouped and compared (:attr:`Explainer.family`). Plugins may use other names."""
+
 
 @dataclass(frozen=True)
 class Requirement:
@@ -65,6 +97,9 @@ class Explainer(ABC):
     libraries: ClassVar[tuple[str, ...]] = ()
     #: One-line description shown by ``xaihub list``.
     summary: ClassVar[str] = ""
+    #: What the method computes (a key of :data:`FAMILIES`, or ``None``): implementations of one
+    #: family from different libraries are grouped and their agreement is reported.
+    family: ClassVar[str | None] = None
 
     @abstractmethod
     def explain(

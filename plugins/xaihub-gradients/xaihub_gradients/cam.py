@@ -24,6 +24,8 @@ class GradCam(Explainer):
     """
 
     name = "gradients.gradcam"
+
+    family = "grad_cam"
     summary = "Grad-CAM on a named or the last convolutional layer"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {"layer": None}
@@ -63,6 +65,8 @@ class GradCamPlusPlus(GradCam):
     """
 
     name = "gradients.gradcampp"
+
+    family = "grad_cam_pp"
     summary = "Grad-CAM++ on a named or the last convolutional layer"
 
     @staticmethod

@@ -29,6 +29,8 @@ class IntegratedGradients(Explainer):
     """
 
     name = "gradients.integrated"
+
+    family = "integrated_gradients"
     summary = "Integrated Gradients from a black, zero or blurred baseline (midpoint rule)"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {"steps": 32, "baseline": "black", "blur_sigma": 10.0}

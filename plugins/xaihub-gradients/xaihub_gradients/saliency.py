@@ -21,6 +21,8 @@ class Saliency(Explainer):
     """
 
     name = "gradients.saliency"
+
+    family = "saliency"
     summary = "vanilla gradient: max over channels of |d score / d input|"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {}

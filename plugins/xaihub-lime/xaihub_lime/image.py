@@ -26,6 +26,8 @@ class LimeImage(Explainer):
     """
 
     name = "lime.image"
+
+    family = "lime"
     summary = "lime library's LimeImageExplainer (quickshift superpixels, ridge surrogate)"
     libraries = ("lime", "scikit-image", "scikit-learn")
     defaults: dict[str, Any] = {

@@ -23,6 +23,8 @@ class LrpEpsilon(Explainer):
     """
 
     name = "lrp.epsilon"
+
+    family = "lrp"
     summary = "Layer-wise Relevance Propagation (captum LRP, epsilon rule) of the target's logit"
     requires = Requirement(GRADIENTS, ("torch",))
     libraries = ("captum",)

@@ -27,6 +27,8 @@ class QuickshiftLime(SuperpixelExplainer):
     """
 
     name = "native.lime"
+
+    family = "lime"
     summary = "LIME over quickshift superpixels; all targets share one set of perturbations"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "kernel_width": 0.25, "alpha": 1.0}
 

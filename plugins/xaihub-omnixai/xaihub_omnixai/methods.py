@@ -76,24 +76,28 @@ class OmniXaiCam(OmniXaiMethod):
 
 class OmniGradCam(OmniXaiCam):
     name = "omnixai.gradcam"
+    family = "grad_cam"
     summary = "OmniXAI Grad-CAM (torch, Keras) on a named or the last conv layer"
     omnixai_class = "omnixai.explainers.vision.specific.gradcam.gradcam:GradCAM"
 
 
 class OmniGradCamPlusPlus(OmniXaiCam):
     name = "omnixai.gradcampp"
+    family = "grad_cam_pp"
     summary = "OmniXAI Grad-CAM++ on a named or the last conv layer"
     omnixai_class = "omnixai.explainers.vision.specific.gradcam.gradcam:GradCAMPlus"
 
 
 class OmniLayerCam(OmniXaiCam):
     name = "omnixai.layercam"
+    family = "layer_cam"
     summary = "OmniXAI Layer-CAM on a named or the last conv layer"
     omnixai_class = "omnixai.explainers.vision.specific.gradcam.gradcam:LayerCAM"
 
 
 class OmniScoreCam(OmniXaiCam):
     name = "omnixai.scorecam"
+    family = "score_cam"
     summary = "OmniXAI Score-CAM (gradient-free CAM weights) on a named or the last conv layer"
     omnixai_class = "omnixai.explainers.vision.specific.scorecam.scorecam:ScoreCAM"
 
@@ -102,6 +106,8 @@ class OmniIntegratedGradients(OmniXaiMethod):
     """OmniXAI's IG, averaged over 10 random-noise baselines (its default), ``steps`` per path."""
 
     name = "omnixai.ig"
+
+    family = "integrated_gradients"
     summary = "OmniXAI Integrated Gradients averaged over random baselines"
     omnixai_class = "omnixai.explainers.vision.specific.ig:IntegratedGradientImage"
     defaults: dict[str, Any] = {"steps": 50}
@@ -116,6 +122,8 @@ class OmniSmoothGrad(OmniXaiMethod):
     """OmniXAI SmoothGrad: gradients averaged over ``num_samples`` noisy copies (noise ``sigma``)."""
 
     name = "omnixai.smoothgrad"
+
+    family = "smoothgrad"
     summary = "OmniXAI SmoothGrad"
     omnixai_class = "omnixai.explainers.vision.specific.smoothgrad:SmoothGrad"
     defaults: dict[str, Any] = {"num_samples": 50, "sigma": 0.1}
@@ -126,6 +134,7 @@ class OmniSmoothGrad(OmniXaiMethod):
 
 class OmniGuidedBackprop(OmniXaiMethod):
     name = "omnixai.guidedbp"
+    family = "guided_backprop"
     summary = "OmniXAI guided backpropagation"
     omnixai_class = "omnixai.explainers.vision.specific.guided_bp:GuidedBP"
     defaults: dict[str, Any] = {}
@@ -139,6 +148,8 @@ class OmniShap(OmniXaiMethod):
     """
 
     name = "omnixai.shap"
+
+    family = "deeplift_shap"
     summary = "OmniXAI SHAP (shap DeepExplainer, mean-colour background)"
     omnixai_class = "omnixai.explainers.vision.agnostic.shap:ShapImage"
     libraries = ("omnixai", "shap")
@@ -160,6 +171,8 @@ class OmniLime(Explainer):
     """
 
     name = "omnixai.lime"
+
+    family = "lime"
     summary = "OmniXAI LIME: ±1 on the top superpixels for and against the target"
     requires = Requirement(BLACK_BOX)
     libraries = ("omnixai", "lime")

@@ -25,6 +25,8 @@ class ShapGradient(Explainer):
     """
 
     name = "shap.gradient"
+
+    family = "expected_gradients"
     summary = "shap's GradientExplainer (expected gradients) for torch and Keras models"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     libraries = ("shap",)

@@ -26,6 +26,8 @@ class SuperpixelKernelShap(Explainer):
     """
 
     name = "shap.kernel"
+
+    family = "kernel_shap"
     summary = "shap library's KernelExplainer over quickshift superpixels"
     libraries = ("shap", "scikit-image")
     defaults: dict[str, Any] = {

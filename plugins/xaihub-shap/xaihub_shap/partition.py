@@ -25,6 +25,8 @@ class PartitionShap(Explainer):
     """
 
     name = "shap.partition"
+
+    family = "partition_shap"
     summary = "shap library's PartitionExplainer with its image masker (inpainting)"
     libraries = ("shap", "opencv-python-headless")
     defaults: dict[str, Any] = {"max_evals": 500, "masker": "inpaint_telea"}
