@@ -71,7 +71,8 @@ def test_torch_adapter_restores_training_mode_and_leaves_no_hooks(torch_model):
         assert (probabilities.argmax(1) == IMAGES.labels).mean() >= 0.9
         for module in torch_model.modules():
             assert not module._forward_hooks and not module._backward_hooks and not module._forward_pre_hooks
-        assert adapter.to_tensor(IMAGES.images[:2]).shape == (2, 3, 128, 128)
+        assert adapter.model_input(IMAGES.images[:2]).shape == (2, 3, 128, 128)
+        assert adapter.differentiable_input(IMAGES.images[:2]).shape == (2, 3, 128, 128)
     finally:
         torch_model.eval()
 

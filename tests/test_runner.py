@@ -85,14 +85,53 @@ def test_runner_owns_timings_forward_passes_scores_and_labels(scripted):
     assert [e.target for e in result] == [2, 0]
 
 
-def test_unknown_method_and_unknown_params_fail_clearly_and_others_finish():
+def test_an_unknown_method_fails_clearly_and_the_others_finish():
     result = xaihub.explain(linear_model(), IMAGE, methods=["no.such", "native.lime"],
                             params={"native.lime": {"num_samples": 20}})
     assert "unknown method 'no.such'" in result.failure("no.such").message
     assert "native.lime" in result.failure("no.such").message
     assert result.get("native.lime").forward_passes == 20
-    result = xaihub.explain(linear_model(), IMAGE, methods=["native.lime"], params={"native.lime": {"samples": 5}})
-    assert "unknown parameter(s) ['samples']" in result.failure("native.lime").message
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"samples": 5}, r"native.lime got unknown parameter\(s\) \['samples'\]"),
+    ({"num_samples": 1}, r"native.lime: parameter 'num_samples' must be an int in \[2, 100000\], got 1"),
+    ({"num_samples": True}, "parameter 'num_samples' must be an int"),
+    ({"alpha": -1.0}, "parameter 'alpha' must be a number >= 0"),
+    ({"kernel_width": 0}, "parameter 'kernel_width' must be a number > 0"),
+    ({"fill": "grey"}, "parameter 'fill' must be one of 'zero', 'mean', 'blur'"),
+    ({"num_samples": 10**9}, "parameter 'num_samples' must be an int in"),
+])
+def test_bad_parameters_are_refused_before_any_method_runs(params, message):
+    calls = []
+
+    def model(batch):
+        calls.append(len(batch))
+        return linear_model()(batch)
+
+    with pytest.raises(InputError, match=message):
+        xaihub.explain(model, IMAGE, methods=["gradients.saliency", "native.lime"], params={"native.lime": params})
+    assert calls == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"methods": None}, "methods must be a list of method names"),
+    ({"methods": [None]}, "methods must be method names"),
+    ({"methods": []}, "methods is empty"),
+    ({"seed": None}, r"seed must be an int in \[0, 2\*\*32\)"),
+    ({"seed": -1}, "seed must be an int"),
+    ({"seed": 2.5}, "seed must be an int"),
+    ({"params": {"native.lime": 5}}, r"params\['native.lime'\] must be a dict"),
+    ({"params": [1]}, "params must map method names"),
+    ({"labels": "abc"}, "labels must be a sequence of class names"),
+    ({"labels": [1, 2, 3]}, "labels must be strings"),
+    ({"device": "cuda:7"}, "device 'cuda:7' was asked for"),
+])
+def test_common_arguments_are_checked_upfront(kwargs, message, torch_model):
+    arguments = {"methods": ["native.lime"], **kwargs}
+    model = torch_model if "device" in kwargs else linear_model()
+    with pytest.raises(InputError, match=message):
+        xaihub.explain(model, IMAGE, **arguments)
 
 
 def test_params_for_methods_not_run_are_refused():

@@ -50,6 +50,8 @@ class Comparison:
     forward_passes: dict[str, int] = field(default_factory=dict)
     """Model evaluations per method, failed methods included; metric evaluations are not counted."""
     seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+    """What xaihub decided about the model that the reader should know (which output was read, ...)."""
 
     def __iter__(self) -> Iterator[Explanation]:
         return iter(self.explanations)

@@ -91,8 +91,13 @@ class Explainer(ABC):
     name: ClassVar[str]
     #: What the method needs from the model.
     requires: ClassVar[Requirement] = Requirement()
-    #: Default parameters; users override them through ``params={name: {...}}``.
+    #: Default parameters; users override them through ``params={name: {...}}``. They are the
+    #: keyword parameters ``explain`` receives (:func:`xaihub.testing.check_explainer` checks that
+    #: they match its signature).
     defaults: ClassVar[dict[str, Any]] = {}
+    #: What each parameter accepts (see :mod:`xaihub.params`), checked by the runner before any
+    #: method runs: ``{"num_samples": Integer(2, 100_000), "layer": [None, String()]}``.
+    constraints: ClassVar[dict[str, Any]] = {}
     #: Distributions whose versions are recorded in every Explanation.
     libraries: ClassVar[tuple[str, ...]] = ()
     #: One-line description shown by ``xaihub list``.
@@ -113,8 +118,10 @@ class Explainer(ABC):
     ) -> list["Explanation"]:
         """Explain ``model``'s scores for ``targets`` on ``image``.
 
-        :param model: the adapter; call ``model.predict(batch)`` for probabilities
-            (it counts forward passes) or use its framework handle for gradients.
+        :param model: the adapter. Use only its documented surface: :class:`~xaihub.models.ModelAdapter`
+            for every model (``predict`` for probabilities — it batches, preprocesses and counts
+            forward passes), :class:`~xaihub.models.GradientAdapter` for gradients of torch and Keras
+            models. The call runs inside ``model.session()`` (eval mode, restored afterwards).
         :param image: the input, ``H×W×3`` ``uint8``.
         :param targets: class indices to explain, in order.
         :param seed: seed for every random choice the method makes.
@@ -123,6 +130,19 @@ class Explainer(ABC):
             ``target`` and ``attribution`` set. The runner fills ``method``, ``image``,
             ``score``, timings, forward passes, seed, parameters and versions.
         """
+
+    def check_model(self, model: "ModelAdapter", image: "np.ndarray") -> None:
+        """Raise :class:`~xaihub.errors.MethodUnavailableError` (with the reason) when the method
+        cannot explain ``model``; called before :meth:`explain`, so it must be cheap.
+
+        The default checks :attr:`requires`. Override it to refuse, upfront, an architecture the
+        method cannot handle (a layer type without a rule, a model that is not a ``Sequential``, ...).
+        """
+        from xaihub.errors import MethodUnavailableError
+
+        unmet = self.requires.unmet_by(model)
+        if unmet:
+            raise MethodUnavailableError(f"{self.name} {unmet}")
 
     def check_available(self) -> None:
         """Raise :class:`~xaihub.errors.MethodUnavailableError` if the method cannot run here.

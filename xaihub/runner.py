@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from xaihub.cache import RunCache
 from xaihub.comparison import Comparison, MethodFailure
-from xaihub.errors import InputError, MethodUnavailableError, XaihubError
+from xaihub.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.explainer import installed_version
 from xaihub.explanation import Explanation
 from xaihub.images import to_rgb_uint8
 from xaihub.metrics import check_metrics, compute
 from xaihub.models import ModelAdapter, ModelOptions, adapt
+from xaihub.params import check as check_constraints
 from xaihub.plugins import get_method
+from xaihub.preprocess import Preprocess
 from xaihub.progress import progress_bar
 from xaihub.targets import Targets, resolve_targets
 from xaihub.validation import validate
@@ -31,13 +33,14 @@ def explain(
     methods: Sequence[str] = DEFAULT_METHODS,
     targets: Targets = None,
     *,
-    preprocess: Callable[[np.ndarray], Any] | None = None,
+    preprocess: Preprocess | Callable[[np.ndarray], Any] | None = None,
     labels: Sequence[str] | Mapping[int, str] | None = None,
     seed: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     batch_size: int = 64,
     output: str = "auto",
     device: str | None = None,
+    output_index: int | str | None = None,
     progress: bool | None = None,
     metrics: Sequence[str] | None = None,
 ) -> Comparison:
@@ -46,33 +49,31 @@ def explain(
     :param model: a torch ``nn.Module``, a ``keras.Model``, a callable
         ``f(N×H×W×C) -> N×K``, or a :class:`~xaihub.models.ModelAdapter`.
     :param image: ``H×W×3`` array (see :mod:`xaihub.images` for accepted forms), PIL image or path.
+        Maps come back at this image's size, whatever the model's input size.
     :param methods: registered method names (``xaihub list``), run in this order.
     :param targets: class index, list of indices, ``"top-5"``; default: the top class.
-    :param preprocess, labels, batch_size, output, device: see :class:`~xaihub.models.ModelOptions`.
-    :param seed: passed to every method; equal seeds give equal results.
-    :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``.
+    :param preprocess: an :class:`xaihub.Preprocess` (fast: applied inside the model's framework) or
+        a function on numpy batches (slower); see :class:`~xaihub.models.ModelOptions`.
+    :param labels, batch_size, output, device, output_index: see :class:`~xaihub.models.ModelOptions`.
+    :param seed: an int in ``[0, 2**32)``, passed to every method; equal seeds give equal results.
+    :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``, checked against
+        each method's constraints before any method runs.
     :param progress: show a progress bar; default: only when stderr is a terminal.
     :param metrics: faithfulness metrics to compute for every explanation, from
         ``"deletion"``, ``"insertion"``, ``"degradation"`` (see :mod:`xaihub.metrics`); stored in
         :attr:`Explanation.metrics`. Their forward passes are not counted as the method's.
     :return: a :class:`~xaihub.Comparison`. A method that fails or is unavailable is
         recorded in ``failures`` and the others still run.
-    :raises InputError: when the image, targets or ``params`` are unusable, and
+    :raises InputError: when the image, targets, methods, seed or ``params`` are unusable, and
         :class:`~xaihub.errors.ModelError` when the model cannot score the image at all.
     """
-    if isinstance(methods, str):
-        methods = [methods]
-    methods = list(dict.fromkeys(methods))
-    if not methods:
-        raise InputError("methods is empty; name at least one method (see `xaihub list`)")
+    methods = check_methods(methods)
+    check_seed(seed)
+    params = check_params(params, methods)
     metrics = check_metrics(metrics)
-    params = dict(params or {})
-    stray = sorted(set(params) - set(methods))
-    if stray:
-        raise InputError(f"params given for {stray}, which are not among methods {methods}")
     rgb = to_rgb_uint8(image)
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels, batch_size=batch_size,
-                                        output=output, device=device))
+                                        output=output, device=device, output_index=output_index))
     adapter.cache = RunCache()
     probabilities = adapter.predict(rgb[None])[0]
     chosen = resolve_targets(targets, probabilities)
@@ -84,7 +85,56 @@ def explain(
     for method in progress_bar(methods, progress=progress, desc="explaining", unit="method"):
         _run_method(comparison, adapter, method, params.get(method, {}), seed)
         _measure(comparison, adapter, method, metrics, seed)
+    comparison.notes = list(adapter.notes)
     return comparison
+
+
+def check_methods(methods: Any) -> list[str]:
+    """``methods`` as a de-duplicated list of names; :class:`InputError` unless it is a non-empty
+    sequence of strings (one string is one method)."""
+    if isinstance(methods, str):
+        methods = [methods]
+    if methods is None or isinstance(methods, Mapping) or not isinstance(methods, Iterable):
+        raise InputError(f"methods must be a list of method names (see `xaihub list`), got {methods!r}")
+    methods = list(methods)
+    bad = [m for m in methods if not isinstance(m, str) or not m]
+    if bad:
+        raise InputError(f"methods must be method names (strings), got {bad[0]!r}")
+    if not methods:
+        raise InputError("methods is empty; name at least one method (see `xaihub list`)")
+    return list(dict.fromkeys(methods))
+
+
+def check_seed(seed: Any) -> None:
+    """:class:`InputError` unless ``seed`` is an int in ``[0, 2**32)`` (every method can use it)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"seed must be an int in [0, 2**32), got {seed!r}")
+
+
+def check_params(params: Any, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The per-method parameters, each checked against its method's constraints.
+
+    :raises InputError: for a malformed mapping, parameters of a method not in ``methods``, an unknown
+        parameter or a value its method refuses.
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InputError(f"params must map method names to parameter dicts, got {type(params).__name__}")
+    stray = sorted(set(params) - set(methods), key=str)
+    if stray:
+        raise InputError(f"params given for {stray}, which are not among methods {list(methods)}")
+    checked = {}
+    for method, values in params.items():
+        if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
+            raise InputError(f"params[{method!r}] must be a dict of parameter names to values, got {values!r}")
+        try:
+            explainer = get_method(method).explainer
+        except UnknownMethodError:
+            continue  # recorded as that method's failure; the others still run
+        check_constraints(method, explainer.constraints, values, known=explainer.defaults)
+        checked[method] = dict(values)
+    return checked
 
 
 def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics: list[str], seed: int) -> None:
@@ -106,16 +156,11 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
     try:
         explainer = get_method(method).explainer
         explainer.check_available()
-        unmet = explainer.requires.unmet_by(adapter)
-        if unmet:
-            raise MethodUnavailableError(f"{method} {unmet}")
-        unknown = sorted(set(user_params) - set(explainer.defaults))
-        if unknown:
-            raise InputError(
-                f"{method} got unknown parameter(s) {unknown}; it accepts {sorted(explainer.defaults)}"
-            )
+        explainer.check_model(adapter, comparison.image)
         used = {**explainer.defaults, **user_params}
-        results = explainer.explain(adapter, comparison.image.copy(), list(comparison.targets), seed=seed, **used)
+        with adapter.session():
+            results = explainer.explain(adapter, comparison.image.copy(), list(comparison.targets), seed=seed,
+                                        **used)
         seconds = time.perf_counter() - start
     except Exception as exc:
         comparison.timings[method] = time.perf_counter() - start

@@ -1,8 +1,13 @@
-"""Model adapters: every model kind answers ``predict(images) -> probabilities``."""
+"""Model adapters: every model kind answers ``predict(images) -> probabilities``.
 
-from xaihub.models.base import CallableAdapter, ModelAdapter, ModelOptions, class_scores, scale_to_unit
+:class:`ModelAdapter` documents what a black-box plugin may use on any model;
+:class:`GradientAdapter` adds what a gradient plugin may use on torch and Keras models.
+"""
 
-__all__ = ["CallableAdapter", "ModelAdapter", "ModelOptions", "class_scores", "scale_to_unit", "adapt"]
+from xaihub.models.base import CallableAdapter, ModelAdapter, ModelOptions, scale_to_unit
+from xaihub.models.differentiable import GradientAdapter
+
+__all__ = ["CallableAdapter", "GradientAdapter", "ModelAdapter", "ModelOptions", "scale_to_unit", "adapt"]
 
 
 def adapt(model, options: ModelOptions | None = None) -> ModelAdapter:

@@ -1,4 +1,11 @@
-"""Adapter for Keras 3 models (TensorFlow backend). Imports keras only when such a model arrives."""
+"""Adapter for Keras 3 models (TensorFlow backend). Imports keras only when such a model arrives.
+
+Scores are read before a final softmax where the model allows it (a functional or Sequential model
+whose last layer is a ``Softmax``/``Activation`` or has ``activation="softmax"``): a new
+``keras.Model`` reads the last layer's input and applies a linear copy of that layer, so gradients
+are taken of logits and the user's model itself is never changed. Feature maps for CAM methods are
+read the same way, through a ``keras.Model(inputs, [layer.output, scores])`` sharing the user's layers.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,178 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.models.base import ModelAdapter, class_scores
+from xaihub.errors import InputError, ModelError
+from xaihub.models.base import ModelOptions
+from xaihub.models.differentiable import GradientAdapter
+from xaihub.preprocess import Preprocess
+
+_CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
 
 
-class KerasAdapter(ModelAdapter):
-    """Calls a ``keras.Model`` with ``training=False``; inputs stay ``N×H×W×C``."""
+class KerasAdapter(GradientAdapter):
+    """Calls a ``keras.Model`` with ``training=False``; inputs stay ``N×H×W×C``.
+
+    A model built for a fixed input size gets images resized to it when the declared
+    preprocessing names no size (noted in the results).
+    """
 
     framework = "keras"
 
-    def to_tensor(self, images: np.ndarray) -> Any:
-        """Preprocessed model input for ``images`` as a float32 tensor (for gradient plugins)."""
+    def __init__(self, model: Any, options: ModelOptions | None = None) -> None:
+        super().__init__(model, options)
+        self._logits: Any = None
+        fixed = _fixed_input_size(model)
+        declared = self.options.declared
+        self._declared = declared
+        if declared is not None and declared.size is None and fixed is not None:
+            self._declared = Preprocess(size=fixed, scale=declared.scale, offset=declared.offset)
+            self._note(f"the Keras model takes {fixed[0]}×{fixed[1]} inputs; images are resized to it")
+
+    @property
+    def score_kind(self) -> str:
+        if self._reads_logits():
+            return "multilabel-logit" if self.output_kind == "multilabel-logits" else "logit"
+        return super().score_kind
+
+    def differentiable_input(self, images: np.ndarray) -> Any:
+        if self.input_space == "pixels":
+            return self.from_channels_last(images)
+        return self.model_input(images)
+
+    def scores(self, inputs: Any) -> Any:
+        x = self._declared.keras(inputs) if self.input_space == "pixels" else inputs
+        out = self._guarded(lambda batch: self.score_model()(batch, training=False), x)
+        self.count_forward(int(inputs.shape[0]))
+        return self.select_output(out)
+
+    def score_model(self) -> Any:
+        if not self._reads_logits():
+            return self.model
+        if self._logits is None:
+            self._logits = _functional(self.model, [self._score_tensor()])
+        return self._logits
+
+    def from_channels_last(self, values: np.ndarray) -> Any:
         import tensorflow as tf
 
-        return tf.convert_to_tensor(np.asarray(self.prepare(images), dtype=np.float32))
+        return tf.convert_to_tensor(np.asarray(values, dtype=np.float32))
 
-    def _forward(self, batch: Any) -> np.ndarray:
+    def probabilities(self, scores: Any) -> Any:
         import keras
 
-        out = class_scores(self.model(np.asarray(batch, dtype=np.float32), training=False))
-        return np.asarray(keras.ops.convert_to_numpy(out))
+        if self.score_kind == "logit":
+            return keras.ops.softmax(scores, axis=-1)
+        return keras.ops.sigmoid(scores) if self.score_kind == "multilabel-logit" else scores
+
+    def model_input(self, images: np.ndarray) -> Any:
+        import tensorflow as tf
+
+        if self._declared is not None:
+            return self._declared.keras(tf.convert_to_tensor(np.asarray(images, dtype=np.float32)))
+        return tf.convert_to_tensor(np.asarray(self.prepare(images), dtype=np.float32))
+
+    def layer(self, name: str | None, image: np.ndarray) -> tuple[Any, str]:
+        net = self.model
+        convolutions = [layer.name for layer in getattr(net, "layers", []) if type(layer).__name__ in _CONVOLUTIONS]
+        if name is None:
+            if not convolutions:
+                raise InputError("the model has no Conv2D layer to explain; pass layer=<layer name>")
+            name = convolutions[-1]
+        try:
+            return net.get_layer(name), name
+        except (ValueError, AttributeError):
+            raise InputError(f"the model has no layer named {name!r}; its conv layers are {convolutions}") from None
+
+    def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:
+        if not _is_functional(self.model):
+            raise InputError("CAM methods need a built Sequential or functional Keras model (one with model.inputs)")
+        probe = self.cache.get_or_compute("keras-layer-probe", (id(self.model), layer.name),
+                                          lambda: _functional(self.model, [layer.output, self._score_tensor()]))
+        x = self._declared.keras(inputs) if self.input_space == "pixels" else inputs
+        feature, scores = probe(x, training=False)
+        self.count_forward(int(inputs.shape[0]))
+        if len(feature.shape) != 4:
+            raise InputError(f"layer {layer.name!r} gives {tuple(feature.shape)}; CAM methods need an N×h×w×C feature map")
+        return feature, scores
+
+    def channels_last(self, tensor: Any) -> np.ndarray:
+        return np.asarray(tensor, dtype=np.float32)
+
+    def scores_model(self, height: int, width: int) -> Any:
+        """A ``keras.Model`` from a ``height×width×3`` :attr:`input_space` input to :meth:`scores`'
+        values (for libraries that need a Keras model: shap, Xplique, OmniXAI). Shares the user's layers."""
+        import keras
+
+        source = keras.Input(shape=(height, width, 3)) if self.input_space == "pixels" \
+            else keras.Input(shape=tuple(self.model_input(np.zeros((1, height, width, 3), np.float32)).shape[1:]))
+        x = self._declared.keras(source) if self.input_space == "pixels" else source
+        return keras.Model(source, self.select_output(self.score_model()(x, training=False)))
+
+    # -- private ----------------------------------------------------------------------------------
+    def _forward(self, batch: np.ndarray) -> Any:
+        import keras
+
+        x = self._declared.keras(keras.ops.convert_to_tensor(batch)) if self._declared is not None \
+            else np.asarray(self.prepare(batch), dtype=np.float32)
+        return self.model(x, training=False)
+
+    def _to_numpy(self, scores: Any) -> np.ndarray:
+        import keras
+
+        return np.asarray(keras.ops.convert_to_numpy(scores))
+
+    def _reads_logits(self) -> bool:
+        return _is_functional(self.model) and _ends_in_softmax(self.model)
+
+    def _score_tensor(self) -> Any:
+        """The symbolic scores: the pre-softmax logits when the last layer applies softmax, else the output."""
+        import keras
+
+        net = self.model
+        last = net.layers[-1]
+        if not _ends_in_softmax(net):
+            return net.outputs[0]
+        if isinstance(last, (keras.layers.Softmax, keras.layers.Activation)):
+            return last.input
+        linear = type(last).from_config({**last.get_config(), "activation": "linear", "name": f"{last.name}_logits"})
+        logits = linear(last.input)
+        linear.set_weights(last.get_weights())
+        return logits
+
+
+def _fixed_input_size(net: Any) -> tuple[int, int] | None:
+    try:
+        shape = tuple(net.inputs[0].shape)
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return None
+    if len(shape) == 4 and isinstance(shape[1], int) and isinstance(shape[2], int):
+        return shape[1], shape[2]
+    return None
+
+
+def _ends_in_softmax(net: Any) -> bool:
+    import keras
+
+    last = net.layers[-1] if getattr(net, "layers", None) else None
+    if last is None or len(getattr(net, "outputs", None) or []) != 1:
+        return False
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
+
+
+def _is_functional(net: Any) -> bool:
+    try:
+        return bool(net.inputs)
+    except (AttributeError, ValueError):
+        return False
+
+
+def _functional(net: Any, outputs: list[Any]) -> Any:
+    import keras
+
+    try:
+        return keras.Model(net.inputs, outputs)
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise ModelError(f"cannot read inside this Keras model ({exc}); this method needs a built "
+                         "Sequential or functional model") from exc

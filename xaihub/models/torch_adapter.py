@@ -8,22 +8,41 @@ from typing import Any, Iterator
 import numpy as np
 
 from xaihub.errors import InputError, ModelError
-from xaihub.models.base import ModelAdapter, class_scores
+from xaihub.models.differentiable import GradientAdapter
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 
-class TorchAdapter(ModelAdapter):
-    """Runs a torch module in eval mode under ``no_grad``; restores its mode afterwards.
+class TorchAdapter(GradientAdapter):
+    """Runs a torch module in eval mode (under ``no_grad`` for predictions); restores its mode afterwards.
 
-    Inputs go to ``options.device`` or the device of the model's first parameter.
-    Gradient plugins use :meth:`to_tensor` and :meth:`session`.
+    Inputs go to ``options.device`` or the device of the model's first parameter. A declared
+    :class:`~xaihub.Preprocess` runs in torch on that device.
     """
 
     framework = "torch"
 
+    def __init__(self, model: Any, options: Any = None) -> None:
+        super().__init__(model, options)
+        if self.options.device is not None:
+            self._check_device(self.options.device)
+
+    @staticmethod
+    def _check_device(name: str) -> None:
+        import torch
+
+        try:
+            device = torch.device(name)
+        except RuntimeError as exc:
+            raise InputError(f"device {name!r} is not a torch device: {exc}") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(f"device {name!r} was asked for, but this torch has no CUDA device")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"device {name!r} was asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)")
+
     @property
     def device(self) -> Any:
+        """The torch device inputs are sent to."""
         import torch
 
         if self.options.device is not None:
@@ -33,22 +52,11 @@ class TorchAdapter(ModelAdapter):
 
     @property
     def dtype(self) -> Any:
+        """The floating dtype of the model's parameters (float32 for a parameter-free model)."""
         import torch
 
         param = next(self.model.parameters(), None)
         return param.dtype if param is not None and param.is_floating_point() else torch.float32
-
-    def to_tensor(self, images: np.ndarray) -> Any:
-        """Preprocessed model input for ``images`` (pixel scale ``N×H×W×C``), on the model's device."""
-        return self._as_input(self.prepare(images))
-
-    def _as_input(self, batch: Any) -> Any:
-        import torch
-
-        tensor = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(batch))
-        if self.options.channels_first and tensor.ndim == 4:
-            tensor = tensor.permute(0, 3, 1, 2)
-        return tensor.to(device=self.device, dtype=self.dtype)  # channels-last strides are fine for conv
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -65,51 +73,190 @@ class TorchAdapter(ModelAdapter):
         with torch.no_grad():
             return super().predict(images)
 
+    # -- the gradient surface ---------------------------------------------------------------------
+    def differentiable_input(self, images: np.ndarray) -> Any:
+        if self.input_space == "pixels":
+            return self.from_channels_last(images)
+        return self.model_input(images).detach()
+
+    def scores(self, inputs: Any) -> Any:
+        x = self._preprocess_pixels(inputs) if self.input_space == "pixels" else inputs
+        out = self._guarded(self.score_model(), x)
+        self.count_forward(len(inputs))
+        return self._checked_scores(self.select_output(out), len(inputs))
+
+    def score_model(self) -> Any:
+        import torch
+
+        net = self.model
+        if isinstance(net, torch.nn.Sequential) and len(net) > 1 and isinstance(net[-1], torch.nn.Softmax):
+            return net[:-1]
+        return net
+
+    @property
+    def score_kind(self) -> str:
+        return "logit" if self.score_model() is not self.model else super().score_kind
+
+    def probabilities(self, scores: Any) -> Any:
+        import torch
+
+        if self.score_kind == "logit":
+            return torch.softmax(scores, dim=1)
+        return torch.sigmoid(scores) if self.score_kind == "multilabel-logit" else scores
+
+    def model_input(self, images: np.ndarray) -> Any:
+        declared = self.options.declared
+        if declared is not None:
+            return self._preprocess_pixels(self.differentiable_input(images)).detach()
+        return self._as_input(self.prepare(images))
+
+    def layer(self, name: str | None, image: np.ndarray) -> tuple[Any, str]:
+        import torch
+
+        modules = dict(self.model.named_modules())
+        convolutions = [n for n, m in modules.items() if isinstance(m, torch.nn.Conv2d)]
+        if name is not None:
+            if not isinstance(name, str) or not name or name not in modules:
+                raise InputError(f"the model has no module named {name!r}; its Conv2d layers are {convolutions}")
+            return modules[name], name
+        if not convolutions:
+            raise InputError("the model has no Conv2d layer; pass layer=<module name>")
+        key = (tuple(image.shape), self.input_space)
+        last = self.cache.get_or_compute("last-convolution", key, lambda: self._last_to_run(convolutions, image))
+        return modules[last], last
+
+    def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:
+        seen: list[Any] = []
+        handle = layer.register_forward_hook(lambda module, args, output: seen.append(output))
+        try:
+            scores = self.scores(inputs)
+        finally:
+            handle.remove()
+        if not seen:
+            raise InputError("the chosen layer did not run during the forward pass")
+        feature = seen[-1]
+        if not hasattr(feature, "ndim") or feature.ndim != 4:
+            shape = tuple(feature.shape) if hasattr(feature, "shape") else type(feature).__name__
+            raise InputError(f"the chosen layer gives {shape}; CAM methods need an N×C×h×w feature map")
+        return feature, scores
+
+    def from_channels_last(self, values: np.ndarray) -> Any:
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        return tensor.to(device=self.device, dtype=self.dtype).permute(0, 3, 1, 2).contiguous()
+
+    def channels_last(self, tensor: Any) -> np.ndarray:
+        values = tensor.detach()
+        if values.ndim == 4:
+            values = values.permute(0, 2, 3, 1)
+        return values.float().cpu().numpy()
+
+    def scores_module(self) -> Any:
+        """An ``nn.Module`` computing :meth:`scores` (for libraries that need a module: captum's
+        DeepLift and LRP, shap); its only child is the user's model."""
+        from xaihub.models.torch_scores import ScoresModule
+
+        return ScoresModule(self)
+
+    # -- the fast path for perturbation methods ---------------------------------------------------
     @property
     def accepts_device_batches(self) -> bool:
-        """Whether :meth:`predict_pixels` can run: only with the default preprocessing, which
-        is known to work on tensors (a user's ``preprocess`` may expect numpy)."""
-        return self.options.preprocess is None
+        """Whether :meth:`predict_pixels` can run: the preprocessing is declared (a callable may expect numpy)."""
+        return self.options.declared is not None
 
-    def predict_pixels(self, images: Any, autocast: str | None = None, unit_scale: bool = False) -> Any:
-        """Probabilities ``N×K`` (float64, on the device) for ``N×H×W×C`` image tensors on the device.
+    def predict_pixels(self, images: Any, autocast: str | None = None) -> Any:
+        """Probabilities ``N×K`` (float64, on the device) for ``N×H×W×3`` pixel tensors on the device.
 
-        The fast path for methods that build perturbed images in torch: no host round trip
-        and no numpy copies. ``images`` are in pixel scale ``[0, 255]``, or already divided
-        by 255 when ``unit_scale``. ``autocast`` is ``None``, ``"bf16"`` or ``"fp16"``.
+        The fast path for methods that build perturbed images in torch: no host round trip and
+        no numpy copies. ``autocast`` is ``None``, ``"bf16"`` or ``"fp16"``.
         """
         import torch
 
         if not self.accepts_device_batches:
-            raise ModelError("predict_pixels needs the default preprocessing; this model has a custom preprocess")
+            raise ModelError("predict_pixels needs a declared preprocessing (xaihub.Preprocess); "
+                             "this model has a preprocess function")
         if autocast is not None and autocast not in AUTOCAST_DTYPES:
             raise InputError(f"autocast must be None or one of {sorted(AUTOCAST_DTYPES)}, got {autocast!r}")
         device = self.device
-        x = images.to(device=device, dtype=self.dtype)
-        if not unit_scale:
-            x = x / 255.0
-        if self.options.channels_first:
-            x = x.permute(0, 3, 1, 2)  # a view: channels-last strides, which CPU and GPU convolutions like
+        x = images.to(device=device, dtype=self.dtype).permute(0, 3, 1, 2)  # a view: channels-last strides
         context = (torch.autocast(device.type, dtype=getattr(torch, AUTOCAST_DTYPES[autocast]))
                    if autocast else contextlib.nullcontext())
         with torch.no_grad(), self.session(), context:
-            out = class_scores(self.model(x))
+            out = self._guarded(self.model, self._preprocess_pixels(x))
         self.count_forward(len(images))
-        return self._normalise_tensor(out.double(), len(images))
+        return self._probabilities_tensor(self._checked_scores(self.select_output(out), len(images)).double())
 
-    def _normalise_tensor(self, out: Any, n: int) -> Any:
+    # -- private --------------------------------------------------------------------------------
+    def _forward(self, batch: np.ndarray) -> Any:
         import torch
 
+        if self.options.declared is not None:
+            pixels = torch.from_numpy(batch).to(device=self.device, dtype=self.dtype).permute(0, 3, 1, 2)
+            return self.model(self._preprocess_pixels(pixels))
+        return self.model(self._as_input(self.prepare(batch)))
+
+    def _preprocess_pixels(self, pixels: Any) -> Any:
+        return self.options.declared.torch(pixels)
+
+    def _as_input(self, batch: Any) -> Any:
+        import torch
+
+        tensor = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(batch))
+        if self.options.channels_first and tensor.ndim == 4:
+            tensor = tensor.permute(0, 3, 1, 2)
+        return tensor.to(device=self.device, dtype=self.dtype)
+
+    def _to_numpy(self, scores: Any) -> np.ndarray:
+        import torch
+
+        if isinstance(scores, torch.Tensor):
+            return scores.detach().cpu().numpy() if scores.is_floating_point() else scores.cpu().numpy()
+        return np.asarray(scores)
+
+    def _checked_scores(self, out: Any, n: int) -> Any:
+        """Raw score tensor checked like ``predict``'s (shape, finiteness, class count), kept on the device."""
+        import torch
+
+        if not isinstance(out, torch.Tensor):
+            raise ModelError(f"the model returned {type(out).__name__}, expected a tensor of class scores")
+        if not out.is_floating_point():
+            raise ModelError(f"the model returned {out.dtype} values (class ids?); xaihub needs N×K class scores")
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
         finite = bool(torch.isfinite(out).all())
         low, high = (float(out.min()), float(out.max())) if finite and out.numel() else (0.0, 0.0)
         self._check_scores(tuple(out.shape), n, finite, low, high)
-        if self.output_kind == "logits":
-            return torch.softmax(out, dim=1)
-        if self.output_kind == "multilabel-logits":
-            return torch.sigmoid(out)
         return out
 
-    def _forward(self, batch: Any) -> np.ndarray:
-        return class_scores(self.model(self._as_input(batch))).detach().float().cpu().numpy()
+    def _probabilities_tensor(self, out: Any) -> Any:
+        import torch
+
+        if self.output_kind == "logits":
+            return torch.softmax(out, dim=1)
+        return torch.sigmoid(out) if self.output_kind == "multilabel-logits" else out
+
+    def _last_to_run(self, convolutions: list[str], image: np.ndarray) -> str:
+        """The name of the last ``Conv2d`` that runs (with a 4-d output) on ``image``; one forward pass."""
+        import torch
+
+        modules = dict(self.model.named_modules())
+        ran: list[str] = []
+
+        def recorder(name: str):
+            def hook(module, args, output):
+                if hasattr(output, "ndim") and output.ndim == 4:
+                    ran.append(name)
+            return hook
+
+        handles = [modules[n].register_forward_hook(recorder(n)) for n in convolutions]
+        try:
+            with torch.no_grad(), self.session():
+                self.scores(self.differentiable_input(image[None]))
+        finally:
+            for handle in handles:
+                handle.remove()
+        if not ran:
+            raise InputError("no Conv2d layer ran on this image; pass layer=<module name>")
+        return ran[-1]
+

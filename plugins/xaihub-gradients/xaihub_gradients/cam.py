@@ -6,10 +6,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xaihub import GRADIENTS, Explainer, Explanation, InputError, Requirement
-from xaihub.models import ModelAdapter
+from xaihub import GRADIENTS, Explainer, Explanation, Requirement
+from xaihub.maps import resize_map
+from xaihub.models import GradientAdapter
+from xaihub.params import String
 from xaihub_gradients.backends import backend_for
-from xaihub_gradients.maps import resize_to
 
 
 class GradCam(Explainer):
@@ -24,24 +25,21 @@ class GradCam(Explainer):
     """
 
     name = "gradients.gradcam"
-
     family = "grad_cam"
     summary = "Grad-CAM on a named or the last convolutional layer"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {"layer": None}
+    constraints = {"layer": [None, String(meaning="a layer name")]}
 
-    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+    def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 layer: str | None) -> list[Explanation]:
-        if layer is not None and not isinstance(layer, str):
-            raise InputError(f"layer must be a layer name or None, got {layer!r}")
-        backend = backend_for(model)
-        feature = backend.layer_gradients(model, image, targets, layer)
+        feature = backend_for(model).layer_gradients(model, image, targets, layer)
         height, width = image.shape[:2]
         return [
             Explanation(
                 target=target,
-                attribution=resize_to(self.cam(feature.activations, gradients), height, width),
-                extras={"layer": feature.layer, "score": backend.score_kind(model),
+                attribution=resize_map(self.cam(feature.activations, gradients), height, width),
+                extras={"layer": feature.layer, "score": model.score_kind,
                         "feature_map": list(feature.activations.shape)},
             )
             for target, gradients in zip(targets, feature.gradients)
@@ -65,7 +63,6 @@ class GradCamPlusPlus(GradCam):
     """
 
     name = "gradients.gradcampp"
-
     family = "grad_cam_pp"
     summary = "Grad-CAM++ on a named or the last convolutional layer"
 

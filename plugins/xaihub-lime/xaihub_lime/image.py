@@ -8,11 +8,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xaihub import Explainer, Explanation, InputError
+from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
+from xaihub.params import Array, Integer, Real
 from xaihub.superpixels import check_segments
-
-_BATCH = 64  # perturbed images lime hands the adapter at a time (the adapter re-batches for the model)
 
 
 class LimeImage(Explainer):
@@ -26,7 +25,6 @@ class LimeImage(Explainer):
     """
 
     name = "lime.image"
-
     family = "lime"
     summary = "lime library's LimeImageExplainer (quickshift superpixels, ridge surrogate)"
     libraries = ("lime", "scikit-image", "scikit-learn")
@@ -39,6 +37,15 @@ class LimeImage(Explainer):
         "kernel_width": 0.25,
         "segments": None,
     }
+    constraints = {
+        "num_samples": Integer(2, 100_000),
+        "kernel_size": Real(0, low_open=True),
+        "max_dist": Real(0, low_open=True),
+        "ratio": Real(0, 1),
+        "hide_color": [None, Real(0, 255)],
+        "kernel_width": Real(0, low_open=True),
+        "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
+    }
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int, kernel_size: float, max_dist: float, ratio: float, hide_color: int | None,
@@ -46,13 +53,6 @@ class LimeImage(Explainer):
         from lime.lime_image import LimeImageExplainer
         from lime.wrappers.scikit_image import SegmentationAlgorithm
 
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 2:
-            raise InputError(f"num_samples must be an int >= 2, got {num_samples!r}")
-        if hide_color is not None and (isinstance(hide_color, bool) or not isinstance(hide_color, (int, float))
-                                       or not 0 <= hide_color <= 255):
-            raise InputError(f"hide_color must be None (superpixel mean) or a grey level in [0, 255], got {hide_color!r}")
-        if not isinstance(kernel_width, (int, float)) or kernel_width <= 0:
-            raise InputError(f"kernel_width must be a positive number, got {kernel_width!r}")
         if segments is None:
             # lime seeds quickshift with ``random_seed``, which current scikit-image calls ``rng``;
             # lime drops names quickshift does not take, so every seed would get quickshift's default.
@@ -69,7 +69,8 @@ class LimeImage(Explainer):
         with contextlib.redirect_stderr(io.StringIO()):
             result = explainer.explain_instance(
                 image, model.predict, labels=list(targets), hide_color=hide_color, top_labels=None,
-                num_samples=num_samples, batch_size=_BATCH, segmentation_fn=segmentation, random_seed=seed,
+                num_samples=num_samples, batch_size=model.images_per_batch(*image.shape[:2]),
+                segmentation_fn=segmentation, random_seed=seed,
             )
         segment_ids = np.asarray(result.segments, dtype=np.int32)
         n_segments = int(segment_ids.max()) + 1

@@ -17,8 +17,10 @@ def relevance(net: Any, x: Any, targets: Sequence[int]) -> tuple[np.ndarray, np.
     import torch
     from captum.attr import LRP
 
+    from xaihub_lrp.rules import element_wise_pass_through
+
     batch = x.detach().repeat(len(targets), 1, 1, 1).requires_grad_(True)
-    with torch.enable_grad():
+    with torch.enable_grad(), element_wise_pass_through():
         relevances, delta = LRP(net).attribute(batch, target=list(targets), return_convergence_delta=True)
     relevances = relevances.detach().double().cpu()
     scores = delta.detach().double().cpu() + relevances.sum(dim=(1, 2, 3))

@@ -24,7 +24,6 @@ class SuperpixelKernelShap(SuperpixelExplainer):
     """
 
     name = "native.kernelshap"
-
     family = "kernel_shap"
     summary = "Kernel SHAP over superpixels; reuses native.lime's perturbations"
     defaults: dict[str, Any] = dict(SUPERPIXEL_DEFAULTS)

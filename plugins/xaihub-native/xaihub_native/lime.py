@@ -8,7 +8,13 @@ import numpy as np
 
 from xaihub import Explanation
 from xaihub.models import ModelAdapter
-from xaihub_native.superpixel_explainer import SUPERPIXEL_DEFAULTS, SuperpixelExplainer, painted
+from xaihub.params import Real
+from xaihub_native.superpixel_explainer import (
+    SUPERPIXEL_CONSTRAINTS,
+    SUPERPIXEL_DEFAULTS,
+    SuperpixelExplainer,
+    painted,
+)
 from xaihub_native.surrogate import (
     cosine_distance_to_original,
     fit_weighted_ridge,
@@ -27,10 +33,10 @@ class QuickshiftLime(SuperpixelExplainer):
     """
 
     name = "native.lime"
-
     family = "lime"
     summary = "LIME over quickshift superpixels; all targets share one set of perturbations"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "kernel_width": 0.25, "alpha": 1.0}
+    constraints = {**SUPERPIXEL_CONSTRAINTS, "kernel_width": Real(0, low_open=True), "alpha": Real(0)}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:

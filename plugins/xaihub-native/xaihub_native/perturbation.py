@@ -31,19 +31,18 @@ class PerturbationSet:
 def runs_on_device(model: ModelAdapter, where: str, autocast: str | None) -> bool:
     """Whether perturbed images are built in torch, on the torch model's device, and scored there.
 
-    ``"auto"`` does so for any torch model with the default preprocessing (on a CPU too: it
-    saves the numpy copies); ``"device"`` insists (an error if impossible); ``"host"``
-    builds them in numpy and goes through ``model.predict`` like any other model.
+    ``"auto"`` does so for any torch model with a declared preprocessing (an ``xaihub.Preprocess``,
+    the default included; on a CPU too: it saves the numpy copies); ``"device"`` insists (an error if
+    impossible); ``"host"`` builds them in numpy and goes through ``model.predict`` like any other model.
     """
-    if where not in WHERE:
-        raise InputError(f"perturb_on must be one of {WHERE}, got {where!r}")
-    capable = model.framework == "torch" and getattr(model, "accepts_device_batches", False)
+    capable = model.accepts_device_batches
     if where == "host":
         if autocast is not None:
             raise InputError("autocast needs perturb_on='device' or 'auto'")
         return False
     if (where == "device" or autocast is not None) and not capable:
-        raise InputError("on-device perturbation needs a torch model with the default preprocess")
+        raise InputError("on-device perturbation needs a torch model with a declared preprocessing "
+                         "(xaihub.Preprocess), not a preprocess function")
     return capable
 
 
@@ -54,9 +53,6 @@ def perturbation_set(model: ModelAdapter, image: np.ndarray, segments: np.ndarra
     Cached in ``model.cache``: LIME and Kernel SHAP over the same superpixels, sample
     count, fill and seed pay for the forward passes once.
     """
-    if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 2:
-        raise InputError(f"num_samples must be an int >= 2, got {num_samples!r}")
-
     def compute() -> PerturbationSet:
         masks = np.random.default_rng(seed).binomial(1, 0.5, size=(num_samples, int(segments.max()) + 1))
         masks = masks.astype(np.uint8)
@@ -71,7 +67,7 @@ def perturbation_set(model: ModelAdapter, image: np.ndarray, segments: np.ndarra
 
 def _score_on_host(model: ModelAdapter, image: np.ndarray, background: np.ndarray, segments: np.ndarray,
                    masks: np.ndarray, autocast: str | None) -> np.ndarray:
-    step = model.options.batch_size  # one batch of images in memory at a time, whatever num_samples is
+    step = model.images_per_batch(*image.shape[:2])  # one batch of images in memory at a time
     return np.concatenate([
         model.predict(perturb(image, background, segments, masks[i : i + step]))
         for i in range(0, len(masks), step)
@@ -83,15 +79,15 @@ def _score_on_device(model: ModelAdapter, image: np.ndarray, background: np.ndar
     import torch
 
     device = model.device
-    pixels = torch.from_numpy(image).to(device=device, dtype=torch.float32) / 255.0
-    fill = torch.from_numpy(background).to(device=device, dtype=torch.float32) / 255.0
+    pixels = torch.from_numpy(image).to(device=device, dtype=torch.float32)
+    fill = torch.from_numpy(background).to(device=device, dtype=torch.float32)
     ids = torch.from_numpy(segments.ravel()).to(device=device, dtype=torch.long)
     on = torch.from_numpy(masks).to(device=device, dtype=torch.bool)
-    step = model.options.batch_size
+    step = model.images_per_batch(*image.shape[:2])
     buffer = torch.empty((min(step, len(masks)), *image.shape), dtype=torch.float32, device=device)
     outputs = []
     for i in range(0, len(masks), step):
         keep = on[i : i + step].index_select(1, ids).reshape(-1, *image.shape[:2], 1)
         batch = torch.where(keep, pixels, fill, out=buffer[: len(keep)])  # one buffer: no page faults per batch
-        outputs.append(model.predict_pixels(batch, autocast, unit_scale=True))
+        outputs.append(model.predict_pixels(batch, autocast))
     return torch.cat(outputs)

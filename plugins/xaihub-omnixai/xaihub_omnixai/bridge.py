@@ -10,8 +10,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from xaihub import InputError
-from xaihub.models import ModelAdapter
+from xaihub.models import GradientAdapter, ModelAdapter
 
 
 @contextlib.contextmanager
@@ -39,7 +38,8 @@ def omnixai_images(image: np.ndarray, copies: int) -> Any:
 
 
 def omnixai_preprocess(model: ModelAdapter) -> Callable[[Any], Any]:
-    """OmniXAI's ``preprocess_function``: OmniXAI ``Image`` → the model's input.
+    """OmniXAI's ``preprocess_function``: OmniXAI ``Image`` → the model's input (the adapter's
+    preprocessing, so OmniXAI explains the model input and its maps are brought back to the image).
 
     Keras models get numpy, never a tensor: OmniXAI's TF Grad-CAM calls ``.detach()`` on
     anything that is not an ndarray (“EagerTensor has no attribute detach”). Torch
@@ -47,37 +47,16 @@ def omnixai_preprocess(model: ModelAdapter) -> Callable[[Any], Any]:
     """
 
     def preprocess(images: Any) -> Any:
-        tensor = model.to_tensor(images.to_numpy(keepdim=True).astype(np.float32))
+        tensor = model.model_input(images.to_numpy(keepdim=True).astype(np.float32))
         return tensor.detach() if model.framework == "torch" else np.asarray(tensor, dtype=np.float32)
 
     return preprocess
 
 
-def target_layer(framework_model: Any, framework: str, layer: str | None) -> tuple[Any, str]:
-    """The layer object OmniXAI's CAM methods want, and its name.
-
-    ``layer`` is a torch module name (``named_modules()``) or a Keras layer name; ``None``
-    picks the last ``Conv2d`` registered (torch) or the last Conv2D layer (Keras).
-    """
-    if framework == "torch":
-        import torch
-
-        modules = dict(framework_model.named_modules())
-        convolutions = [name for name, m in modules.items() if isinstance(m, torch.nn.Conv2d)]
-        name = layer if layer is not None else (convolutions[-1] if convolutions else None)
-        if name is None:
-            raise InputError("the model has no Conv2d layer; pass layer=<module name>")
-        if not name or name not in modules:
-            raise InputError(f"the model has no module named {name!r}; its Conv2d layers are {convolutions}")
-        return modules[name], name
-    import keras
-
-    kinds = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D)
-    convolutions = [candidate.name for candidate in framework_model.layers if isinstance(candidate, kinds)]
-    name = layer if layer is not None else (convolutions[-1] if convolutions else None)
-    if name is None:
-        raise InputError("the model has no Conv2D layer; pass layer=<layer name>")
-    try:
-        return framework_model.get_layer(name), name
-    except ValueError:
-        raise InputError(f"the model has no layer named {name!r}; its conv layers are {convolutions}") from None
+def target_layer(model: GradientAdapter, network: Any, layer: str | None, image: np.ndarray) -> tuple[Any, str]:
+    """The layer of ``network`` (the model OmniXAI works on: a private copy of a torch model, a view of
+    a Keras one) that OmniXAI's CAM methods should use, chosen by the adapter, and its name."""
+    _, name = model.layer(layer, image)
+    if model.framework == "torch":
+        return dict(network.named_modules())[name], name
+    return network.get_layer(name), name

@@ -16,8 +16,6 @@ from typing import Any, Iterator
 from xaihub import ModelError
 from xaihub.models import ModelAdapter
 
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-
 
 @contextlib.contextmanager
 def private_model(model: ModelAdapter, method: str) -> Iterator[Any]:
@@ -30,20 +28,18 @@ def private_model(model: ModelAdapter, method: str) -> Iterator[Any]:
     if model.framework != "torch":
         yield _functional_view(model.model)
         return
+    from xaihub.models.torch_state import ModuleState
+
     user = model.model
-    before = _state(user)
+    before = ModuleState.capture(user)
     private = copy.deepcopy(user).eval()
     try:
         yield private
     finally:
         del private
-    if _state(user) != before:
-        raise ModelError(f"{method} changed the hooks or train/eval mode of the model it was given")
-
-
-def _state(module: Any) -> list[tuple]:
-    return [(name, m.training, *(tuple(getattr(m, d, {}).keys()) for d in _HOOK_DICTS))
-            for name, m in module.named_modules()]
+    changed = before.changes(user)
+    if changed:
+        raise ModelError(f"{method} changed the {', '.join(changed)} of the model it was given")
 
 
 def _functional_view(net: Any) -> Any:

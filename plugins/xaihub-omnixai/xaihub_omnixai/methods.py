@@ -14,8 +14,10 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, InputError, ModelError, Requirement
-from xaihub.models import ModelAdapter
+from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, ModelError, Requirement
+from xaihub.maps import resize_map
+from xaihub.models import GradientAdapter, ModelAdapter
+from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
 from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
 from xaihub_omnixai.isolation import private_model
@@ -37,7 +39,7 @@ class OmniXaiMethod(Explainer):
         with quiet(), private_model(model, self.name) as network, seeded_global_numpy(seed), _counted(model, network):
             omnixai_type = _load(self.omnixai_class)
             preprocess = omnixai_preprocess(model)
-            explainer = self.build(omnixai_type, network, model, preprocess, params, extras)
+            explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
             with self.patches():
                 result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
                                            **self.explain_options(params))
@@ -47,8 +49,8 @@ class OmniXaiMethod(Explainer):
             for target, entry in zip(targets, result.get_explanations())
         ]
 
-    def build(self, omnixai_type: type, network: Any, model: ModelAdapter, preprocess: Any,
-              params: dict[str, Any], extras: dict[str, Any]) -> Any:
+    def build(self, omnixai_type: type, network: Any, model: GradientAdapter, preprocess: Any,
+              params: dict[str, Any], extras: dict[str, Any], image: np.ndarray) -> Any:
         return omnixai_type(model=network, preprocess_function=preprocess, mode="classification")
 
     def explain_options(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -65,12 +67,10 @@ class OmniXaiCam(OmniXaiMethod):
     """
 
     defaults: dict[str, Any] = {"layer": None}
+    constraints = {"layer": [None, String(meaning="a layer name")]}
 
-    def build(self, omnixai_type, network, model, preprocess, params, extras):
-        layer = params["layer"]
-        if layer is not None and not isinstance(layer, str):
-            raise InputError(f"layer must be a layer name or None, got {layer!r}")
-        module, extras["layer"] = target_layer(network, model.framework, layer)
+    def build(self, omnixai_type, network, model, preprocess, params, extras, image):
+        module, extras["layer"] = target_layer(model, network, params["layer"], image)
         return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
 
 
@@ -106,15 +106,13 @@ class OmniIntegratedGradients(OmniXaiMethod):
     """OmniXAI's IG, averaged over 10 random-noise baselines (its default), ``steps`` per path."""
 
     name = "omnixai.ig"
-
     family = "integrated_gradients"
     summary = "OmniXAI Integrated Gradients averaged over random baselines"
     omnixai_class = "omnixai.explainers.vision.specific.ig:IntegratedGradientImage"
     defaults: dict[str, Any] = {"steps": 50}
+    constraints = {"steps": Integer(1, 4096)}
 
     def explain_options(self, params):
-        if not isinstance(params["steps"], int) or params["steps"] < 1:
-            raise InputError(f"steps must be a positive int, got {params['steps']!r}")
         return {"steps": params["steps"]}
 
 
@@ -122,11 +120,11 @@ class OmniSmoothGrad(OmniXaiMethod):
     """OmniXAI SmoothGrad: gradients averaged over ``num_samples`` noisy copies (noise ``sigma``)."""
 
     name = "omnixai.smoothgrad"
-
     family = "smoothgrad"
     summary = "OmniXAI SmoothGrad"
     omnixai_class = "omnixai.explainers.vision.specific.smoothgrad:SmoothGrad"
     defaults: dict[str, Any] = {"num_samples": 50, "sigma": 0.1}
+    constraints = {"num_samples": Integer(1, 10_000), "sigma": Real(0, low_open=True)}
 
     def explain_options(self, params):
         return {"num_samples": params["num_samples"], "sigma": params["sigma"]}
@@ -148,7 +146,6 @@ class OmniShap(OmniXaiMethod):
     """
 
     name = "omnixai.shap"
-
     family = "deeplift_shap"
     summary = "OmniXAI SHAP (shap DeepExplainer, mean-colour background)"
     omnixai_class = "omnixai.explainers.vision.agnostic.shap:ShapImage"
@@ -171,12 +168,13 @@ class OmniLime(Explainer):
     """
 
     name = "omnixai.lime"
-
     family = "lime"
     summary = "OmniXAI LIME: ±1 on the top superpixels for and against the target"
     requires = Requirement(BLACK_BOX)
     libraries = ("omnixai", "lime")
     defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0}
+    constraints = {"num_samples": Integer(2, 100_000), "num_features": Integer(1, 10_000),
+                   "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)]}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int, num_features: int, batch_size: int, hide_color: Any) -> list[Explanation]:
@@ -196,7 +194,7 @@ class OmniLime(Explainer):
             if target not in labels:
                 raise ModelError(f"OmniXAI LIME explained classes {labels}, not {target}")
             mask = np.asarray(result["masks"][labels.index(target)], dtype=np.float32)
-            explanations.append(Explanation(target=target, attribution=_resized(mask, height, width),
+            explanations.append(Explanation(target=target, attribution=resize_map(mask, height, width),
                                             extras={"num_features": num_features}))
         return explanations
 
@@ -217,17 +215,9 @@ def _explanation(method: str, target: int, entry: dict[str, Any], image: np.ndar
                          "refusing a map that does not match the model input")
     height, width = image.shape[:2]
     if scores.ndim == 2:
-        return Explanation(target=target, attribution=_resized(scores, height, width), extras=dict(extras))
-    return Explanation(target=target, attribution=_resized(scores.sum(axis=2), height, width),
-                       channels=_resized(scores, height, width), extras={**extras, "reduction": "sum over channels"})
-
-
-def _resized(values: np.ndarray, height: int, width: int) -> np.ndarray:
-    if values.shape[:2] == (height, width):
-        return values
-    from skimage.transform import resize
-
-    return resize(values, (height, width, *values.shape[2:]), order=1, mode="edge", anti_aliasing=False)
+        return Explanation(target=target, attribution=resize_map(scores, height, width), extras=dict(extras))
+    return Explanation(target=target, attribution=resize_map(scores.sum(axis=2), height, width),
+                       channels=resize_map(scores, height, width), extras={**extras, "reduction": "sum over channels"})
 
 
 def _spatial_size(model_input: Any, framework: str) -> tuple[int, int]:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from xaihub import ValidationError
-from xaihub_shap.layout import to_channels_last, values_per_output
+from xaihub_shap.layout import values_per_output
 
 FEATURES = (4, 5, 3)
 
@@ -47,10 +47,3 @@ def test_other_layouts_are_refused(values, message):
     with pytest.raises(ValidationError, match=message):
         values_per_output(values, 2, FEATURES)
 
-
-def test_channels_first_maps_are_transposed():
-    maps = np.random.default_rng(0).random((2, 3, 4, 5))
-    np.testing.assert_array_equal(to_channels_last(maps, 4, 5), maps.transpose(0, 2, 3, 1))
-    np.testing.assert_array_equal(to_channels_last(maps.transpose(0, 2, 3, 1), 4, 5), maps.transpose(0, 2, 3, 1))
-    with pytest.raises(ValidationError, match="preprocess keeps the image size"):
-        to_channels_last(maps, 8, 8)

@@ -6,13 +6,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xaihub import Explainer, Explanation, InputError
+from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
+from xaihub.params import Anything, Array, Choice, Integer, Real
 from xaihub.seeding import seeded_global_numpy
-from xaihub.superpixels import FILLS, fill_image, perturb
-from xaihub_shap.superpixels import superpixels
-
-_CHUNK = 64  # perturbed images built at a time; shap asks for all its samples in one call
+from xaihub.superpixels import FILLS, check_segments, fill_image, perturb, segment
 
 
 class SuperpixelKernelShap(Explainer):
@@ -26,7 +24,6 @@ class SuperpixelKernelShap(Explainer):
     """
 
     name = "shap.kernel"
-
     family = "kernel_shap"
     summary = "shap library's KernelExplainer over quickshift superpixels"
     libraries = ("shap", "scikit-image")
@@ -39,26 +36,36 @@ class SuperpixelKernelShap(Explainer):
         "l1_reg": False,
         "segments": None,
     }
+    constraints = {
+        "num_samples": [Choice("auto"), Integer(2, 1_000_000)],
+        "fill": Choice(*FILLS),
+        "kernel_size": Real(0, low_open=True),
+        "max_dist": Real(0, low_open=True),
+        "ratio": Real(0, 1),
+        "l1_reg": Anything("shap's l1_reg: False, 'auto', 'num_features(k)', 'aic', 'bic' or a number"),
+        "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
+    }
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int | str, fill: str, kernel_size: float, max_dist: float, ratio: float,
                 l1_reg: Any, segments: np.ndarray | None) -> list[Explanation]:
         import shap
 
-        if num_samples != "auto" and (not isinstance(num_samples, int) or isinstance(num_samples, bool)
-                                      or num_samples < 2):
-            raise InputError(f"num_samples must be 'auto' (2·superpixels + 2048) or an int >= 2, got {num_samples!r}")
-        if fill not in FILLS:
-            raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
-        segment_ids = superpixels(image, segments, kernel_size, max_dist, ratio, seed)
+        if segments is not None:
+            segment_ids = check_segments(segments, image)
+        else:
+            options = {"kernel_size": kernel_size, "max_dist": max_dist, "ratio": ratio}
+            segment_ids = segment(image, "quickshift", options, seed, model.cache)
         n_segments = int(segment_ids.max()) + 1
         background = fill_image(image, segment_ids, fill)
         columns = list(targets)
 
+        step = model.images_per_batch(*image.shape[:2])  # shap asks for all its samples in one call
+
         def coalition_scores(masks: np.ndarray) -> np.ndarray:
             return np.concatenate([
-                model.predict(perturb(image, background, segment_ids, masks[i : i + _CHUNK]))[:, columns]
-                for i in range(0, len(masks), _CHUNK)
+                model.predict(perturb(image, background, segment_ids, masks[i : i + step]))[:, columns]
+                for i in range(0, len(masks), step)
             ])
 
         with seeded_global_numpy(seed):

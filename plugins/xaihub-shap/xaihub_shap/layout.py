@@ -38,15 +38,3 @@ def _one_sample(array: np.ndarray, feature_shape: tuple[int, ...]) -> np.ndarray
             f"shap returned an output of shape {array.shape}; expected {feature_shape} for one sample"
         )
     return array.reshape(feature_shape)
-
-
-def to_channels_last(maps: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``T×C×H×W`` or ``T×H×W×C`` maps as ``T×H×W×C``; other spatial sizes raise a clear error."""
-    if maps.ndim == 4 and maps.shape[1:3] == (height, width):
-        return maps
-    if maps.ndim == 4 and maps.shape[2:] == (height, width):
-        return np.transpose(maps, (0, 2, 3, 1))
-    raise ValidationError(
-        f"model input has shape {maps.shape[1:]}, which is not the image's {height}×{width} pixels with channels; "
-        "gradients can only be mapped back to pixels when preprocess keeps the image size"
-    )

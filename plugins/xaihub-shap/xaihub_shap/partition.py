@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
 import numpy as np
 
-from xaihub import Explainer, Explanation, InputError
+from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
+from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
 
-_MASKS = re.compile(r"inpaint_telea|inpaint_ns|blur\(\d+,\d+\)")
+_MASKS = r"inpaint_telea|inpaint_ns|blur\(\d+, ?\d+\)"
 
 
 class PartitionShap(Explainer):
@@ -25,19 +25,19 @@ class PartitionShap(Explainer):
     """
 
     name = "shap.partition"
-
     family = "partition_shap"
     summary = "shap library's PartitionExplainer with its image masker (inpainting)"
     libraries = ("shap", "opencv-python-headless")
     defaults: dict[str, Any] = {"max_evals": 500, "masker": "inpaint_telea"}
+    constraints = {"max_evals": Integer(3, 1_000_000),
+                   "masker": [String(_MASKS, "'inpaint_telea', 'inpaint_ns' or 'blur(kx,ky)'"), Real(0, 255)]}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 max_evals: int, masker: str | float) -> list[Explanation]:
         import shap
 
-        if not isinstance(max_evals, int) or isinstance(max_evals, bool) or max_evals < 3:
-            raise InputError(f"max_evals must be an int >= 3, got {max_evals!r}")
-        image_masker = shap.maskers.Image(_mask_value(masker), image.shape)
+        mask_value = masker.replace(" ", "") if isinstance(masker, str) else float(masker)
+        image_masker = shap.maskers.Image(mask_value, image.shape)
         explainer = shap.PartitionExplainer(model.predict, image_masker)
         with seeded_global_numpy(seed):
             result = explainer(image[None].astype(np.float32), max_evals=max_evals, outputs=np.array(targets),
@@ -54,11 +54,3 @@ class PartitionShap(Explainer):
             for i, target in enumerate(targets)
         ]
 
-
-def _mask_value(masker: Any) -> str | float:
-    if isinstance(masker, str) and _MASKS.fullmatch(masker.replace(" ", "")):
-        return masker.replace(" ", "")
-    if isinstance(masker, (int, float)) and not isinstance(masker, bool) and 0 <= masker <= 255:
-        return float(masker)
-    raise InputError("masker must be 'inpaint_telea', 'inpaint_ns', 'blur(kx,ky)' or a grey level in [0, 255], "
-                     f"got {masker!r}")

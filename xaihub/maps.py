@@ -1,0 +1,23 @@
+"""Bringing a map computed at another resolution (a model input, a feature map) to the image's H×W."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def resize_map(values: np.ndarray, height: int, width: int, conserve: bool = False) -> np.ndarray:
+    """Bilinear resize of an ``h×w`` or ``h×w×C`` map to ``height×width`` float32; unchanged when it fits.
+
+    :param conserve: rescale so that the sum is unchanged (for relevance and completeness-bound
+        attributions, whose total has a meaning).
+    """
+    values = np.asarray(values)
+    if values.shape[:2] == (height, width):
+        return values.astype(np.float32)
+    from skimage.transform import resize
+
+    shape = (height, width, *values.shape[2:])
+    resized = resize(values.astype(np.float64), shape, order=1, mode="edge", anti_aliasing=False)
+    if conserve:
+        resized *= values.size / resized.size
+    return resized.astype(np.float32)
