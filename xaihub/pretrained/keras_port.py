@@ -54,7 +54,7 @@ def _block(x: Any, block: Any, name: str) -> Any:
         x = _conv_bn_relu6(x, block._expand_conv, block._bn0, block._swish, f"{name}_expand")
     x = _conv_bn_relu6(x, block._depthwise_conv, block._bn1, block._swish, f"{name}_depthwise")
     x = _batch_norm(_conv(x, block._project_conv, f"{name}_project_conv"), block._bn2, f"{name}_project_bn")
-    # The torch block's own rule (its stride is [1] or 1, and only 1 counts).
+    # The torch block's rule, kept as it is: its stride is 1 or [1], and a stride of [1] means no skip.
     if args.id_skip and args.stride == 1 and args.input_filters == args.output_filters:
         x = keras.layers.Add(name=f"{name}_add")([x, inputs])
     return x
