@@ -46,9 +46,16 @@ class Comparison:
     explanations: list[Explanation] = field(default_factory=list)
     failures: list[MethodFailure] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    """Wall seconds per method, failed methods included."""
+    """Wall seconds per method as if it ran alone (the same whatever the order of ``methods``), failed
+    methods included: its own time plus the recorded cost of the shared work it reused."""
     forward_passes: dict[str, int] = field(default_factory=dict)
-    """Model evaluations per method, failed methods included; metric evaluations are not counted."""
+    """Model evaluations per method as if it ran alone, failed methods included; metric evaluations are
+    not counted."""
+    reused_seconds: dict[str, float] = field(default_factory=dict)
+    """Per method, the part of ``timings`` that an earlier method of this call had already spent on
+    shared work (superpixels, perturbations): what sharing saved. Seconds spent = timings − reused."""
+    reused_forward_passes: dict[str, int] = field(default_factory=dict)
+    """Per method, the part of ``forward_passes`` an earlier method of this call had already spent."""
     seed: int | None = None
 
     def __iter__(self) -> Iterator[Explanation]:
