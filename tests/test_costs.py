@@ -130,3 +130,24 @@ def test_costs_are_saved_and_loaded_with_the_explanation_and_in_the_run_index(re
     lines = {line["method"]: line for line in read_index(tmp_path / "run")}
     assert lines["test.b"]["reused_forward_passes"] == 7 and lines["test.b"]["forward_passes"] == 8
     assert lines["test.a"]["reused_forward_passes"] == 0 and lines["test.b"]["reused_seconds"] >= 0.2
+
+
+class Slow(Explainer):
+    """Calls the model in three steps with pauses, as a long method does."""
+
+    name = "test.slow"
+
+    def explain(self, model, image, targets, *, seed):
+        for _ in range(3):
+            model.predict(np.repeat(image[None], 5, axis=0))
+            time.sleep(0.15)  # past tqdm's redraw interval, so each step is drawn
+        return [Explanation(target=t, attribution=np.ones(image.shape[:2])) for t in targets]
+
+
+def test_progress_shows_the_forward_passes_of_the_running_method(registered, capsys):
+    registered(Slow())
+    model = xaihub.models.adapt(linear_model())
+    xaihub.explain(model, IMAGE, methods=["test.slow"], progress=True)
+    shown = capsys.readouterr().err
+    assert "test.slow: 10 forward passes" in shown and "1/1" in shown
+    assert model.on_forward is None  # the display stops listening when explain returns

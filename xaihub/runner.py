@@ -16,7 +16,7 @@ from xaihub.images import to_rgb_uint8
 from xaihub.metrics import check_metrics, compute
 from xaihub.models import ModelAdapter, ModelOptions, adapt
 from xaihub.plugins import get_method
-from xaihub.progress import progress_bar
+from xaihub.progress import MethodProgress
 from xaihub.targets import Targets, resolve_targets
 from xaihub.validation import validate
 
@@ -51,7 +51,8 @@ def explain(
     :param preprocess, labels, batch_size, output, device: see :class:`~xaihub.models.ModelOptions`.
     :param seed: passed to every method; equal seeds give equal results.
     :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``.
-    :param progress: show a progress bar; default: only when stderr is a terminal.
+    :param progress: show a progress bar over the methods, with the forward passes of the running
+        method as they happen; default: only when stderr is a terminal.
     :param metrics: faithfulness metrics to compute for every explanation, from
         ``"deletion"``, ``"insertion"``, ``"degradation"`` (see :mod:`xaihub.metrics`); stored in
         :attr:`Explanation.metrics`. Their forward passes are not counted as the method's.
@@ -81,9 +82,14 @@ def explain(
         image=rgb, probabilities=probabilities, targets=chosen,
         labels={t: adapter.label(t) for t in named}, methods=methods, seed=seed,
     )
-    for method in progress_bar(methods, progress=progress, desc="explaining", unit="method"):
-        _run_method(comparison, adapter, method, params.get(method, {}), seed)
-        _measure(comparison, adapter, method, metrics, seed)
+    with MethodProgress(adapter, len(methods), progress) as shown:
+        for method in methods:
+            shown.begin(method)
+            _run_method(comparison, adapter, method, params.get(method, {}), seed)
+            if metrics:
+                shown.begin(f"{method}: metrics")
+            _measure(comparison, adapter, method, metrics, seed)
+            shown.advance()
     return comparison
 
 

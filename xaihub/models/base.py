@@ -76,6 +76,8 @@ class ModelAdapter:
         self.model = model
         self.options = options or ModelOptions()
         self.forward_passes = 0
+        self.on_forward: Callable[[int], None] | None = None
+        """Called with the number of images each time forward passes are counted (progress display)."""
         self.output_kind: str | None = None if self.options.output == "auto" else self.options.output
         self.num_classes: int | None = None
         self.cache = RunCache()
@@ -123,6 +125,8 @@ class ModelAdapter:
         """Record ``images`` forward passes (``predict`` does; so do methods that run the framework
         model themselves, e.g. for gradients)."""
         self.forward_passes += images
+        if self.on_forward is not None:
+            self.on_forward(images)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
