@@ -104,20 +104,33 @@ class Comparison:
 
         return agreement(self)
 
-    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map") -> str:
+    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map",
+               sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
         """Write a self-contained HTML report (images embedded, no network needed) and return its path.
 
-        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target.
+        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target;
+        ``sort_by`` orders the cost and metric tables (``"seconds"``, ``"forward_passes"``, ``"name"`` or a
+        metric); ``chart_metric`` and ``chart_cost`` choose the axes of the faithfulness-vs-cost chart.
+        See :func:`xaihub.report_many`.
         """
         from xaihub.report import report_many
 
-        return report_many([self], path, title=title, scale=scale)
+        return report_many([self], path, title=title, scale=scale, sort_by=sort_by, chart_metric=chart_metric,
+                           chart_cost=chart_cost)
 
-    def figure(self, scale: str = "map") -> "Figure":
-        """The report's grid of maps (targets × methods) as a matplotlib ``Figure``; ``fig.savefig`` exports it."""
+    def figure(self, scale: str = "map", target: int | None = None) -> "Figure":
+        """The report's maps as a matplotlib ``Figure`` (``fig.savefig`` exports PNG, SVG, PDF): for ``target``,
+        or one block per target; the input then the methods grouped by family, wrapped into rows."""
         from xaihub.report.figure import comparison_figure
 
-        return comparison_figure(self, scale=scale)
+        return comparison_figure(self, scale=scale, target=target)
+
+    def save_figures(self, directory: str | os.PathLike, format: str = "png", scale: str = "map") -> list[str]:
+        """Write :meth:`figure` once per target as ``maps-target-<t>.<format>`` (``png``, ``svg`` or ``pdf``)
+        under ``directory``; return the paths."""
+        from xaihub.report.figure import save_figures
+
+        return save_figures(self, directory, format=format, scale=scale)
 
     def _repr_html_(self) -> str:
         from xaihub.report.html import notebook_html
