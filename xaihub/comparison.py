@@ -138,21 +138,28 @@ class Comparison:
         return notebook_html(self)
 
     def summary(self) -> str:
-        """A plain-text table of methods, targets, scores, timings and failures."""
-        rows = [("method", "target", "label", "score", "seconds", "forward passes", "status")]
+        """A plain-text table of methods, targets, scores, costs alone (and the part reused from another
+        method) and failures."""
+        rows = [("method", "target", "label", "score", "seconds", "forward passes", "reused", "status")]
         for method in self.methods:
+            reused = self._reused(method)
             for explanation in self.by_method(method):
                 rows.append((
                     method, str(explanation.target), explanation.label or "", f"{explanation.score:.3f}",
-                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), "ok",
+                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), reused, "ok",
                 ))
             for failure in (f for f in self.failures if f.method == method):
                 target = "" if failure.target is None else str(failure.target)
-                rows.append((method, target, "", "", f"{self.timings.get(method, 0.0):.3f}", "",
+                rows.append((method, target, "", "", f"{self.timings.get(method, 0.0):.3f}", "", reused,
                              f"FAILED {failure.error}: {failure.message}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
         return "\n".join(line.rstrip() for line in lines)
+
+
+    def _reused(self, method: str) -> str:
+        seconds, passes = self.reused_seconds.get(method, 0.0), self.reused_forward_passes.get(method, 0)
+        return f"{seconds:.3f} s, {passes} passes" if seconds or passes else ""
 
 
 def _safe(name: str) -> str:
