@@ -87,6 +87,20 @@ def test_lime_and_kernelshap_cost_the_same_in_either_order(order):
     assert together.get(second).reused_forward_passes == 60
 
 
+def test_the_cost_table_is_the_same_in_either_order(tmp_path):
+    from report_cases import parse
+
+    params = {"native.lime": {"num_samples": 60}, "native.kernelshap": {"num_samples": 60}}
+    tables = []
+    for order in (["native.lime", "native.kernelshap"], ["native.kernelshap", "native.lime"]):
+        result = xaihub.explain(linear_model(), IMAGE, methods=order, params=params)
+        page = open(result.report(tmp_path / f"{order[0]}.html", sort_by="name"), encoding="utf-8").read()
+        timings = page.split("<table class='data timings'>")[1].split("</table>")[0]
+        tables.append([(a["data-method"], a["data-forward-passes"]) for tag, a in parse(timings).tags
+                       if tag == "tr" and "data-method" in a])
+    assert tables[0] == tables[1] == [("native.kernelshap", "61"), ("native.lime", "60")]
+
+
 class SharedSlow(Explainer):
     """Two methods sharing one slow, model-calling result through the run cache."""
 

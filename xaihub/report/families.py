@@ -17,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from xaihub.comparison import Comparison
+    from xaihub.metrics import Agreement
 
 OTHER = "other"
 BASELINE = "baseline"
@@ -83,25 +84,19 @@ class FamilyAgreement:
         return not math.isnan(self.mean) and self.mean < DISAGREEMENT
 
 
-def family_agreement(comparison: "Comparison") -> list[FamilyAgreement]:
-    """Every family with explanations from at least two libraries, in family order."""
-    from xaihub.metrics.agreement import spearman
-
+def family_agreement(comparison: "Comparison", agreement: "Agreement") -> list[FamilyAgreement]:
+    """Every family with explanations from at least two libraries, in family order, read from the
+    comparison's ``agreement`` matrix (:meth:`Comparison.agreement <xaihub.Comparison.agreement>`)."""
+    index = {m: i for i, m in enumerate(agreement.methods)}
     found = []
-    for family, methods in by_family([m for m in comparison.methods if comparison.by_method(m)]):
+    for family, methods in by_family([m for m in comparison.methods if m in index]):
         if family in (OTHER, BASELINE) or len({library_of(m) for m in methods}) < 2:
             continue
-        maps = {(e.method, e.target): e.attribution for e in comparison.explanations if e.method in methods}
-        pair_means = {}
-        for first, second in itertools.combinations(methods, 2):
-            values = [spearman(maps[first, t], maps[second, t]) for t in comparison.targets
-                      if (first, t) in maps and (second, t) in maps]
-            values = [v for v in values if not math.isnan(v)]
-            if values:
-                pair_means[first, second] = float(np.mean(values))
-        lowest = min(pair_means.items(), key=lambda item: item[1], default=None)
+        pairs = {(a, b): float(agreement.matrix[index[a], index[b]]) for a, b in itertools.combinations(methods, 2)}
+        pairs = {pair: value for pair, value in pairs.items() if not math.isnan(value)}
+        lowest = min(pairs.items(), key=lambda item: item[1], default=None)
         found.append(FamilyAgreement(
-            family, methods, float(np.mean(list(pair_means.values()))) if pair_means else math.nan,
+            family, methods, float(np.mean(list(pairs.values()))) if pairs else math.nan,
             (*lowest[0], lowest[1]) if lowest else None,
             differing_parameters({m: comparison.by_method(m)[0].params for m in methods})))
     return found

@@ -33,6 +33,7 @@ from xaihub.report.tables import baseline_note, mark, metric_table, order_note, 
 if TYPE_CHECKING:
     from xaihub.comparison import Comparison
     from xaihub.explanation import Explanation
+    from xaihub.metrics import Agreement
 
 TOP_PREDICTIONS = 5
 MASKED_SEGMENTS = 4
@@ -54,10 +55,11 @@ class Options:
 def comparison_section(comparison: "Comparison", name: str = "Image", options: Options = Options(),
                        index: int = 0) -> str:
     """The report's section for one image."""
-    agreements = family_agreement(comparison)
+    agreement = comparison.agreement()
+    families = family_agreement(comparison, agreement)
     parts = [f"<section class='comparison' data-image='{index}'><h2>{e(name)}</h2>", _input(comparison),
-             _maps(comparison, options, index, agreements), _costs(comparison, options),
-             _faithfulness(comparison, options), _families(agreements, index), _agreement(comparison),
+             _maps(comparison, options, index, families), _costs(comparison, options),
+             _faithfulness(comparison, options), _families(families, index), _agreement(agreement),
              _failures(comparison), _parameters(comparison), "</section>"]
     return "".join(parts)
 
@@ -297,10 +299,10 @@ def _differing(differing: dict[str, dict[str, object]]) -> str:
             "<small>(a parameter missing for a method is one it does not take)</small></details>")
 
 
-def _agreement(comparison: "Comparison") -> str:
+def _agreement(agreement: "Agreement") -> str:
     from xaihub.report.chart import agreement_figure
 
-    matrix, methods = comparison.agreement()
+    matrix, methods = agreement
     if len(methods) < 2:
         return ""
     figure = agreement_figure(matrix, methods)
