@@ -22,6 +22,7 @@ def test_the_reference_is_the_better_baseline():
     assert ranking.reference_value(means, ["noise", "centre"], "insertion") == 0.4
     assert ranking.reference_value(means, [], "deletion") is None
     assert ranking.is_better(0.05, 0.1, "deletion") and not ranking.is_better(0.1, 0.1, "deletion")
+    assert not ranking.is_better(0.0999, 0.1, "deletion") and ranking.is_better(0.0999, 0.1, "deletion", margin=0)
 
 
 def test_pareto_front_keeps_the_points_nothing_beats_on_cost_and_quality():

@@ -25,6 +25,9 @@ ALPHA = 0.05
 """Significance level of the Holm-corrected tests."""
 TOP = 4
 """How many of the best methods are tested against each other (and against the better baseline)."""
+MARGIN = 1e-3
+"""A method beats a reference only by more than this: metrics lie in [0, 1] and are shown to three decimals,
+so closer values are a tie, not a win decided by rounding noise."""
 
 
 def lower_is_better(metric: str) -> bool | None:
@@ -41,9 +44,9 @@ def better_first(means: Mapping[str, float], metric: str) -> list[str]:
     return sorted(means, key=lambda m: (math.isnan(means[m]), sign * means[m] if not math.isnan(means[m]) else 0.0))
 
 
-def is_better(value: float, reference: float, metric: str) -> bool:
-    """Whether ``value`` is strictly better than ``reference`` on ``metric``."""
-    return value < reference if lower_is_better(metric) else value > reference
+def is_better(value: float, reference: float, metric: str, margin: float = MARGIN) -> bool:
+    """Whether ``value`` beats ``reference`` on ``metric`` by more than ``margin``."""
+    return value < reference - margin if lower_is_better(metric) else value > reference + margin
 
 
 def reference_value(means: Mapping[str, float], baselines: Sequence[str], metric: str) -> float | None:

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from xaihub.errors import InputError
-from xaihub.ranking import better_first, is_better, lower_is_better, reference_value
+from xaihub.ranking import MARGIN, better_first, is_better, lower_is_better, reference_value
 
 SORT_KEYS = ("name", "seconds", "forward_passes")
 """``sort_by`` values besides a metric name: alphabetical, or cheapest first."""
@@ -99,7 +99,7 @@ def baseline_note(baselines: Sequence[str]) -> str:
     if baselines:
         return (f"<p class='note'>Reference rows ({escape(', '.join(baselines))}) come from maps that know nothing "
                 f"about the model; {BELOW_MARK} marks a method that does not beat the better of them on a "
-                "metric.</p>")
+                f"metric (by more than {MARGIN}).</p>")
     return ("<p class='note no-baseline'>No reference rows: add <code>baseline.noise</code> and "
             "<code>baseline.centre</code> (plugin xaihub-baseline) to <code>methods</code> to see what a map "
             "that knows nothing about the model scores; scattered noise, for one, often gets a good deletion "
