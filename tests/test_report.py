@@ -145,7 +145,8 @@ def test_baselines_are_reference_rows_and_methods_that_do_not_beat_them_are_mark
     assert [a["data-method"] for a in metric_rows] == ["baseline.noise", "baseline.centre", "test.right",
                                                         "test.inverted"]
     assert [a.get("class") for a in metric_rows] == ["reference", "reference", None, None]
-    marked = {row.split("'")[0]: row.count("class='below'") for row in table(page, "metrics").split("data-method='")[1:]}
+    marked = {row.split("'")[0]: row.count("class='below'")
+              for row in table(page, "metrics").split("data-method='")[1:]}
     assert marked == {"baseline.noise": 0, "baseline.centre": 0, "test.right": 0, "test.inverted": 2}
     assert "does not beat the better of them" in page and "no-baseline" not in page
     assert "<span class='below'" in page.split("data-method='test.inverted' data-target='0'")[1].split("</figure>")[0]

@@ -191,9 +191,8 @@ def rank_methods(values: Mapping[str, Mapping[str, float]], metric: str, baselin
     intervals = {m: bootstrap_interval(list(v.values()), seed=seed) for m, v in values.items() if v}
     order = better_first({m: i.mean for m, i in intervals.items()}, metric)
     reference = reference_value({m: i.mean for m, i in intervals.items()}, baselines, metric)
-    ranked = [RankedMethod(m, intervals[m], rank, m in baselines,
-                           None if reference is None or m in baselines else is_better(intervals[m].mean, reference, metric))
-              for rank, m in enumerate(order, 1)]
+    ranked = [RankedMethod(m, intervals[m], rank, m in baselines, None if reference is None or m in baselines
+                           else is_better(intervals[m].mean, reference, metric)) for rank, m in enumerate(order, 1)]
     leaders = [m for m in order if m not in baselines][:top]
     pairs = list(combinations(leaders, 2))
     best_baseline = next((m for m in order if m in baselines), None)

@@ -22,7 +22,7 @@ from xaihub.errors import InputError
 from xaihub.explanation import Explanation
 from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
 from xaihub.report import render
-from xaihub.report.families import baselines, family_of
+from xaihub.report.families import BASELINE, baselines, family_of
 from xaihub.report.html import (
     COST_LEGEND,
     MAP_LEGEND,
@@ -196,12 +196,13 @@ def _ranking(ranking: MetricRanking) -> str:
         kind = " class='reference'" if ranked.baseline else ""
         name = escape(ranked.method) + (" <small>(reference)</small>" if ranked.baseline else "")
         interval = ranked.interval
-        rows.append(f"<tr data-method='{escape(ranked.method)}' data-rank='{ranked.rank}' data-mean='{interval.mean:.6g}'"
-                    f" data-low='{interval.low:.6g}' data-high='{interval.high:.6g}'{kind}><td>{ranked.rank}</td>"
-                    f"<td>{name}</td><td>{interval.mean:.4f}{mark(ranked.beats_baselines is False)}</td>"
+        rows.append(f"<tr data-method='{escape(ranked.method)}' data-rank='{ranked.rank}' "
+                    f"data-mean='{interval.mean:.6g}' data-low='{interval.low:.6g}' data-high='{interval.high:.6g}'"
+                    f"{kind}><td>{ranked.rank}</td><td>{name}</td><td>{interval.mean:.4f}{mark(ranked.beats_baselines is False)}</td>"
                     f"<td>{_bounds(interval)}</td><td>{interval.n}</td></tr>")
     tests = "".join(
-        f"<tr data-pair='{escape(t.first)} {escape(t.second)}' data-p='{t.p_value:.6g}' data-adjusted='{t.adjusted_p:.6g}'>"
+        f"<tr data-pair='{escape(t.first)} {escape(t.second)}' data-p='{t.p_value:.6g}' "
+        f"data-adjusted='{t.adjusted_p:.6g}'>"
         f"<td>{escape(t.first)} vs {escape(t.second)}</td><td>{t.n}</td><td>{t.median_difference:+.4f}</td>"
         f"<td>{_p(t.p_value)}</td><td>{_p(t.adjusted_p)}</td><td>{'yes' if t.significant else 'no'}</td></tr>"
         for t in ranking.tests)
@@ -253,7 +254,7 @@ def _chart(stats: DatasetStatistics, metrics: list[str], options: Options) -> st
     if metric is None:
         return ""
     costs, means = _costs(stats)[options.chart_cost], _means(stats)
-    points = [Point(m, costs[m], means[m][metric], family_of(m) == "baseline") for m in stats.methods
+    points = [Point(m, costs[m], means[m][metric], family_of(m) == BASELINE) for m in stats.methods
               if m in costs and metric in means.get(m, {})]
     figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
     return (f"<h2>{escape(metric_name(metric))} against cost</h2><img class='chart' data-metric='{escape(metric)}' "

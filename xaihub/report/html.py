@@ -41,7 +41,7 @@ _CSS = """
 .xaihub .legend img{width:200px;height:12px}
 .xaihub .families{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 .xaihub .family{border:1px solid #d9d9d9;border-radius:6px;padding:6px 8px;max-width:100%;box-sizing:border-box}
-.xaihub .family>h4{margin:0 0 6px;font-size:13px;font-weight:600;color:#333;max-width:560px}
+.xaihub .family>h4{margin:0 0 6px;font-size:12px;font-weight:600;color:#333;width:0;min-width:100%}
 .xaihub .family.disagrees{border-color:#fa8c16;background:#fffaf0}
 .xaihub .agree{font-weight:normal;font-size:12px;color:#389e0d}.xaihub .disagree{color:#d46b08;font-weight:600}
 .xaihub .cards{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}

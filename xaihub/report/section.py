@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from xaihub.metrics import METRICS, MetricStat, summarise
 from xaihub.ranking import is_better, lower_is_better, reference_value
 from xaihub.report import render
 from xaihub.report.families import (
+    BASELINE,
     DISAGREEMENT,
     FamilyAgreement,
     baselines,
@@ -162,7 +163,7 @@ def _segment_views(explanation: "Explanation", coverage: float) -> str:
         f"<figcaption>{e(caption)}</figcaption></figure>" for pixels, caption in views) + "</div>"
 
 
-def _references(explanations) -> dict[str, float]:
+def _references(explanations: Iterable["Explanation"]) -> dict[str, float]:
     """Per metric, the better baseline's value for one target."""
     values: dict[str, dict[str, float]] = {}
     for explanation in explanations:
@@ -180,7 +181,7 @@ def _stats(explanation: "Explanation", references: dict[str, float]) -> str:
     lines = [e(f"{explanation.seconds:.2f} s · {explanation.forward_passes} forward passes")]
     if explanation.reused_forward_passes or explanation.reused_seconds >= 0.005:
         lines.append(e(f"(reused {explanation.reused_seconds:.2f} s · {explanation.reused_forward_passes} passes)"))
-    reference_row = family_of(explanation.method) == "baseline"
+    reference_row = family_of(explanation.method) == BASELINE
     for metric, value in explanation.metrics.items():
         below = (not reference_row and metric in references
                  and not is_better(value, references[metric], metric))
@@ -213,8 +214,9 @@ def _costs(comparison: "Comparison", options: Options) -> str:
     return ("<h3>Costs</h3><div class='scroll'><table class='data timings'><tr><th>method</th><th>family</th>"
             "<th>status</th><th>seconds, alone</th><th>forward passes, alone</th>"
             "<th>of which reused here</th><th></th></tr>" + "".join(rows) + "</table></div>"
-            f"<p class='note'>{COST_LEGEND} The light part of a bar is the reused share. {order_note(options.sort_by)} "
-            f"All targets share one method call; metric evaluations are not included. In this call sharing saved "
+            f"<p class='note'>{COST_LEGEND} The light part of a bar is the reused share. "
+            f"{order_note(options.sort_by)} All targets share one method call; metric evaluations are not "
+            "included. In this call sharing saved "
             f"<b class='saved'>{saved:.2f} s and {saved_passes} forward passes</b>: the methods spent "
             f"{total - saved:.2f} s and {total_passes - saved_passes} passes instead of {total:.2f} s and "
             f"{total_passes}.</p>")
@@ -249,7 +251,7 @@ def _chart(comparison: "Comparison", stats: dict[str, dict[str, MetricStat]], me
     if metric is None:
         return ""
     cost = comparison.timings if options.chart_cost == "seconds" else comparison.forward_passes
-    points = [Point(m, float(cost[m]), per[metric].mean, family_of(m) == "baseline")
+    points = [Point(m, float(cost[m]), per[metric].mean, family_of(m) == BASELINE)
               for m, per in stats.items() if metric in per and m in cost]
     figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
     return (f"<h4>{e(metric_name(metric))} against cost</h4><img class='chart' data-metric='{e(metric)}' "
@@ -284,8 +286,8 @@ def _families(agreements: list[FamilyAgreement], index: int) -> str:
                     f"<td>{_differing(agreement.differing)}</td></tr>")
     return (f"<h3 id='{_families_anchor(index)}'>Implementations of the same method</h3><p class='note'>Families "
             "implemented by two or more libraries: mean Spearman correlation of their maps over every pair and "
-            f"target. Below {DISAGREEMENT} they are flagged: they do not compute the same thing here, often because their "
-            "parameters differ.</p><div class='scroll'><table class='data families'><tr><th>family</th>"
+            f"target. Below {DISAGREEMENT} they are flagged: they do not compute the same thing here, often because "
+            "their parameters differ.</p><div class='scroll'><table class='data families'><tr><th>family</th>"
             "<th>implementations</th><th>mean ρ</th><th>verdict</th><th>least agreeing pair</th>"
             "<th>parameters that differ</th></tr>" + "".join(rows) + "</table></div>")
 
