@@ -198,7 +198,8 @@ def _ranking(ranking: MetricRanking) -> str:
         interval = ranked.interval
         rows.append(f"<tr data-method='{escape(ranked.method)}' data-rank='{ranked.rank}' "
                     f"data-mean='{interval.mean:.6g}' data-low='{interval.low:.6g}' data-high='{interval.high:.6g}'"
-                    f"{kind}><td>{ranked.rank}</td><td>{name}</td><td>{interval.mean:.4f}{mark(ranked.beats_baselines is False)}</td>"
+                    f"{kind}><td>{ranked.rank}</td><td>{name}</td>"
+                    f"<td>{interval.mean:.4f}{mark(ranked.beats_baselines is False)}</td>"
                     f"<td>{_bounds(interval)}</td><td>{interval.n}</td></tr>")
     tests = "".join(
         f"<tr data-pair='{escape(t.first)} {escape(t.second)}' data-p='{t.p_value:.6g}' "
