@@ -65,7 +65,7 @@ _CSS = """
 .xaihub .gallery{display:flex;flex-wrap:wrap;gap:14px}.xaihub .gallery figure{margin:0;font-size:12px;width:292px}
 .xaihub .gallery .pair{display:flex;gap:4px}.xaihub .gallery img{width:144px;display:block}
 .xaihub .gallery figcaption{margin-top:4px;line-height:1.4;overflow-wrap:anywhere}
-.xaihub img.chart{width:900px;max-width:100%;display:block}
+.xaihub img.chart{width:900px;max-width:100%;display:block}.xaihub img.chart.agreement{width:auto}
 """
 
 MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "
