@@ -1,6 +1,7 @@
 """Inputs for the report tests: a comparison exercising every kind of report cell (segments, per-channel
 maps, plain maps, a failure), a small `explain_many` run for the dataset report, and an HTML parser."""
 
+import zlib
 from html.parser import HTMLParser
 
 import numpy as np
@@ -55,9 +56,9 @@ def sample_comparison(seed: int = 0, metrics=("deletion", "insertion", "degradat
 EVIL_FILE = "<script>alert(2)"  # an image file name (it cannot hold "/") that must show as text
 
 
-def sample_run(folder, out, metrics=("deletion",)) -> str:
+def sample_run(folder, out, metrics=("deletion",), extra=()) -> str:
     """An `explain_many` run over 7 small images in ``folder`` (one with an evil name) and an unreadable
-    file, with native.lime and test.plain, written to ``out``; returns ``out``."""
+    file, with native.lime, test.plain and the ``extra`` methods, written to ``out``; returns ``out``."""
     from PIL import Image
 
     from toy_models import channel_means
@@ -71,11 +72,56 @@ def sample_run(folder, out, metrics=("deletion",)) -> str:
     plain = Plain()
     xaihub.register(plain)
     try:
-        xaihub.explain_many(channel_means, folder, methods=["native.lime", plain.name], targets="top-2", out=out,
-                            labels=LABELS, params={"native.lime": {"num_samples": 20}}, metrics=list(metrics))
+        xaihub.explain_many(channel_means, folder, methods=["native.lime", plain.name, *extra], targets="top-2",
+                            out=out, labels=LABELS, params={"native.lime": {"num_samples": 20}}, metrics=list(metrics))
     finally:
         xaihub.unregister(plain.name)
     return str(out)
+
+
+class Fake(Explainer):
+    """A cheap method of a given family: a smooth map of the image's ``target`` channel, blended with
+    method-specific noise; ``fails`` makes it raise a long, multi-line error instead."""
+
+    def __init__(self, name, family, noise=0.0, fails=False, defaults=None):
+        self.name, self.family, self.noise, self.fails = name, family, noise, fails
+        self.defaults = dict(defaults or {})
+
+    def explain(self, model, image, targets, *, seed, **params):
+        if self.fails:
+            raise RuntimeError("first line of a long failure\n" + "a traceback line that goes on and on " * 200)
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        maps = []
+        for target in targets:
+            signal = image[..., target % 3].astype(np.float32) / 255
+            maps.append(Explanation(target=target, attribution=(1 - self.noise) * signal
+                                    + self.noise * rng.standard_normal(signal.shape).astype(np.float32)))
+        return maps
+
+
+FAKE_FAMILIES = ["saliency", "integrated_gradients", "grad_cam", "lime", "kernel_shap", "occlusion", "rise",
+                 "smoothgrad", "lrp", "deeplift", "guided_backprop", None]
+
+
+def many_methods(count: int) -> list[Fake]:
+    """``count`` fake methods from three "libraries" over twelve families (one without a family);
+    every 15th fails with a long message, and the grad_cam implementations disagree."""
+    methods = []
+    for i in range(count):
+        family = FAKE_FAMILIES[i % len(FAKE_FAMILIES)]
+        library = ["alpha", "beta", "gamma"][(i // len(FAKE_FAMILIES)) % 3]
+        noise = 0.9 if family == "grad_cam" and library != "alpha" else 0.1
+        methods.append(Fake(f"{library}.{family or 'custom'}_{i}", family, noise=noise, fails=i % 15 == 14,
+                            defaults={"steps": 10 + i}))
+    return methods
+
+
+def photo_like(size: int = 64) -> np.ndarray:
+    """A smooth image with a bright square, so maps have structure."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    image = np.stack([x, y, 1 - x], axis=-1) * 160
+    image[size // 4 : size // 2, size // 3 : 2 * size // 3] += 90
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 class Collect(HTMLParser):

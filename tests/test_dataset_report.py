@@ -4,10 +4,13 @@ import base64
 import re
 import shutil
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 import xaihub
-from xaihub.run_directory import read_index
+from xaihub.report.dataset import per_image
+from xaihub.run_directory import current_records, read_index
 
 from report_cases import EVIL_FILE, parse, sample_run
 
@@ -51,6 +54,7 @@ def test_timings_give_seconds_and_images_per_second(run_dir, page):
     seconds = xaihub.dataset_statistics(run_dir).methods["native.lime"].quantities["seconds"]
     row = table(page, "timings").split("<tr data-method='native.lime'>")[1].split("</tr>")[0]
     assert f"<td>{1 / seconds.mean:.3g}</td>" in row and f"data-n='{IMAGES}'" in row and "<td>20</td>" in row
+    assert "seconds / image, alone" in table(page, "timings")
 
 
 def test_each_gallery_shows_the_best_and_worst_images_by_deletion(page):
@@ -64,7 +68,7 @@ def test_each_gallery_shows_the_best_and_worst_images_by_deletion(page):
         assert len({a["data-image"] for a in mine}) == 6
     assert page.count("Ranked by <b>deletion AUC ↓</b> (lower is better)") == 2
     sources = [a["src"] for tag, a in parse(page).tags if tag == "img"]
-    assert len(sources) == 2 * len(items) + 1  # input and map per item, one colourbar
+    assert len(sources) == 2 * len(items) + 2  # input and map per item, one colourbar, the cost chart
     for source in sources:
         assert base64.b64decode(source.removeprefix("data:image/png;base64,"))[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -105,3 +109,91 @@ def test_bad_arguments_are_refused(run_dir, tmp_path):
     with pytest.raises(xaihub.InputError, match="gallery_size"):
         xaihub.dataset_report(run_dir, tmp_path / "r.html", gallery_size=0)
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.fixture(scope="module")
+def run_with_baselines(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dataset-baselines")
+    return sample_run(base / "images", base / "run", metrics=("deletion", "insertion"),
+                      extra=("baseline.noise", "baseline.centre"))
+
+
+@pytest.fixture(scope="module")
+def baseline_page(run_with_baselines, tmp_path_factory):
+    path = tmp_path_factory.mktemp("dataset-baselines-report") / "dataset.html"
+    return open(xaihub.dataset_report(run_with_baselines, path, sort_by="insertion"), encoding="utf-8").read()
+
+
+def rows(page, name, metric=None):
+    where = f"<table class='data {name}' data-metric='{metric}'>" if metric else f"<table class='data {name}'>"
+    return [a for tag, a in parse(page.split(where)[1].split("</table>")[0]).tags if tag == "tr" and a]
+
+
+def test_baselines_are_reference_rows_of_the_method_table(baseline_page):
+    quantities = rows(baseline_page, "quantities")
+    assert [a["data-method"] for a in quantities[:2]] == ["baseline.noise", "baseline.centre"]
+    assert all(a.get("class") == "reference" for a in quantities[:2]) and "class" not in quantities[2]
+    means = [float(a["data-mean"]) for tag, a in parse(table(baseline_page, "quantities")).tags
+             if tag == "td" and a.get("data-quantity") == "metrics.insertion"][2:]
+    assert means == sorted(means, reverse=True)  # sort_by="insertion": best first, after the references
+    assert "does not beat the better of them" in baseline_page
+
+
+def test_each_metric_ranks_methods_with_bootstrap_intervals(run_with_baselines, baseline_page):
+    lines = current_records(read_index(run_with_baselines))
+    for metric, lower in (("deletion", True), ("insertion", False)):
+        ranked = rows(baseline_page, "ranking", metric)
+        values = per_image(lines, metric)
+        assert [a["data-method"] for a in ranked] == sorted(values, key=lambda m: np.mean(list(values[m].values()))
+                                                              * (1 if lower else -1))
+        for row in ranked:
+            mean = np.mean(list(values[row["data-method"]].values()))
+            assert float(row["data-mean"]) == pytest.approx(mean, rel=1e-5)
+            assert float(row["data-low"]) <= float(row["data-mean"]) <= float(row["data-high"])
+        assert [a["data-rank"] for a in ranked] == ["1", "2", "3", "4"]
+
+
+def test_leaders_are_tested_pairwise_by_wilcoxon_with_holm_correction(run_with_baselines, baseline_page):
+    lines = current_records(read_index(run_with_baselines))
+    values = per_image(lines, "deletion")
+    tests = rows(baseline_page, "tests")[:3]  # deletion's tests come first: the leaders' pair, each vs the baseline
+    assert len(tests) == 3
+    raw = []
+    for test in tests:
+        first, second = test["data-pair"].split()
+        shared = sorted(set(values[first]) & set(values[second]))
+        expected = scipy_stats.wilcoxon([values[first][i] - values[second][i] for i in shared]).pvalue
+        assert float(test["data-p"]) == pytest.approx(expected, rel=1e-5)
+        raw.append(expected)
+    holm = sorted(raw)
+    adjusted = np.maximum.accumulate([min(1, (3 - k) * p) for k, p in enumerate(holm)])
+    assert sorted(float(t["data-adjusted"]) for t in tests) == pytest.approx(sorted(adjusted), rel=1e-5)
+
+
+def test_metrics_ranking_methods_in_opposite_orders_are_flagged():
+    from xaihub.report.dataset import _rankings
+
+    lines = []
+    for image in range(6):
+        for rank, method in enumerate(["a.x", "b.x", "c.x"]):
+            metrics = {"deletion": 0.1 * rank + 0.01 * image, "insertion": 0.1 * rank + 0.02 * image}
+            lines.append({"image": str(image), "method": method, "status": "ok", "metrics": metrics})
+    section = _rankings(lines, ["deletion", "insertion"])
+    assert "<p class='flag conflict' data-metrics='deletion insertion'>" in section and "τ = -1.00" in section
+    agreeing = [{**line, "metrics": {"deletion": line["metrics"]["deletion"],
+                                     "insertion": -line["metrics"]["insertion"]}} for line in lines]
+    assert "conflict" not in _rankings(agreeing, ["deletion", "insertion"])
+
+
+def test_timings_and_chart_use_the_costs_alone(run_with_baselines, baseline_page):
+    stats = xaihub.dataset_statistics(run_with_baselines).methods
+    assert stats["baseline.noise"].quantities["forward_passes"].mean == 0
+    assert "reused_seconds" in stats["native.lime"].quantities
+    assert "<img class='chart' data-metric='insertion'" in baseline_page  # follows a metric sort_by
+
+
+def test_dataset_report_refuses_bad_sort_by(run_dir, tmp_path):
+    with pytest.raises(xaihub.InputError, match=r"sort_by must be .*\['deletion'\]"):
+        xaihub.dataset_report(run_dir, tmp_path / "r.html", sort_by="insertion")
+    with pytest.raises(xaihub.InputError, match="chart_cost"):
+        xaihub.dataset_report(run_dir, tmp_path / "r.html", chart_cost="watts")

@@ -1,4 +1,5 @@
-"""The HTML report's structure, escaping and figure; the browser test is in test_report_browser.py."""
+"""The HTML report's structure, escaping, tables, references and figures; the browser tests are in
+test_report_browser.py."""
 
 import base64
 import re
@@ -8,7 +9,8 @@ import pytest
 
 import xaihub
 
-from report_cases import EVIL_LABEL, METHODS, parse, sample_comparison
+from report_cases import EVIL_LABEL, METHODS, Fake, parse, photo_like, sample_comparison
+from toy_models import linear_model
 
 
 @pytest.fixture(scope="module")
@@ -23,26 +25,39 @@ def page(comparison, tmp_path_factory):
     return path.read_text(encoding="utf-8")
 
 
-def test_one_cell_per_method_and_target(comparison, page):
-    cells = [(a["data-method"], a["data-target"], a["data-status"]) for tag, a in parse(page).tags
-             if tag == "td" and "data-status" in a]
+def table(page: str, name: str) -> str:
+    return page.split(f"<table class='data {name}'>")[1].split("</table>")[0]
+
+
+def rows(page: str, name: str) -> list[dict]:
+    return [a for tag, a in parse(table(page, name)).tags if tag == "tr" and "data-method" in a]
+
+
+def test_one_card_per_method_and_target_in_a_section_per_target(comparison, page):
+    cards = [(a["data-method"], a["data-target"], a["data-status"]) for tag, a in parse(page).tags
+             if tag == "figure" and "data-status" in a]
     expected = [(m, str(t), "failed" if m == "test.broken" else "ok") for t in (0, 1) for m in METHODS]
-    assert cells == expected
+    assert cards == expected  # native.lime's family first; the unregistered test methods are "other"
+    sections = [a for tag, a in parse(page).tags if tag == "details" and a.get("class") == "target-maps"]
+    assert [(s["id"], s["data-target"]) for s in sections] == [("image-0-target-0", "0"), ("image-0-target-1", "1")]
+    links = [a["href"] for tag, a in parse(page).tags if tag == "a" and a.get("href", "").startswith("#image-0-t")]
+    assert links == ["#image-0-target-0", "#image-0-target-1"]
 
 
 def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page):
     sources = [a["src"] for tag, a in parse(page).tags if tag == "img"]
-    # input, 3 maps × 2 targets, 2 superpixel views × 2 targets for LIME, one colourbar per row
-    assert len(sources) == 1 + 6 + 4 + 2
+    # input, 3 maps × 2 targets, 2 superpixel views × 2 targets for LIME, a colour scale per target,
+    # the faithfulness-vs-cost chart and the agreement heat-map
+    assert len(sources) == 1 + 6 + 4 + 2 + 1 + 1
     for source in sources:
         assert base64.b64decode(source.removeprefix("data:image/png;base64,"))[:8] == b"\x89PNG\r\n\x1a\n"
     assert not re.search(r"(src|href)=['\"]?(https?:|//)", page) and "<script" not in page.replace("&lt;script", "")
 
 
-def test_timings_metrics_and_failures_are_shown(comparison, page):
+def test_costs_metrics_and_failures_are_shown(comparison, page):
     text = " ".join(parse(page).text)
     for method in METHODS:
-        assert f"{comparison.timings[method]:.3f}" in text
+        assert f"{comparison.timings[method]:.3f}" in table(page, "timings")
     lime = comparison.get("native.lime", 1)
     assert f"deletion AUC: {lime.metrics['deletion']:.3f}" in text
     assert f"{lime.forward_passes} forward passes" in text
@@ -57,12 +72,23 @@ def test_labels_and_messages_are_escaped(page):
     assert EVIL_LABEL in " ".join(parse(page).text)
 
 
+def test_a_long_failure_shows_its_first_line_and_folds_the_rest(registered, tmp_path):
+    registered(Fake("test.long", None, fails=True))
+    result = xaihub.explain(linear_model(), photo_like(32), methods=["test.long"])
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    card = page.split("data-status='failed'>")[1].split("</figure>")[0]
+    shown = card.split("<details>")[0]
+    assert "first line of a long failure" in shown and "goes on and on" not in shown
+    assert "<summary>whole message</summary><pre>" in card and card.count("goes on and on") == 200
+
+
 def test_report_many_adds_a_summary_table(tmp_path, comparison):
     other = sample_comparison(seed=1)
     path = xaihub.report_many([comparison, other], tmp_path / "many.html", names=["a <i>.png", "b.png"])
     page = open(path, encoding="utf-8").read()
     assert "Summary over 2 images" in page and "a &lt;i&gt;.png" in page
     assert page.count("<section class='comparison'") == 2
+    assert "id='image-1-target-0'" in page  # anchors differ between images
     stats = xaihub.metrics.summarise([comparison, other])["native.lime"]["deletion"]
     assert str(stats) in " ".join(parse(page).text) and stats.count == 4
 
@@ -72,11 +98,88 @@ def test_report_refuses_bad_options(tmp_path, comparison):
         comparison.report(tmp_path / "r.html", scale="global")
     with pytest.raises(xaihub.InputError, match="1 names for 2 comparisons"):
         xaihub.report_many([comparison, comparison], tmp_path / "r.html", names=["a"])
+    with pytest.raises(xaihub.InputError, match=r"sort_by must be .*'deletion', 'insertion', 'degradation'\]"):
+        comparison.report(tmp_path / "r.html", sort_by="speed")
+    with pytest.raises(xaihub.InputError, match="sort_by must be"):
+        comparison.report(tmp_path / "r.html", chart_metric="degradation_top1")
+    with pytest.raises(xaihub.InputError, match="chart_cost must be one of"):
+        comparison.report(tmp_path / "r.html", chart_cost="euros")
 
 
-def test_row_scale_report_labels_the_colourbar_in_raw_units(tmp_path, comparison):
+def test_tables_follow_sort_by(tmp_path, comparison):
+    page = open(comparison.report(tmp_path / "r.html", sort_by="seconds"), encoding="utf-8").read()
+    seconds = [float(a["data-seconds"]) for a in rows(page, "timings")]
+    assert seconds == sorted(seconds) and len(seconds) == 4
+    assert "Rows ordered by seconds (cheapest first)." in page
+    page = open(comparison.report(tmp_path / "r.html", sort_by="deletion"), encoding="utf-8").read()
+    deletion = [float(a["data-mean"]) for tag, a in parse(table(page, "metrics")).tags
+                if tag == "td" and a.get("data-metric") == "deletion"]
+    assert deletion == sorted(deletion) and len(deletion) == 3
+    insertion = open(comparison.report(tmp_path / "r.html", sort_by="insertion"), encoding="utf-8").read()
+    values = [float(a["data-mean"]) for tag, a in parse(table(insertion, "metrics")).tags
+              if tag == "td" and a.get("data-metric") == "insertion"]
+    assert values == sorted(values, reverse=True)  # higher is better: best first
+    assert "<img class='chart' data-metric='insertion'" in insertion  # the chart follows a metric sort_by
+
+
+class Signal(Fake):
+    """The map is the target's channel (right for linear_model), or its negative (the worst possible order)."""
+
+    def __init__(self, name, sign):
+        super().__init__(name, "saliency")
+        self.sign = sign
+
+    def explain(self, model, image, targets, *, seed):
+        return [xaihub.Explanation(target=t, attribution=self.sign * image[..., t].astype(np.float32))
+                for t in targets]
+
+
+def test_baselines_are_reference_rows_and_methods_that_do_not_beat_them_are_marked(registered, tmp_path):
+    registered(Signal("test.right", 1))
+    registered(Signal("test.inverted", -1))
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    methods = ["test.right", "test.inverted", "baseline.noise", "baseline.centre"]
+    result = xaihub.explain(linear_model(), image, methods=methods, targets=[0, 1], metrics=["deletion", "insertion"])
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    metric_rows = rows(page, "metrics")
+    assert [a["data-method"] for a in metric_rows] == ["baseline.noise", "baseline.centre", "test.right",
+                                                        "test.inverted"]
+    assert [a.get("class") for a in metric_rows] == ["reference", "reference", None, None]
+    marked = {row.split("'")[0]: row.count("class='below'")
+              for row in table(page, "metrics").split("data-method='")[1:]}
+    assert marked == {"baseline.noise": 0, "baseline.centre": 0, "test.right": 0, "test.inverted": 2}
+    assert "does not beat the better of them" in page and "no-baseline" not in page
+    assert "<span class='below'" in page.split("data-method='test.inverted' data-target='0'")[1].split("</figure>")[0]
+
+
+def test_without_baselines_the_report_says_how_to_add_them(page):
+    assert "<p class='note no-baseline'>" in page and "baseline.noise" in page
+
+
+def test_families_of_several_libraries_show_their_agreement_and_flag_disagreement(registered, tmp_path):
+    for name, family, noise, steps in [("alpha.grad", "saliency", 0.0, 8), ("beta.grad", "saliency", 0.05, 8),
+                                       ("alpha.cam", "grad_cam", 0.0, 4), ("beta.cam", "grad_cam", 2.0, 16),
+                                       ("alpha.other", "grad_cam_pp", 0.0, 1)]:
+        registered(Fake(name, family, noise=noise, defaults={"steps": steps}))
+    result = xaihub.explain(linear_model(), photo_like(), methods=["alpha.grad", "alpha.cam", "beta.grad",
+                                                                    "beta.cam", "alpha.other"], targets=[0, 1])
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    families = {a["data-family"]: float(a["data-mean"]) for tag, a in parse(table(page, "families")).tags
+                if tag == "tr" and "data-family" in a}
+    assert set(families) == {"saliency", "grad_cam"}  # grad_cam_pp has one implementation
+    assert families["saliency"] > 0.9 and families["grad_cam"] < 0.8
+    cam = table(page, "families").split("data-family='grad_cam'")[1].split("</tr>")[0]
+    assert "disagree" in cam and "<summary>steps</summary>" in cam and "alpha.cam = 4; beta.cam = 16" in cam
+    boxes = [a for tag, a in parse(page).tags if tag == "section" and "data-family" in a]
+    assert [(b["data-family"], b["class"]) for b in boxes[:3]] == [
+        ("saliency", "family"), ("grad_cam", "family disagrees"), ("grad_cam_pp", "family")]
+    cards = [a["data-method"] for tag, a in parse(page).tags if tag == "figure" and a.get("data-target") == "0"]
+    assert cards == ["alpha.grad", "beta.grad", "alpha.cam", "beta.cam", "alpha.other"]  # grouped by family
+
+
+def test_row_scale_report_labels_the_colour_scale_in_raw_units(tmp_path, comparison):
     page = open(comparison.report(tmp_path / "row.html", scale="row"), encoding="utf-8").read()
-    assert "map max" not in page.split("<table class='grid'>")[1].split("</table>")[0]
+    assert "map max" not in page.split("<div class='families'>")[0].split("<div class='legend'>")[1]
 
 
 def test_repr_html_is_the_section_with_scoped_styles(comparison):
@@ -87,14 +190,32 @@ def test_repr_html_is_the_section_with_scoped_styles(comparison):
     assert len(selectors) > 10 and all(s.startswith(".xaihub") for s in selectors)
 
 
-def test_figure_has_the_same_grid_and_exports(comparison, tmp_path):
+def test_figure_has_the_same_maps_and_exports_one_file_per_target(comparison, tmp_path):
     figure = comparison.figure()
     maps = [ax for ax in figure.axes if ax.get_images()]
     assert len(maps) == 2 * (1 + 3)  # input + three working methods per target; the failed cell has text
-    figure.savefig(tmp_path / "grid.png")
-    figure.savefig(tmp_path / "grid.svg")
-    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
-    assert b"<svg" in (tmp_path / "grid.svg").read_bytes()[:500]
+    one = comparison.figure(target=1)
+    assert len([ax for ax in one.axes if ax.get_images()]) == 1 + 3
+    assert [ax.get_title() for ax in one.axes[:5]] == ["input"] + METHODS
+    for format in ("png", "svg"):
+        paths = comparison.save_figures(tmp_path / format, format=format)
+        assert [p.rsplit("/", 1)[1] for p in paths] == [f"maps-target-0.{format}", f"maps-target-1.{format}"]
+    assert open(paths[0], "rb").read(300).count(b"<svg") == 1
+    assert (tmp_path / "png" / "maps-target-1.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(xaihub.InputError, match="target 7 was not explained"):
+        comparison.figure(target=7)
+    with pytest.raises(xaihub.InputError, match="format must be one of"):
+        comparison.save_figures(tmp_path, format="gif")
+
+
+def test_a_figure_of_many_methods_wraps_into_rows(registered):
+    from report_cases import many_methods
+
+    methods = [registered(m) for m in many_methods(20)]
+    result = xaihub.explain(linear_model(), photo_like(32), methods=methods, targets=[0])
+    figure = result.figure(target=0)
+    width, height = figure.get_size_inches()
+    assert width < 16 and height > 3 * 2.2  # 6 columns, 4 rows: not one 21-column strip
 
 
 def test_row_scale_shares_one_limit_and_map_scale_fills_each_map():
@@ -105,3 +226,12 @@ def test_row_scale_shares_one_limit_and_map_scale_fills_each_map():
     np.testing.assert_allclose([m.max() for m in scaled_maps([small, large], "row")], [0.25, 1])
     with pytest.raises(xaihub.InputError, match="scale"):
         scaled_maps([small], "global")
+
+
+def test_large_images_are_embedded_as_thumbnails():
+    from xaihub.report.render import THUMBNAIL, thumbnail
+
+    big = np.zeros((1000, 500, 3), np.uint8)
+    assert thumbnail(big).shape == (THUMBNAIL, THUMBNAIL // 2, 3)
+    small = np.zeros((40, 30, 3), np.uint8)
+    assert thumbnail(small) is small

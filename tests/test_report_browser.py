@@ -10,7 +10,8 @@ import pytest
 
 import xaihub
 
-from report_cases import EVIL_FILE, sample_comparison, sample_run
+from report_cases import EVIL_FILE, many_methods, photo_like, sample_comparison, sample_run
+from toy_models import linear_model
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -33,9 +34,9 @@ def chromium():
             browser.close()
 
 
-def open_page(browser, path):
+def open_page(browser, path, width=1280):
     """``path`` opened in a new page, and the list its console errors and page errors go to."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -51,10 +52,10 @@ def undecoded_images(page):
 
 def test_report_renders_every_image_without_errors(chromium, tmp_path):
     page, errors = open_page(chromium, sample_comparison().report(tmp_path / "report.html"))
-    assert undecoded_images(page) == (13, [])
-    assert page.locator("td[data-method]").count() == 8
-    assert page.locator("td[data-status='failed']").count() == 2
-    assert "<script>alert(1)</script>" in page.inner_text("table.grid")  # shown as text, not run
+    assert undecoded_images(page) == (15, [])
+    assert page.locator("figure.card[data-method]").count() == 8
+    assert page.locator("figure[data-status='failed']").count() == 2
+    assert "<script>alert(1)</script>" in page.inner_text("#image-0-target-1 > summary")  # shown as text, not run
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert errors == []
@@ -63,10 +64,38 @@ def test_report_renders_every_image_without_errors(chromium, tmp_path):
 def test_dataset_report_renders_every_image_without_errors(chromium, tmp_path):
     run_dir = sample_run(tmp_path / "images", tmp_path / "run")
     page, errors = open_page(chromium, xaihub.dataset_report(run_dir, tmp_path / "dataset.html"))
-    assert undecoded_images(page) == (2 * 12 + 1, [])  # input and map of 6 items × 2 methods, a colourbar
+    assert undecoded_images(page) == (2 * 12 + 2, [])  # input and map of 6 items × 2 methods, a colourbar, a chart
     assert page.locator("figure[data-rank='best']").count() == page.locator("figure[data-rank='worst']").count() == 6
     assert page.locator("table.failures tr[data-image='broken']").count() == 2
     assert EVIL_FILE in page.inner_text("body")  # shown as text, not run
     page.screenshot(path=str(tmp_path / "dataset.png"), full_page=True)
     assert (tmp_path / "dataset.png").stat().st_size > 10_000
+    assert errors == []
+
+
+def overflow(page):
+    """How far the page is wider than the window (0: no horizontal scrolling)."""
+    return page.evaluate("document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth")
+
+
+@pytest.mark.parametrize("count", [20, 60])
+def test_many_methods_fit_the_window_in_wrapped_rows(chromium, tmp_path, registered, count):
+    methods = [registered(m) for m in many_methods(count)] + ["baseline.noise", "baseline.centre"]
+    result = xaihub.explain(linear_model(), photo_like(), methods=methods, targets=[0, 1],
+                            metrics=["deletion", "insertion"])
+    page, errors = open_page(chromium, result.report(tmp_path / "many.html", sort_by="deletion"), width=1400)
+    assert overflow(page) <= 0
+    working = count + 2 - count // 15  # every 15th fake method fails
+    assert undecoded_images(page) == (2 * working + 5, [])  # maps, input, 2 colour scales, chart, agreement
+    maps = page.eval_on_selector_all("img.map", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert len(maps) == 2 * working and min(maps) >= 160
+    tops = page.eval_on_selector_all("details.target-maps[data-target='0'] figure.card",
+                                     "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
+    assert len(set(tops)) >= count // 7  # at most about 7 cards a row at 1400 px
+    failed = page.eval_on_selector_all("figure[data-status='failed']", "els => els.map(e => e.offsetHeight)")
+    assert len(failed) == 2 * (count // 15) and max(failed) < 200  # the long message is folded away
+    page.click("nav.targets a >> nth=1")
+    assert page.evaluate("location.hash") == "#image-0-target-1"
+    assert abs(page.evaluate("document.getElementById('image-0-target-1').getBoundingClientRect().top")) < 5
+    page.screenshot(path=str(tmp_path / f"many-{count}.png"), full_page=True)
     assert errors == []

@@ -174,7 +174,8 @@ class _Run:
             lines.append(record(
                 image=image_id, method=explanation.method, target=explanation.target, status="ok",
                 label=explanation.label, score=explanation.score, seconds=explanation.seconds,
-                forward_passes=explanation.forward_passes, file=file, bytes=size, sha256=digest,
+                forward_passes=explanation.forward_passes, reused_seconds=explanation.reused_seconds,
+                reused_forward_passes=explanation.reused_forward_passes, file=file, bytes=size, sha256=digest,
                 targets=comparison.targets, seed=explanation.seed, extras=explanation.extras,
                 metrics=explanation.metrics,
             ))

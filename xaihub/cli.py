@@ -92,13 +92,15 @@ def _compare_folder(args: argparse.Namespace, model: Any, options: dict[str, Any
     from xaihub.batch import explain_many
     from xaihub.dataset_statistics import dataset_statistics
     from xaihub.report import dataset_report
+    from xaihub.run_directory import EXPLANATIONS_DIR, INDEX_NAME
 
     run_dir = args.run_dir or f"{os.path.splitext(args.out)[0]}-run"
     summary = explain_many(model, args.images, out=run_dir, executor=args.executor, **options)
     print(summary)
     stats = dataset_statistics(run_dir)
     print(f"\n{stats.timing_table()}\n")
-    print(f"report: {dataset_report(run_dir, args.out)}\nrun directory: {run_dir}")
+    print(f"report: {dataset_report(run_dir, args.out)}\nrun directory: {run_dir} (index: "
+          f"{os.path.join(run_dir, INDEX_NAME)}, explanations: {os.path.join(run_dir, EXPLANATIONS_DIR)})")
     if not any(method.explanations for method in stats.methods.values()):
         return _nothing_explained()
     return 0

@@ -46,9 +46,16 @@ class Comparison:
     explanations: list[Explanation] = field(default_factory=list)
     failures: list[MethodFailure] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    """Wall seconds per method, failed methods included."""
+    """Wall seconds per method as if it ran alone (the same whatever the order of ``methods``), failed
+    methods included: its own time plus the recorded cost of the shared work it reused."""
     forward_passes: dict[str, int] = field(default_factory=dict)
-    """Model evaluations per method, failed methods included; metric evaluations are not counted."""
+    """Model evaluations per method as if it ran alone, failed methods included; metric evaluations are
+    not counted."""
+    reused_seconds: dict[str, float] = field(default_factory=dict)
+    """Per method, the part of ``timings`` that an earlier method of this call had already spent on
+    shared work (superpixels, perturbations): what sharing saved. Seconds spent = timings − reused."""
+    reused_forward_passes: dict[str, int] = field(default_factory=dict)
+    """Per method, the part of ``forward_passes`` an earlier method of this call had already spent."""
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
     """What xaihub decided about the model that the reader should know (which output was read, ...)."""
@@ -99,20 +106,33 @@ class Comparison:
 
         return agreement(self)
 
-    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map") -> str:
+    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map",
+               sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
         """Write a self-contained HTML report (images embedded, no network needed) and return its path.
 
-        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target.
+        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target;
+        ``sort_by`` orders the cost and metric tables (``"seconds"``, ``"forward_passes"``, ``"name"`` or a
+        metric); ``chart_metric`` and ``chart_cost`` choose the axes of the faithfulness-vs-cost chart.
+        See :func:`xaihub.report_many`.
         """
         from xaihub.report import report_many
 
-        return report_many([self], path, title=title, scale=scale)
+        return report_many([self], path, title=title, scale=scale, sort_by=sort_by, chart_metric=chart_metric,
+                           chart_cost=chart_cost)
 
-    def figure(self, scale: str = "map") -> "Figure":
-        """The report's grid of maps (targets × methods) as a matplotlib ``Figure``; ``fig.savefig`` exports it."""
+    def figure(self, scale: str = "map", target: int | None = None) -> "Figure":
+        """The report's maps as a matplotlib ``Figure`` (``fig.savefig`` exports PNG, SVG, PDF): for ``target``,
+        or one block per target; the input then the methods grouped by family, wrapped into rows."""
         from xaihub.report.figure import comparison_figure
 
-        return comparison_figure(self, scale=scale)
+        return comparison_figure(self, scale=scale, target=target)
+
+    def save_figures(self, directory: str | os.PathLike, format: str = "png", scale: str = "map") -> list[str]:
+        """Write :meth:`figure` once per target as ``maps-target-<t>.<format>`` (``png``, ``svg`` or ``pdf``)
+        under ``directory``; return the paths."""
+        from xaihub.report.figure import save_figures
+
+        return save_figures(self, directory, format=format, scale=scale)
 
     def _repr_html_(self) -> str:
         from xaihub.report.html import notebook_html
@@ -120,21 +140,28 @@ class Comparison:
         return notebook_html(self)
 
     def summary(self) -> str:
-        """A plain-text table of methods, targets, scores, timings and failures."""
-        rows = [("method", "target", "label", "score", "seconds", "forward passes", "status")]
+        """A plain-text table of methods, targets, scores, costs alone (and the part reused from another
+        method) and failures."""
+        rows = [("method", "target", "label", "score", "seconds", "forward passes", "reused", "status")]
         for method in self.methods:
+            reused = self._reused(method)
             for explanation in self.by_method(method):
                 rows.append((
                     method, str(explanation.target), explanation.label or "", f"{explanation.score:.3f}",
-                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), "ok",
+                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), reused, "ok",
                 ))
             for failure in (f for f in self.failures if f.method == method):
                 target = "" if failure.target is None else str(failure.target)
-                rows.append((method, target, "", "", f"{self.timings.get(method, 0.0):.3f}", "",
+                rows.append((method, target, "", "", f"{self.timings.get(method, 0.0):.3f}", "", reused,
                              f"FAILED {failure.error}: {failure.message}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
         return "\n".join(line.rstrip() for line in lines)
+
+
+    def _reused(self, method: str) -> str:
+        seconds, passes = self.reused_seconds.get(method, 0.0), self.reused_forward_passes.get(method, 0)
+        return f"{seconds:.3f} s, {passes} passes" if seconds or passes else ""
 
 
 def _safe(name: str) -> str:

@@ -43,8 +43,9 @@ class MethodStatistics:
     images: int = 0
     """Images with at least one explanation from this method."""
     quantities: dict[str, Stat] = field(default_factory=dict)
-    """``score``, ``forward_passes`` (per explanation), ``seconds`` (per image), and every
-    numeric ``metrics.<name>`` and ``extras.<name>`` found in the index."""
+    """``score``, ``forward_passes`` (per explanation), ``seconds`` and ``reused_seconds`` (per image; the
+    method's cost alone, and the part of it reused from another method), and every numeric
+    ``metrics.<name>`` and ``extras.<name>`` found in the index."""
 
 
 @dataclass
@@ -79,7 +80,7 @@ def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
         raise InputError(f"{os.fspath(out)!r} has no {INDEX_NAME}; run xaihub.explain_many(..., out=...) first")
     methods: dict[str, MethodStatistics] = {}
     values: dict[str, dict[str, list[float]]] = {}
-    seconds: dict[tuple[str, str], float] = {}
+    seconds: dict[tuple[str, str], tuple[float, float]] = {}
     for line in current_records(read_index(out)):
         image, method = line.get("image"), line.get("method")
         stats = methods.setdefault(method, MethodStatistics())
@@ -93,10 +94,11 @@ def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
         for group in ("metrics", "extras"):
             for name, value in (line.get(group) or {}).items():
                 _add(columns, f"{group}.{name}", value)
-        seconds[(image, method)] = line.get("seconds")
-    for (image, method), value in seconds.items():
+        seconds[(image, method)] = line.get("seconds"), line.get("reused_seconds")
+    for (image, method), (alone, reused) in seconds.items():
         methods[method].images += 1
-        _add(values[method], "seconds", value)
+        _add(values[method], "seconds", alone)
+        _add(values[method], "reused_seconds", reused)
     for method, columns in values.items():
         order = sorted(columns, key=lambda n: (n.count("."), n not in ("score", "seconds"), n))
         methods[method].quantities = {name: Stat.of(columns[name]) for name in order}

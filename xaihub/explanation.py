@@ -42,8 +42,14 @@ class Explanation:
     score: float = float("nan")
     """The model's probability for ``target`` on the unperturbed image."""
     seconds: float = 0.0
+    """Wall seconds the method call (all targets) would take alone: its own time plus the recorded cost
+    of shared work (superpixels, perturbations) it took from another method of the same ``explain`` call."""
     forward_passes: int = 0
-    """Images the model evaluated for this method call, counted by the adapter."""
+    """Images the model would evaluate for the method call alone (counted by the adapter, shared work included)."""
+    reused_seconds: float = 0.0
+    """The part of ``seconds`` that another method of the call had already paid; spent = seconds − reused."""
+    reused_forward_passes: int = 0
+    """The part of ``forward_passes`` another method of the call had already paid."""
     params: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     versions: dict[str, str] = field(default_factory=dict)

@@ -28,6 +28,7 @@ SETTINGS_NAME = "run.json"
 EXPLANATIONS_DIR = "explanations"
 RECORD_FIELDS = (
     "image", "method", "target", "status", "label", "score", "seconds", "forward_passes",
+    "reused_seconds", "reused_forward_passes",
     "file", "bytes", "sha256", "targets", "seed", "error", "message", "extras", "metrics",
 )
 """Keys of every index line, ``None`` where they do not apply (e.g. ``file`` of a failure)."""

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from xaihub.cache import RunCache
+from xaihub.cache import Cost, RunCache
 from xaihub.comparison import Comparison, MethodFailure
 from xaihub.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.explainer import installed_version
@@ -18,7 +18,7 @@ from xaihub.models import ModelAdapter, ModelOptions, adapt
 from xaihub.params import check as check_constraints
 from xaihub.plugins import get_method
 from xaihub.preprocess import Preprocess
-from xaihub.progress import progress_bar
+from xaihub.progress import MethodProgress
 from xaihub.targets import Targets, resolve_targets
 from xaihub.validation import validate
 
@@ -58,7 +58,8 @@ def explain(
     :param seed: an int in ``[0, 2**32)``, passed to every method; equal seeds give equal results.
     :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``, checked against
         each method's constraints before any method runs.
-    :param progress: show a progress bar; default: only when stderr is a terminal.
+    :param progress: show a progress bar over the methods, with the forward passes of the running
+        method as they happen; default: only when stderr is a terminal.
     :param metrics: faithfulness metrics to compute for every explanation, from
         ``"deletion"``, ``"insertion"``, ``"degradation"`` (see :mod:`xaihub.metrics`); stored in
         :attr:`Explanation.metrics`. Their forward passes are not counted as the method's.
@@ -74,7 +75,7 @@ def explain(
     rgb = to_rgb_uint8(image)
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels, batch_size=batch_size,
                                         output=output, device=device, output_index=output_index))
-    adapter.cache = RunCache()
+    adapter.cache = RunCache(lambda: adapter.forward_passes)
     probabilities = adapter.predict(rgb[None])[0]
     chosen = resolve_targets(targets, probabilities)
     named = chosen + resolve_targets(f"top-{LABELLED_TOP_K}", probabilities)
@@ -82,9 +83,14 @@ def explain(
         image=rgb, probabilities=probabilities, targets=chosen,
         labels={t: adapter.label(t) for t in named}, methods=methods, seed=seed,
     )
-    for method in progress_bar(methods, progress=progress, desc="explaining", unit="method"):
-        _run_method(comparison, adapter, method, params.get(method, {}), seed)
-        _measure(comparison, adapter, method, metrics, seed)
+    with MethodProgress(adapter, len(methods), progress) as shown:
+        for method in methods:
+            shown.begin(method)
+            _run_method(comparison, adapter, method, params.get(method, {}), seed)
+            if metrics:
+                shown.begin(f"{method}: metrics")
+            _measure(comparison, adapter, method, metrics, seed)
+            shown.advance()
     comparison.notes = list(adapter.notes)
     return comparison
 
@@ -153,6 +159,7 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
                 user_params: Mapping[str, Any], seed: int) -> None:
     start = time.perf_counter()
     adapter.reset_count()
+    reuse = adapter.cache.begin_method()
     try:
         explainer = get_method(method).explainer
         explainer.check_available()
@@ -161,14 +168,11 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
         with adapter.session():
             results = explainer.explain(adapter, comparison.image.copy(), list(comparison.targets), seed=seed,
                                         **used)
-        seconds = time.perf_counter() - start
     except Exception as exc:
-        comparison.timings[method] = time.perf_counter() - start
-        comparison.forward_passes[method] = adapter.forward_passes
+        _record_cost(comparison, method, time.perf_counter() - start, adapter.forward_passes, reuse.cost)
         comparison.failures.append(MethodFailure(method, type(exc).__name__, _message(exc)))
         return
-    comparison.timings[method] = seconds
-    comparison.forward_passes[method] = adapter.forward_passes
+    cost = _record_cost(comparison, method, time.perf_counter() - start, adapter.forward_passes, reuse.cost)
     versions = {**_core_versions(adapter), **explainer.versions()}
     seen: set[int] = set()
     for result in results if isinstance(results, (list, tuple)) else [results]:
@@ -181,7 +185,7 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
                                                      getattr(result, "target", None)))
             continue
         seen.add(explanation.target)
-        _fill(explanation, comparison, method, used, seed, seconds, adapter.forward_passes, versions)
+        _fill(explanation, comparison, method, used, seed, cost, versions)
         comparison.explanations.append(explanation)
     for target in comparison.targets:
         if target not in seen and not any(f.method == method and f.target == target for f in comparison.failures):
@@ -189,14 +193,27 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
                                                      f"{method} returned no explanation for target {target}", target))
 
 
+def _record_cost(comparison: Comparison, method: str, seconds: float, forward_passes: int, reused: Cost) -> Cost:
+    """Record what ``method`` would cost alone: what it spent in this call plus what it took from the
+    run cache (``reused``), each user of a shared result being charged its full cost; returns that cost."""
+    alone = Cost(seconds + reused.seconds, forward_passes + reused.forward_passes)
+    comparison.timings[method] = alone.seconds
+    comparison.forward_passes[method] = alone.forward_passes
+    comparison.reused_seconds[method] = reused.seconds
+    comparison.reused_forward_passes[method] = reused.forward_passes
+    return alone
+
+
 def _fill(explanation: Explanation, comparison: Comparison, method: str, used: dict[str, Any],
-          seed: int, seconds: float, forward_passes: int, versions: dict[str, str]) -> None:
+          seed: int, cost: Cost, versions: dict[str, str]) -> None:
     explanation.method = method
     explanation.image = comparison.image
     explanation.label = comparison.labels.get(explanation.target)
     explanation.score = float(comparison.probabilities[explanation.target])
-    explanation.seconds = seconds
-    explanation.forward_passes = forward_passes
+    explanation.seconds = cost.seconds
+    explanation.forward_passes = cost.forward_passes
+    explanation.reused_seconds = comparison.reused_seconds[method]
+    explanation.reused_forward_passes = comparison.reused_forward_passes[method]
     explanation.params = {key: _recordable(value) for key, value in used.items()}
     explanation.seed = seed
     explanation.versions = versions

@@ -34,16 +34,29 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def agreement(comparison: "Comparison") -> Agreement:
-    """Pairwise agreement of every method that produced at least one explanation."""
+    """Pairwise agreement of every method that produced at least one explanation.
+
+    Each map is ranked once (Spearman's ρ is the Pearson correlation of ranks), so 60 methods take
+    seconds rather than minutes.
+    """
     methods = [m for m in comparison.methods if comparison.by_method(m)]
-    maps = {(e.method, e.target): e.attribution for e in comparison.explanations}
+    ranks = {(e.method, e.target): _standard_ranks(e.attribution) for e in comparison.explanations}
     matrix = np.full((len(methods), len(methods)), np.nan)
     for i, first in enumerate(methods):
         for j in range(i, len(methods)):
             second = methods[j]
-            values = [spearman(maps[first, t], maps[second, t]) for t in comparison.targets
-                      if (first, t) in maps and (second, t) in maps]
-            values = [v for v in values if not np.isnan(v)]
+            values = [float(np.dot(ranks[first, t], ranks[second, t])) for t in comparison.targets
+                      if ranks.get((first, t)) is not None and ranks.get((second, t)) is not None]
             if values:
-                matrix[i, j] = matrix[j, i] = float(np.mean(values))
+                matrix[i, j] = matrix[j, i] = float(np.clip(np.mean(values), -1, 1))
     return Agreement(matrix, methods)
+
+
+def _standard_ranks(attribution: np.ndarray) -> np.ndarray | None:
+    """The map's pixel ranks (ties averaged), centred and scaled to unit norm; ``None`` for a constant map."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.ravel(attribution))
+    ranks -= ranks.mean()
+    norm = np.linalg.norm(ranks)
+    return ranks / norm if norm > 0 else None

@@ -139,6 +139,8 @@ class ModelAdapter:
         self.options = options or ModelOptions()
         self.forward_passes = 0
         """Images evaluated since the last :meth:`reset_count`."""
+        self.on_forward: Callable[[int], None] | None = None
+        """Called with the number of images each time forward passes are counted (progress display)."""
         self.output_kind: str | None = None if self.options.output == "auto" else self.options.output
         """``"probabilities"``, ``"logits"`` or ``"multilabel-logits"``; ``None`` until the first batch."""
         self.num_classes: int | None = None
@@ -180,6 +182,8 @@ class ModelAdapter:
         """Record ``images`` forward passes (``predict`` does; so do methods that run the framework
         model themselves, e.g. for gradients)."""
         self.forward_passes += images
+        if self.on_forward is not None:
+            self.on_forward(images)
 
     def reset_count(self) -> None:
         self.forward_passes = 0

@@ -1,8 +1,11 @@
 """The dataset report: one self-contained HTML page about an `explain_many` run directory.
 
-Per method: mean ± standard deviation of the target probability and of every metric, timings,
-and a gallery of the images it explained best and worst; then every failure with its message.
-Like the comparison report it embeds its pictures as PNG data URIs, has no scripts and fetches nothing.
+Per method: mean ± standard deviation of the target probability and of every metric (baselines as
+reference rows), rankings per metric with bootstrap intervals and Holm-corrected Wilcoxon tests (and a
+flag where two metrics rank the methods in opposite orders), costs alone per image, faithfulness
+against cost, and a gallery of the images it explained best and worst; then every failure with its
+message. Like the comparison report it embeds its pictures as PNG data URIs, has no scripts and fetches
+nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +20,20 @@ from typing import Any
 from xaihub.dataset_statistics import DatasetStatistics, MethodStatistics, Stat, dataset_statistics
 from xaihub.errors import InputError
 from xaihub.explanation import Explanation
+from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
 from xaihub.report import render
-from xaihub.report.html import MAP_LEGEND, METRIC_LEGEND, colourbar_legend, metric_heading, write_page
+from xaihub.report.families import BASELINE, baselines, family_of
+from xaihub.report.html import (
+    COST_LEGEND,
+    MAP_LEGEND,
+    METRIC_LEGEND,
+    colourbar_legend,
+    metric_heading,
+    metric_name,
+    write_page,
+)
+from xaihub.report.section import Options, chart_metric
+from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
 from xaihub.run_directory import SETTINGS_NAME, current_records, read_index
 
 GALLERY_SIZE = 3
@@ -48,23 +63,54 @@ RANKINGS = (Ranking("deletion", True), Ranking("insertion", False), Ranking("sco
 
 
 def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str = "xaihub dataset report",
-                   gallery_size: int = GALLERY_SIZE) -> str:
+                   gallery_size: int = GALLERY_SIZE, sort_by: str | None = None, chart_metric: str | None = None,
+                   chart_cost: str = "seconds") -> str:
     """Write one HTML file summarising the run directory ``out`` (made by :func:`xaihub.explain_many`)
     and return ``path`` as a string.
 
     :param gallery_size: how many best and how many worst images each method's gallery shows.
+    :param sort_by, chart_metric, chart_cost: as for :func:`xaihub.report_many`: the order of the rows of
+        the method and timing tables, and the axes of the faithfulness-vs-cost chart.
     """
+    from xaihub.report.chart import COSTS
+
     if isinstance(gallery_size, bool) or not isinstance(gallery_size, int) or gallery_size < 1:
         raise InputError(f"gallery_size must be an int >= 1, got {gallery_size!r}")
+    if chart_cost not in COSTS:
+        raise InputError(f"chart_cost must be one of {list(COSTS)}, got {chart_cost!r}")
     stats = dataset_statistics(out)
     lines = current_records(read_index(out))
     failures = [line for line in lines if line.get("status") != "ok"]
+    metrics = _metrics(stats)
+    check_sort_by(sort_by, metrics)
+    if chart_metric is not None:
+        check_sort_by(chart_metric, metrics)
     if stats.methods:
-        body = (_overview(out, lines, failures) + _quantities(stats) + _timings(stats)
+        order = ordered(list(stats.methods), sort_by, _costs(stats), _means(stats))
+        options = Options(sort_by=sort_by, chart_metric=chart_metric, chart_cost=chart_cost)
+        body = (_overview(out, lines, failures) + _quantities(stats, order, sort_by) + _rankings(lines, metrics)
+                + _timings(stats, order, sort_by) + _chart(stats, metrics, options)
                 + _galleries(out, lines, list(stats.methods), gallery_size) + _failures(failures) + _settings(out))
     else:
         body = f"<p>The run directory <code>{escape(os.fspath(out))}</code> holds no results yet.</p>"
     return write_page(path, title, body)
+
+
+def _metrics(stats: DatasetStatistics) -> list[str]:
+    return list(dict.fromkeys(name.removeprefix("metrics.") for s in stats.methods.values() for name in s.quantities
+                              if name.startswith("metrics.")))
+
+
+def _means(stats: DatasetStatistics) -> dict[str, dict[str, float]]:
+    """Per method, the mean of every metric (by its plain name)."""
+    return {m: {k.removeprefix("metrics."): v.mean for k, v in s.quantities.items() if k.startswith("metrics.")}
+            for m, s in stats.methods.items()}
+
+
+def _costs(stats: DatasetStatistics) -> dict[str, dict[str, float]]:
+    """Per image, the mean seconds and forward passes of each method run alone."""
+    return {key: {m: s.quantities[key].mean for m, s in stats.methods.items() if key in s.quantities}
+            for key in ("seconds", "forward_passes")}
 
 
 def _overview(out: str | os.PathLike, lines: list[dict[str, Any]], failures: list[dict[str, Any]]) -> str:
@@ -74,20 +120,28 @@ def _overview(out: str | os.PathLike, lines: list[dict[str, Any]], failures: lis
             "<p class='note'>An explanation is one method's map for one image and one target class.</p>")
 
 
-def _quantities(stats: DatasetStatistics) -> str:
-    columns = ["score"] + list(dict.fromkeys(name for s in stats.methods.values() for name in s.quantities
-                                             if name.startswith("metrics.")))
-    headings = ["target probability"] + [metric_heading(name.removeprefix("metrics.")) for name in columns[1:]]
-    header = ("<tr><th>method</th><th>images</th><th>explanations</th><th>failures</th>"
-              + "".join(f"<th>{escape(h)}</th>" for h in headings) + "</tr>")
-    rows = [f"<tr data-method='{escape(method)}'><td>{escape(method)}</td><td>{s.images}</td>"
-            f"<td>{s.explanations}</td><td>{s.failures}</td>"
-            + "".join(_stat_cell(name, s.quantities.get(name)) for name in columns) + "</tr>"
-            for method, s in stats.methods.items()]
+def _quantities(stats: DatasetStatistics, order: list[str], sort_by: str | None) -> str:
+    metrics = _metrics(stats)
+    per_method = {m: {name.removeprefix("metrics."): stat for name, stat in s.quantities.items()
+                      if name.startswith("metrics.")} for m, s in stats.methods.items()}
+    references = baselines(order)
+
+    def lead(method: str) -> str:
+        s = stats.methods[method]
+        return (f"<td>{s.images}</td><td>{s.explanations}</td><td>{s.failures}</td>"
+                + _stat_cell("score", s.quantities.get("score")))
+
+    table = metric_table(order, per_method, metrics, references, _metric_cell, css="quantities",
+                         lead_headings=("images", "explanations", "failures", "target probability"), lead=lead,
+                         heading=metric_heading)
     return ("<h2>Methods: mean ± standard deviation</h2><p class='note'>Over every explanation of the method "
             "(all images and targets); n = how many values. Target probability is the model's probability for "
-            f"the explained class on the unchanged image. {METRIC_LEGEND}</p>"
-            f"<table class='data quantities'>{header}{''.join(rows)}</table>" + _extras(stats))
+            f"the explained class on the unchanged image. {METRIC_LEGEND} {order_note(sort_by)}</p>"
+            + table + (baseline_note(references) if metrics else "") + _extras(stats))
+
+
+def _metric_cell(method: str, metric: str, stat: Stat | None, below: bool) -> str:
+    return _stat_cell(f"metrics.{metric}", stat, below)
 
 
 def _extras(stats: DatasetStatistics) -> str:
@@ -100,31 +154,115 @@ def _extras(stats: DatasetStatistics) -> str:
             "<tr><th>method</th><th>fact</th><th>mean ± std</th></tr>" + "".join(rows) + "</table></details>")
 
 
-def _stat_cell(name: str, stat: Stat | None) -> str:
+def _stat_cell(name: str, stat: Stat | None, below: bool = False) -> str:
     if stat is None:
         return "<td></td>"
     return (f"<td data-quantity='{escape(name)}' data-mean='{stat.mean:.6g}' data-std='{stat.std:.6g}' "
-            f"data-n='{stat.n}'>{escape(str(stat))} <small>(n={stat.n})</small></td>")
+            f"data-n='{stat.n}'>{escape(str(stat))} <small>(n={stat.n})</small>{mark(below)}</td>")
 
 
-def _timings(stats: DatasetStatistics) -> str:
+def per_image(lines: list[dict[str, Any]], metric: str) -> dict[str, dict[str, float]]:
+    """``{method: {image: value}}``: each image's mean of ``metric`` over its explained targets."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for line in lines:
+        value = (line.get("metrics") or {}).get(metric)
+        if line.get("status") == "ok" and _is_number(value):
+            values.setdefault(str(line.get("method")), {}).setdefault(str(line.get("image")), []).append(value)
+    return {m: {image: sum(v) / len(v) for image, v in per.items()} for m, per in values.items()}
+
+
+def _rankings(lines: list[dict[str, Any]], metrics: list[str]) -> str:
+    rankable = [m for m in metrics if lower_is_better(m) is not None]
+    if not rankable:
+        return ""
+    methods = list(dict.fromkeys(str(line.get("method")) for line in lines))
+    references = baselines(methods)
+    rankings = [rank_methods(per_image(lines, metric), metric, references) for metric in rankable]
+    flags = "".join(f"<p class='flag conflict' data-metrics='{escape(c.first)} {escape(c.second)}'>"
+                    f"<b>{escape(metric_name(c.first))}</b> and <b>{escape(metric_name(c.second))}</b> rank the "
+                    f"methods in opposite orders (Kendall τ = {c.tau:+.2f} over {c.methods} methods): which method "
+                    "is “most faithful” depends on the metric.</p>" for c in conflicts(rankings))
+    return ("<h2>Rankings with confidence</h2><p class='note'>Per metric, methods ranked by their mean over images "
+            "(each image's value is the mean over its explained targets), with a bootstrap 95% confidence interval "
+            f"(BCa). The {TOP} best methods are compared pairwise, and each with the better baseline, by paired "
+            "Wilcoxon signed-rank tests over the images both explained; p-values are Holm-corrected over the tests "
+            f"of a metric, and a difference counts at adjusted p &lt; {ALPHA}.</p>" + flags
+            + "".join(_ranking(r) for r in rankings))
+
+
+def _ranking(ranking: MetricRanking) -> str:
+    rows = []
+    for ranked in ranking.methods:
+        kind = " class='reference'" if ranked.baseline else ""
+        name = escape(ranked.method) + (" <small>(reference)</small>" if ranked.baseline else "")
+        interval = ranked.interval
+        rows.append(f"<tr data-method='{escape(ranked.method)}' data-rank='{ranked.rank}' "
+                    f"data-mean='{interval.mean:.6g}' data-low='{interval.low:.6g}' data-high='{interval.high:.6g}'"
+                    f"{kind}><td>{ranked.rank}</td><td>{name}</td>"
+                    f"<td>{interval.mean:.4f}{mark(ranked.beats_baselines is False)}</td>"
+                    f"<td>{_bounds(interval)}</td><td>{interval.n}</td></tr>")
+    tests = "".join(
+        f"<tr data-pair='{escape(t.first)} {escape(t.second)}' data-p='{t.p_value:.6g}' "
+        f"data-adjusted='{t.adjusted_p:.6g}'>"
+        f"<td>{escape(t.first)} vs {escape(t.second)}</td><td>{t.n}</td><td>{t.median_difference:+.4f}</td>"
+        f"<td>{_p(t.p_value)}</td><td>{_p(t.adjusted_p)}</td><td>{'yes' if t.significant else 'no'}</td></tr>"
+        for t in ranking.tests)
+    direction = "lower" if ranking.lower_is_better else "higher"
+    test_table = ("<div class='scroll'><table class='data tests'><tr><th>pair</th><th>images</th>"
+                  "<th>median difference</th><th>p</th><th>Holm-adjusted p</th><th>different?</th></tr>"
+                  + tests + "</table></div>") if tests else ""
+    return (f"<h3 data-metric='{escape(ranking.metric)}'>{escape(metric_name(ranking.metric))} ({direction} is better)"
+            f"</h3><div class='scroll'><table class='data ranking' data-metric='{escape(ranking.metric)}'><tr>"
+            "<th>rank</th><th>method</th><th>mean</th><th>95% interval</th><th>images</th></tr>" + "".join(rows)
+            + "</table></div>" + test_table)
+
+
+def _bounds(interval: Any) -> str:
+    return "n/a (one image)" if math.isnan(interval.low) else f"[{interval.low:.4f}, {interval.high:.4f}]"
+
+
+def _p(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3g}"
+
+
+def _timings(stats: DatasetStatistics, order: list[str], sort_by: str | None) -> str:
     means = {m: s.quantities["seconds"].mean for m, s in stats.methods.items() if "seconds" in s.quantities}
     longest = max(means.values(), default=0.0) or 1.0
-    rows = [_timing_row(method, s, means.get(method), longest) for method, s in stats.methods.items()]
-    return ("<h2>Timings</h2><table class='data timings'><tr><th>method</th><th>images</th>"
-            "<th>seconds / image</th><th>images / second</th><th>forward passes / image</th><th></th></tr>"
-            + "".join(rows) + "</table><p class='note'>A method's own wall time per image (all targets in one "
-            "call, faithfulness metrics not included); images / second = 1 / mean seconds, for one worker.</p>")
+    rows = [_timing_row(method, stats.methods[method], means.get(method), longest) for method in order]
+    return ("<h2>Timings</h2><div class='scroll'><table class='data timings'><tr><th>method</th><th>images</th>"
+            "<th>seconds / image, alone</th><th>of which reused</th><th>images / second</th>"
+            "<th>forward passes / image, alone</th><th></th></tr>" + "".join(rows) + "</table></div>"
+            f"<p class='note'>{COST_LEGEND} Per image (all targets in one call, faithfulness metrics not "
+            f"included); images / second = 1 / mean seconds, for one worker. {order_note(sort_by)}</p>")
 
 
 def _timing_row(method: str, stats: MethodStatistics, mean: float | None, longest: float) -> str:
     passes = stats.quantities.get("forward_passes")
+    reused = stats.quantities.get("reused_seconds")
     rate = f"{1 / mean:.3g}" if mean else ""
     width = (mean or 0.0) / longest * 300
     return (f"<tr data-method='{escape(method)}'><td>{escape(method)}</td><td>{stats.images}</td>"
-            + _stat_cell("seconds", stats.quantities.get("seconds")) + f"<td>{rate}</td>"
+            + _stat_cell("seconds", stats.quantities.get("seconds"))
+            + f"<td>{f'{reused.mean:.3g}' if reused and reused.mean else ''}</td><td>{rate}</td>"
             f"<td>{f'{passes.mean:.0f}' if passes else ''}</td>"
             f"<td><span class='bar' style='width:{width:.0f}px'></span></td></tr>")
+
+
+def _chart(stats: DatasetStatistics, metrics: list[str], options: Options) -> str:
+    from xaihub.report.chart import Point, cost_quality_figure
+
+    metric = chart_metric(options, metrics)
+    if metric is None:
+        return ""
+    costs, means = _costs(stats)[options.chart_cost], _means(stats)
+    points = [Point(m, costs[m], means[m][metric], family_of(m) == BASELINE) for m in stats.methods
+              if m in costs and metric in means.get(m, {})]
+    figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
+    return (f"<h2>{escape(metric_name(metric))} against cost</h2><img class='chart' data-metric='{escape(metric)}' "
+            f"alt='{escape(metric_name(metric))} against cost' src='{render.figure_data_uri(figure)}'>"
+            "<p class='note'>One point per method: its mean over every explanation against its mean cost per image "
+            "(alone); better is up, cheaper is left. Red: the Pareto front, methods that nothing cheaper beats. "
+            "Grey crosses: baselines.</p>")
 
 
 def _galleries(out: str | os.PathLike, lines: list[dict[str, Any]], methods: list[str], size: int) -> str:

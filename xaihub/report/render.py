@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from xaihub.errors import InputError
 from xaihub.explanation import Explanation
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 COLORMAP = "PiYG"
 SCALES = ("map", "row")
 ROBUST_PERCENTILE = 99.0
 """Colour limits use this percentile of ``|attribution|``, so a few extreme pixels don't wash out the rest."""
+THUMBNAIL = 360
+"""Longest side, in pixels, of the pictures the HTML report embeds (twice their shown size, for sharp screens)."""
 _POSITIVE, _NEGATIVE = np.array([0, 200, 0], np.float32), np.array([230, 0, 0], np.float32)
 
 
@@ -85,6 +90,28 @@ def colourbar(height: int = 160, width: int = 14) -> np.ndarray:
     """A vertical colourbar, ``+1`` at the top and ``-1`` at the bottom."""
     ramp = np.linspace(1, -1, height)[:, None].repeat(width, axis=1)
     return np.rint(colours(ramp)).astype(np.uint8)
+
+
+def thumbnail(pixels: np.ndarray, longest: int = THUMBNAIL) -> np.ndarray:
+    """``pixels`` shrunk (Lanczos) so that the longer side is at most ``longest``; smaller ones unchanged.
+
+    Maps are shown about 180 px wide: embedding a 2000 px PNG per method would only make the file huge.
+    """
+    from PIL import Image
+
+    height, width = pixels.shape[:2]
+    if max(height, width) <= longest:
+        return pixels
+    scale = longest / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(size, Image.Resampling.LANCZOS))
+
+
+def figure_data_uri(figure: "Figure", dpi: int = 100) -> str:
+    """``data:image/png;base64,...`` of a matplotlib figure."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def png_data_uri(pixels: np.ndarray) -> str:

@@ -79,7 +79,8 @@ def test_lime_and_kernelshap_share_one_perturbation_budget(torch_model, object_i
     image, mask, label = object_image
     both = xaihub.explain(torch_model, image, methods=["native.lime", "native.kernelshap"], targets="top-5")
     alone = xaihub.explain(torch_model, image, methods=["native.kernelshap"], targets="top-5")
-    assert both.forward_passes == {"native.lime": 150, "native.kernelshap": 1}
+    assert both.forward_passes == {"native.lime": 150, "native.kernelshap": 151}  # each one's cost alone
+    assert both.reused_forward_passes == {"native.lime": 0, "native.kernelshap": 150}  # so it spent 1
     assert alone.forward_passes == {"native.kernelshap": 151}
     for shared, unshared in zip(both.by_method("native.kernelshap"), alone):
         np.testing.assert_allclose(shared.segment_weights, unshared.segment_weights, atol=1e-12)

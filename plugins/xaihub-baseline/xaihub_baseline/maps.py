@@ -1,0 +1,72 @@
+"""``baseline.noise`` and ``baseline.centre``: maps made without asking the model anything.
+
+A faithfulness score means little on its own: deletion AUC, for one, rewards maps that scatter
+the deleted pixels (the model never saw such images), which random noise does perfectly. Run
+beside real methods, these two give every metric its reference values: a method that does not
+beat them on a metric has shown nothing on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from xaihub import Explainer, Explanation, InputError
+from xaihub.models import ModelAdapter
+
+
+class SeededNoise(Explainer):
+    """Random attribution: independent standard-normal values per pixel, drawn from ``(seed, target)``,
+    optionally smoothed by a Gaussian of ``sigma`` pixels (``0``: no smoothing)."""
+
+    name = "baseline.noise"
+    family = "baseline"
+    summary = "reference: a seeded random map (no forward passes)"
+    defaults: dict[str, Any] = {"sigma": 0.0}
+
+    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                **params: Any) -> list[Explanation]:
+        sigma = _non_negative(params["sigma"], "sigma")
+        return [Explanation(target=t, attribution=_noise(image.shape[:2], seed, t, sigma)) for t in targets]
+
+
+class CentredPrior(Explainer):
+    """The photographer's prior: a Gaussian centred on the image, its standard deviation ``sigma``
+    times the height (vertically) and the width (horizontally); the same map for every target."""
+
+    name = "baseline.centre"
+    family = "baseline"
+    summary = "reference: a centred Gaussian prior (no forward passes)"
+    defaults: dict[str, Any] = {"sigma": 0.25}
+
+    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                **params: Any) -> list[Explanation]:
+        sigma = _non_negative(params["sigma"], "sigma")
+        if sigma == 0:
+            raise InputError("baseline.centre needs sigma > 0, got 0")
+        prior = centred_gaussian(image.shape[:2], sigma)
+        return [Explanation(target=t, attribution=prior.copy()) for t in targets]
+
+
+def centred_gaussian(shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """``H×W`` float32 Gaussian bump with peak 1 at the image centre; ``sigma`` is a fraction of each side."""
+    height, width = shape
+    rows = (np.arange(height) - (height - 1) / 2) / (sigma * height)
+    columns = (np.arange(width) - (width - 1) / 2) / (sigma * width)
+    return np.exp(-0.5 * (rows[:, None] ** 2 + columns[None, :] ** 2)).astype(np.float32)
+
+
+def _noise(shape: tuple[int, int], seed: int, target: int, sigma: float) -> np.ndarray:
+    values = np.random.default_rng([seed, target]).standard_normal(shape)
+    if sigma > 0:
+        from scipy.ndimage import gaussian_filter
+
+        values = gaussian_filter(values, sigma)
+    return values.astype(np.float32)
+
+
+def _non_negative(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)

@@ -1,0 +1,343 @@
+"""The report's section about one image (one :class:`~xaihub.Comparison`).
+
+Layout, meant to stay legible from 2 to 60+ methods: the input and top predictions; a link per target;
+per target, the maps as cards (about 180 px) wrapped into rows and grouped in boxes by method family;
+then the cost table, the faithfulness table with reference rows and the faithfulness-vs-cost chart,
+agreement within families and between all methods, failures, and the parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+from xaihub.metrics import METRICS, MetricStat, summarise
+from xaihub.ranking import is_better, lower_is_better, reference_value
+from xaihub.report import render
+from xaihub.report.families import (
+    BASELINE,
+    DISAGREEMENT,
+    FamilyAgreement,
+    baselines,
+    by_family,
+    family_agreement,
+    family_of,
+    family_title,
+)
+from xaihub.report.html import COST_LEGEND, e, metric_heading, metric_name
+from xaihub.report.tables import baseline_note, mark, metric_table, order_note, ordered
+
+if TYPE_CHECKING:
+    from xaihub.comparison import Comparison
+    from xaihub.explanation import Explanation
+    from xaihub.metrics import Agreement
+
+TOP_PREDICTIONS = 5
+MASKED_SEGMENTS = 4
+FIRST_LINE = 160
+"""Characters of a failure message shown before the rest is folded away."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a section is drawn; see :func:`xaihub.report.report_many` for each option."""
+
+    scale: str = "map"
+    coverage: float = 0.2
+    sort_by: str | None = None
+    chart_metric: str | None = None
+    chart_cost: str = "seconds"
+
+
+def comparison_section(comparison: "Comparison", name: str = "Image", options: Options = Options(),
+                       index: int = 0) -> str:
+    """The report's section for one image."""
+    agreement = comparison.agreement()
+    families = family_agreement(comparison, agreement)
+    parts = [f"<section class='comparison' data-image='{index}'><h2>{e(name)}</h2>", _input(comparison),
+             _maps(comparison, options, index, families), _costs(comparison, options),
+             _faithfulness(comparison, options), _families(families, index), _agreement(agreement),
+             _failures(comparison), _parameters(comparison), "</section>"]
+    return "".join(parts)
+
+
+def _input(comparison: "Comparison") -> str:
+    order = np.argsort(-comparison.probabilities, kind="stable")[:TOP_PREDICTIONS]
+    rows = []
+    for rank, k in enumerate(order, 1):
+        p = float(comparison.probabilities[k])
+        marker = " class='explained'" if int(k) in comparison.targets else ""
+        rows.append(f"<tr{marker}><td>{rank}</td><td>{int(k)}</td><td>{e(_label(comparison, int(k)))}</td>"
+                    f"<td>{p:.3f}</td><td><span class='bar' style='width:{p * 150:.0f}px'></span></td></tr>")
+    source = render.png_data_uri(render.thumbnail(comparison.image, 2 * render.THUMBNAIL))
+    return (f"<div class='input'><img data-role='input' alt='input image' src='{source}'>"
+            "<div><b>Top predictions</b> (explained targets highlighted)<table class='data predictions'>"
+            "<tr><th>#</th><th>class</th><th>label</th><th>probability</th><th></th></tr>"
+            + "".join(rows) + "</table></div></div>")
+
+
+def _maps(comparison: "Comparison", options: Options, index: int, agreements: list[FamilyAgreement]) -> str:
+    links = " ".join(f"<a href='#{_anchor(index, t)}'>{e(_label(comparison, t))} <small>(class {t}, "
+                     f"p = {comparison.probabilities[t]:.3f})</small></a>" for t in comparison.targets)
+    groups = by_family(comparison.methods)
+    flags = {a.family: a for a in agreements}
+    targets = "".join(_target(comparison, target, options, index, groups, flags) for target in comparison.targets)
+    return (f"<h3>Attribution maps</h3><nav class='targets'>Targets: {links}</nav>"
+            f"<p class='note'>Methods are grouped by family (what they compute); "
+            f"{len(comparison.methods)} method(s) in {len(groups)} group(s).</p>{targets}")
+
+
+def _target(comparison: "Comparison", target: int, options: Options, index: int,
+            groups: list[tuple[str, list[str]]], flags: dict[str, FamilyAgreement]) -> str:
+    found = {x.method: x for x in comparison.explanations if x.target == target}
+    scaled = dict(zip(found, render.scaled_maps([x.attribution for x in found.values()], options.scale)))
+    limit = max((render.robust_limit(x.attribution) for x in found.values()), default=1.0)
+    references = _references(found.values())
+    boxes = []
+    for family, methods in groups:
+        flag = flags.get(family)
+        cards = "".join(_card(comparison, method, target, found.get(method), scaled.get(method), options.coverage,
+                              references) for method in methods)
+        boxes.append(f"<section class='family{' disagrees' if flag and flag.disagrees else ''}' "
+                     f"data-family='{e(family)}'><h4>{e(family_title(family))}{_flag(flag, index)}</h4>"
+                     f"<div class='cards'>{cards}</div></section>")
+    p = float(comparison.probabilities[target])
+    return (f"<details class='target-maps' id='{_anchor(index, target)}' data-target='{target}' open><summary>"
+            f"{e(_label(comparison, target))} <small>class {target}, p = {p:.3f}</small></summary>"
+            f"{_legend(options.scale, limit)}<div class='families'>{''.join(boxes)}</div></details>")
+
+
+def _flag(agreement: FamilyAgreement | None, index: int) -> str:
+    if agreement is None or math.isnan(agreement.mean):
+        return ""
+    verdict = "implementations disagree" if agreement.disagrees else "implementations agree"
+    kind = "agree disagree" if agreement.disagrees else "agree"
+    return (f" <a class='{kind}' href='#{_families_anchor(index)}'>· {verdict}: "
+            f"mean ρ = {agreement.mean:+.2f}</a>")
+
+
+def _legend(scale: str, limit: float) -> str:
+    bar = render.colourbar(height=200, width=12)[::-1].transpose(1, 0, 2)
+    low, high = ("−1 × map max", "+1 × map max") if scale == "map" else (f"−{limit:.3g}", f"+{limit:.3g}")
+    return (f"<div class='legend'><span>{e(low)}</span><img class='colourbar' alt='colour scale' "
+            f"src='{render.png_data_uri(bar)}'><span>{e(high)}</span><span>(green supports the class, "
+            "pink speaks against it)</span></div>")
+
+
+def _card(comparison: "Comparison", method: str, target: int, explanation: "Explanation | None",
+          values: np.ndarray | None, coverage: float, references: dict[str, float]) -> str:
+    where = f"data-method='{e(method)}' data-target='{target}'"
+    if explanation is None:
+        failures = [f for f in comparison.failures if f.method == method and f.target in (None, target)]
+        message = "\n".join(f"{f.error}: {f.message}" for f in failures) or "no explanation"
+        return (f"<figure class='card failed' {where} data-status='failed'><figcaption>{e(method)}</figcaption>"
+                f"<b>failed</b> {folded(message)}</figure>")
+    alt = f"{method} map for {_label(comparison, target)}"
+    picture = render.png_data_uri(render.thumbnail(render.overlay(comparison.image, values)))
+    return (f"<figure class='card' {where} data-status='ok'><figcaption>{e(method)}</figcaption>"
+            f"<img class='map' alt='{e(alt)}' src='{picture}'>{_segment_views(explanation, coverage)}"
+            f"{_stats(explanation, references)}</figure>")
+
+
+def folded(message: str) -> str:
+    """A message's first line (cut at :data:`FIRST_LINE` characters), the whole message folded beneath it."""
+    first = message.strip().splitlines()[0] if message.strip() else message
+    shown = first if len(first) <= FIRST_LINE else first[:FIRST_LINE] + "…"
+    if shown == message.strip():
+        return f"<span class='message'>{e(shown)}</span>"
+    return (f"<span class='message'>{e(shown)}</span><details><summary>whole message</summary>"
+            f"<pre>{e(message)}</pre></details>")
+
+
+def _segment_views(explanation: "Explanation", coverage: float) -> str:
+    if explanation.segments is None or explanation.segment_weights is None:
+        return ""
+    views = [(render.superpixel_view(explanation, coverage), f"top {coverage:.0%} superpixels"),
+             (explanation.masked_image(MASKED_SEGMENTS), f"top {MASKED_SEGMENTS} kept")]
+    return "<div class='views'>" + "".join(
+        f"<figure><img alt='{e(caption)}' src='{render.png_data_uri(render.thumbnail(pixels))}'>"
+        f"<figcaption>{e(caption)}</figcaption></figure>" for pixels, caption in views) + "</div>"
+
+
+def _references(explanations: Iterable["Explanation"]) -> dict[str, float]:
+    """Per metric, the better baseline's value for one target."""
+    values: dict[str, dict[str, float]] = {}
+    for explanation in explanations:
+        for metric, value in explanation.metrics.items():
+            values.setdefault(metric, {})[explanation.method] = value
+    found = {}
+    for metric, per_method in values.items():
+        reference = reference_value(per_method, baselines(list(per_method)), metric)
+        if reference is not None:
+            found[metric] = reference
+    return found
+
+
+def _stats(explanation: "Explanation", references: dict[str, float]) -> str:
+    lines = [e(f"{explanation.seconds:.2f} s · {explanation.forward_passes} forward passes")]
+    if explanation.reused_forward_passes or explanation.reused_seconds >= 0.005:
+        lines.append(e(f"(reused {explanation.reused_seconds:.2f} s · {explanation.reused_forward_passes} passes)"))
+    reference_row = family_of(explanation.method) == BASELINE
+    for metric, value in explanation.metrics.items():
+        below = (not reference_row and metric in references
+                 and not is_better(value, references[metric], metric))
+        lines.append(e(f"{metric_name(metric)}: {round(value, 3) + 0.0:.3f}") + mark(below))  # + 0.0: no "-0.000"
+    return "<div class='stats'>" + "<br>".join(lines) + "</div>"
+
+
+def _costs(comparison: "Comparison", options: Options) -> str:
+    stats = summarise([comparison])
+    means = {m: {k: s.mean for k, s in per.items()} for m, per in stats.items()}
+    costs = {"seconds": comparison.timings, "forward_passes": comparison.forward_passes}
+    longest = max(comparison.timings.values(), default=0.0) or 1.0
+    rows = []
+    for method in ordered(comparison.methods, options.sort_by, costs, means):
+        seconds = comparison.timings.get(method, 0.0)
+        reused = comparison.reused_seconds.get(method, 0.0)
+        reused_passes = comparison.reused_forward_passes.get(method, 0)
+        status = "ok" if comparison.by_method(method) else "failed"
+        shared = f"{reused:.3f} s · {reused_passes} passes" if reused_passes or reused > 0 else ""
+        bar = (f"<span class='bar' style='width:{(seconds - reused) / longest * 300:.0f}px'></span>"
+               f"<span class='bar reused' style='width:{reused / longest * 300:.0f}px'></span>")
+        rows.append(f"<tr data-method='{e(method)}' data-seconds='{seconds:.6g}' "
+                    f"data-forward-passes='{comparison.forward_passes.get(method, 0)}'><td>{e(method)}</td>"
+                    f"<td>{e(family_of(method))}</td><td>{status}</td><td>{seconds:.3f}</td>"
+                    f"<td>{comparison.forward_passes.get(method, 0)}</td><td>{e(shared)}</td><td>{bar}</td></tr>")
+    saved = sum(comparison.reused_seconds.values())
+    saved_passes = sum(comparison.reused_forward_passes.values())
+    total = sum(comparison.timings.values())
+    total_passes = sum(comparison.forward_passes.values())
+    return ("<h3>Costs</h3><div class='scroll'><table class='data timings'><tr><th>method</th><th>family</th>"
+            "<th>status</th><th>seconds, alone</th><th>forward passes, alone</th>"
+            "<th>of which reused here</th><th></th></tr>" + "".join(rows) + "</table></div>"
+            f"<p class='note'>{COST_LEGEND} The light part of a bar is the reused share. "
+            f"{order_note(options.sort_by)} All targets share one method call; metric evaluations are not "
+            "included. In this call sharing saved "
+            f"<b class='saved'>{saved:.2f} s and {saved_passes} forward passes</b>: the methods spent "
+            f"{total - saved:.2f} s and {total_passes - saved_passes} passes instead of {total:.2f} s and "
+            f"{total_passes}.</p>")
+
+
+def _faithfulness(comparison: "Comparison", options: Options) -> str:
+    stats = summarise([comparison])
+    if not stats:
+        return ""
+    metrics = list(dict.fromkeys(k for per_method in stats.values() for k in per_method))
+    costs = {"seconds": comparison.timings, "forward_passes": comparison.forward_passes}
+    means = {m: {k: s.mean for k, s in per.items()} for m, per in stats.items()}
+    order = ordered([m for m in comparison.methods if m in stats], options.sort_by, costs, means)
+    references = baselines(order)
+    table = metric_table(order, stats, metrics, references, _metric_cell, heading=metric_heading)
+    return ("<h3>Faithfulness (mean over targets)</h3>" + table
+            + f"<p class='note'>{order_note(options.sort_by)}</p>" + baseline_note(references)
+            + _chart(comparison, stats, metrics, options))
+
+
+def _metric_cell(method: str, metric: str, stat: MetricStat | None, below: bool) -> str:
+    if stat is None:
+        return "<td></td>"
+    return f"<td data-metric='{e(metric)}' data-mean='{stat.mean:.6g}'>{e(str(stat))}{mark(below)}</td>"
+
+
+def _chart(comparison: "Comparison", stats: dict[str, dict[str, MetricStat]], metrics: list[str],
+           options: Options) -> str:
+    from xaihub.report.chart import Point, cost_quality_figure
+
+    metric = chart_metric(options, metrics)
+    if metric is None:
+        return ""
+    cost = comparison.timings if options.chart_cost == "seconds" else comparison.forward_passes
+    points = [Point(m, float(cost[m]), per[metric].mean, family_of(m) == BASELINE)
+              for m, per in stats.items() if metric in per and m in cost]
+    figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
+    return (f"<h4>{e(metric_name(metric))} against cost</h4><img class='chart' data-metric='{e(metric)}' "
+            f"alt='{e(metric_name(metric))} against {e(options.chart_cost)}' "
+            f"src='{render.figure_data_uri(figure)}'><p class='note'>One point per method (cost alone, mean over "
+            "targets); better is up, cheaper is left. Red points and line: the Pareto front, methods that nothing "
+            "cheaper beats. Grey crosses: baselines.</p>")
+
+
+def chart_metric(options: Options, metrics: list[str]) -> str | None:
+    """The chart's metric: the one asked, else ``sort_by`` when it is a metric, else the first rankable one
+    (in the order of :data:`xaihub.metrics.METRICS`)."""
+    for candidate in (options.chart_metric, options.sort_by):
+        if candidate in metrics:
+            return candidate
+    preferred = [m for m in METRICS if m in metrics] + metrics
+    return next((m for m in preferred if lower_is_better(m) is not None), None)
+
+
+def _families(agreements: list[FamilyAgreement], index: int) -> str:
+    if not agreements:
+        return ""
+    rows = []
+    for agreement in agreements:
+        verdict = (f"<span class='disagree'>disagree (mean ρ &lt; {DISAGREEMENT})</span>" if agreement.disagrees
+                   else "agree" if not math.isnan(agreement.mean) else "n/a (a constant map)")
+        lowest = (f"{e(agreement.lowest[0])} vs {e(agreement.lowest[1])}: {agreement.lowest[2]:+.2f}"
+                  if agreement.lowest else "")
+        rows.append(f"<tr data-family='{e(agreement.family)}' data-mean='{agreement.mean:.4g}'>"
+                    f"<td>{e(family_title(agreement.family))}</td><td>{e(', '.join(agreement.methods))}</td>"
+                    f"<td>{agreement.mean:+.2f}</td><td>{verdict}</td><td>{lowest}</td>"
+                    f"<td>{_differing(agreement.differing)}</td></tr>")
+    return (f"<h3 id='{_families_anchor(index)}'>Implementations of the same method</h3><p class='note'>Families "
+            "implemented by two or more libraries: mean Spearman correlation of their maps over every pair and "
+            f"target. Below {DISAGREEMENT} they are flagged: they do not compute the same thing here, often because "
+            "their parameters differ.</p><div class='scroll'><table class='data families'><tr><th>family</th>"
+            "<th>implementations</th><th>mean ρ</th><th>verdict</th><th>least agreeing pair</th>"
+            "<th>parameters that differ</th></tr>" + "".join(rows) + "</table></div>")
+
+
+def _differing(differing: dict[str, dict[str, object]]) -> str:
+    if not differing:
+        return "none"
+    rows = "".join(f"<tr><td>{e(name)}</td><td>{e('; '.join(f'{m} = {v!r}' for m, v in values.items()))}</td></tr>"
+                   for name, values in differing.items())
+    return (f"<details><summary>{e(', '.join(differing))}</summary><table class='data'>{rows}</table>"
+            "<small>(a parameter missing for a method is one it does not take)</small></details>")
+
+
+def _agreement(agreement: "Agreement") -> str:
+    from xaihub.report.chart import agreement_figure
+
+    matrix, methods = agreement
+    if len(methods) < 2:
+        return ""
+    figure = agreement_figure(matrix, methods)
+    return ("<h3>Agreement between methods</h3><p class='note'>Spearman rank correlation of the maps' pixels, "
+            "averaged over targets: +1 same ranking, 0 unrelated, −1 reversed.</p>"
+            f"<img class='chart agreement' alt='agreement between methods' src='{render.figure_data_uri(figure)}'>")
+
+
+def _failures(comparison: "Comparison") -> str:
+    if not comparison.failures:
+        return ""
+    items = "".join(f"<li data-method='{e(f.method)}'><b>{e(f.method)}</b>"
+                    f"{'' if f.target is None else f' (target {f.target})'}: {folded(f'{f.error}: {f.message}')}</li>"
+                    for f in comparison.failures)
+    return f"<h3>Failed or unavailable methods</h3><ul class='failures'>{items}</ul>"
+
+
+def _parameters(comparison: "Comparison") -> str:
+    params = {}
+    for explanation in comparison.explanations:
+        params.setdefault(explanation.method, explanation.params)
+    text = json.dumps({"seed": comparison.seed, "targets": comparison.targets, "parameters": params},
+                      indent=1, default=str)
+    return f"<details><summary>Parameters (for reproducibility)</summary><pre>{e(text)}</pre></details>"
+
+
+def _label(comparison: "Comparison", index: int) -> str:
+    return comparison.labels.get(index) or f"class {index}"
+
+
+def _anchor(index: int, target: int) -> str:
+    return f"image-{index}-target-{target}"
+
+
+def _families_anchor(index: int) -> str:
+    return f"image-{index}-families"

@@ -1,0 +1,106 @@
+"""Tables both reports share: the order of rows (``sort_by``) and metric tables with reference rows.
+
+Baselines (family ``"baseline"``, e.g. ``baseline.noise``) are pinned at the top of every metric table
+as reference rows, and a method whose mean does not beat the better baseline's on a metric gets its
+cell marked (▽), so a reader can tell a good score from one a map without information also reaches.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from xaihub.errors import InputError
+from xaihub.ranking import MARGIN, better_first, is_better, lower_is_better, reference_value
+
+SORT_KEYS = ("name", "seconds", "forward_passes")
+"""``sort_by`` values besides a metric name: alphabetical, or cheapest first."""
+BELOW_MARK = "▽"
+BELOW_TITLE = "not better than the better baseline"
+
+
+def check_sort_by(sort_by: str | None, metrics: Iterable[str]) -> None:
+    """Refuse a ``sort_by`` that is neither ``None``, one of :data:`SORT_KEYS` nor a computed, rankable metric."""
+    metrics = [m for m in dict.fromkeys(metrics) if lower_is_better(m) is not None]
+    if sort_by is None or sort_by in SORT_KEYS or sort_by in metrics:
+        return
+    raise InputError(f"sort_by must be None, one of {list(SORT_KEYS)} or a computed metric {metrics}, "
+                     f"got {sort_by!r}")
+
+
+def ordered(methods: Sequence[str], sort_by: str | None, costs: Mapping[str, Mapping[str, float]],
+            means: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """``methods`` in table order: as given (``None``), by name, cheapest first (``"seconds"``,
+    ``"forward_passes"``; ``costs[key][method]``) or best first on a metric (``means[method][metric]``).
+    Methods without the value go last."""
+    if sort_by is None:
+        return list(methods)
+    if sort_by == "name":
+        return sorted(methods)
+    if sort_by in costs:
+        cost = costs[sort_by]
+        return sorted(methods, key=lambda m: (m not in cost, cost.get(m, 0.0)))
+    return better_first({m: means.get(m, {}).get(sort_by, math.nan) for m in methods}, sort_by)
+
+
+def order_note(sort_by: str | None) -> str:
+    """A sentence saying how a table's rows are ordered."""
+    if sort_by is None:
+        return "Rows in the order the methods were asked."
+    if sort_by == "name":
+        return "Rows by method name."
+    if sort_by in SORT_KEYS:
+        return f"Rows ordered by {sort_by.replace('_', ' ')} (cheapest first)."
+    return f"Rows ordered by {escape(sort_by)} (best first)."
+
+
+Cell = Callable[[str, str, Any, bool], str]
+"""``cell(method, metric, stat, below_baseline) -> "<td>...</td>"``."""
+
+
+def metric_table(methods: Sequence[str], stats: Mapping[str, Mapping[str, Any]], metrics: Sequence[str],
+                 baselines: Sequence[str], cell: Cell, css: str = "metrics",
+                 lead_headings: Sequence[str] = (), lead: Callable[[str], str] = lambda method: "",
+                 heading: Callable[[str], str] = str) -> str:
+    """A table of ``stats[method][metric]`` (objects with a ``mean``), reference rows first.
+
+    :param cell: renders one cell; told whether the method does not beat the better baseline.
+    :param lead_headings, lead: extra columns after the method's name (headings, and cells per method).
+    """
+    means = {m: {k: s.mean for k, s in per.items()} for m, per in stats.items()}
+    references = {k: reference_value({m: means.get(m, {}).get(k, math.nan) for m in baselines}, baselines, k)
+                  for k in metrics}
+    header = ("<tr><th>method</th>" + "".join(f"<th>{escape(h)}</th>" for h in lead_headings)
+              + "".join(f"<th>{escape(heading(k))}</th>" for k in metrics) + "</tr>")
+    rows = []
+    for method in [m for m in baselines if m in stats] + [m for m in methods if m not in baselines]:
+        reference = method in baselines
+        cells = []
+        for metric in metrics:
+            stat = stats.get(method, {}).get(metric)
+            limit = references[metric]
+            below = (not reference and stat is not None and limit is not None
+                     and not is_better(stat.mean, limit, metric))
+            cells.append(cell(method, metric, stat, below))
+        kind = " class='reference'" if reference else ""
+        name = f"{escape(method)} <small>(reference)</small>" if reference else escape(method)
+        rows.append(f"<tr data-method='{escape(method)}'{kind}><td>{name}</td>{lead(method)}{''.join(cells)}</tr>")
+    return f"<div class='scroll'><table class='data {css}'>{header}{''.join(rows)}</table></div>"
+
+
+def mark(below: bool) -> str:
+    """The marker of a value that does not beat the better baseline (empty otherwise)."""
+    return f" <span class='below' title='{BELOW_TITLE}'>{BELOW_MARK}</span>" if below else ""
+
+
+def baseline_note(baselines: Sequence[str]) -> str:
+    """What the reference rows and marks mean, or how to get them when no baseline was run."""
+    if baselines:
+        return (f"<p class='note'>Reference rows ({escape(', '.join(baselines))}) come from maps that know nothing "
+                f"about the model; {BELOW_MARK} marks a method that does not beat the better of them on a "
+                f"metric (by more than {MARGIN}).</p>")
+    return ("<p class='note no-baseline'>No reference rows: add <code>baseline.noise</code> and "
+            "<code>baseline.centre</code> (plugin xaihub-baseline) to <code>methods</code> to see what a map "
+            "that knows nothing about the model scores; scattered noise, for one, often gets a good deletion "
+            "AUC.</p>")
