@@ -110,8 +110,8 @@ class Explanation:
 
         Reading is bounded: the file may hold at most :data:`MAX_FILE_BYTES`, and every array's
         shape and type, declared in its header, is checked before any memory is allocated for it.
-        Then the values are checked (finite maps, image values in ``[0, 255]``, a numeric score, ...).
-        A damaged, oversized or inconsistent file raises :class:`InputError`.
+        Then the values are checked (finite maps, image values in ``[0, 255]``, a numeric score, ...);
+        the image comes back as uint8. A damaged, oversized or inconsistent file raises :class:`InputError`.
         """
         name = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(getattr(path, "name", "file"))
         try:
@@ -135,6 +135,8 @@ class Explanation:
         problem = _problem(explanation)
         if problem:
             raise InputError(f"{name} is not a consistent xaihub explanation: {problem}")
+        if explanation.image is not None and explanation.image.dtype != np.uint8:
+            explanation.image = np.rint(explanation.image).astype(np.uint8)  # values checked to lie in [0, 255]
         return explanation
 
 

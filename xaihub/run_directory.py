@@ -105,6 +105,13 @@ def explanation_file(image_id: str, method: str, target: int) -> str:
     return f"{EXPLANATIONS_DIR}/{file_name(image_id)}/{file_name(method)}__{target}.npz"
 
 
+def managed_path(directory: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Whether ``path`` is, or lies inside, an entry xaihub writes in the run directory ``directory``
+    (its index, ``run.json``, ``explanations/``, lock or ``.tmp/``), links resolved."""
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(directory))
+    return relative.split(os.sep)[0] in (INDEX_NAME, SETTINGS_NAME, EXPLANATIONS_DIR, LOCK_NAME, TEMP_DIR)
+
+
 def _explanation_parts(file: Any) -> list[str] | None:
     """The components of an index line's ``file`` when it has the form :func:`explanation_file`
     writes (``explanations/<folder>/<name>.npz``, nothing absolute, no ``..``), else ``None``."""
@@ -291,11 +298,16 @@ def verified_bytes(directory: str | os.PathLike, line: dict[str, Any]) -> bytes:
 
 
 def load_explanation(directory: str | os.PathLike, line: dict[str, Any]) -> Explanation:
-    """The explanation an ``ok`` index line names, verified (:func:`verified_bytes`) and then read
-    within the limits of :meth:`Explanation.load`; any damage raises :class:`InputError`."""
+    """The explanation an ``ok`` index line names, verified (:func:`verified_bytes`), read within
+    the limits of :meth:`Explanation.load`, and checked to be what the line says (method, target,
+    with its image); any damage raises :class:`InputError`."""
     data = io.BytesIO(verified_bytes(directory, line))
     data.name = _shown(directory, line["file"])
-    return Explanation.load(data)
+    explanation = Explanation.load(data)
+    if (explanation.method, explanation.target) != (line["method"], line["target"]) or explanation.image is None:
+        raise InputError(f"{data.name} is not the explanation its index line describes "
+                         f"({line['method']!r}, target {line['target']}, with its image)")
+    return explanation
 
 
 def read_settings(directory: str | os.PathLike) -> dict[str, Any] | None:
