@@ -9,6 +9,7 @@ import os
 import stat
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field, fields
 from typing import Any, BinaryIO, Iterator
 
@@ -122,8 +123,8 @@ class Explanation:
                 meta, arrays = _read_npz(path)
         except _Refused as exc:
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from None
-        except (OSError, ValueError, KeyError, EOFError, RecursionError, zipfile.BadZipFile,
-                zipfile.LargeZipFile, NotImplementedError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, RecursionError, struct.error, zlib.error,
+                zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from exc
         if not isinstance(meta, dict) or meta.pop("format_version", None) != FORMAT_VERSION:
             raise InputError(f"{name} has no header of a known format version")

@@ -538,7 +538,10 @@ class RunDirectory:
         os.pwrite(fd, note, 0)
 
     def _clear_temporary_files(self) -> None:
-        """Only the lock holder writes ``.tmp/``, so whatever is there was left by a crashed writer."""
+        """Only the lock holder writes ``.tmp/``, so whatever is there was left by a crashed writer.
+        (``explanations/`` is created here too, so that a link in its place is refused up front.)"""
+        with _contained_errors(self.path, EXPLANATIONS_DIR):
+            os.close(_open_folders(self.path, [EXPLANATIONS_DIR], create=True))
         with _contained_errors(self.path, TEMP_DIR):
             folder = _open_folders(self.path, [TEMP_DIR], create=True)
         try:
