@@ -149,9 +149,10 @@ class _Refused(Exception):
 def _open_regular_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """``path`` opened for reading, refused unless it is a regular file (a FIFO would block)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _Refused("it is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Refused("not a regular file")
         yield fh
 
 

@@ -265,9 +265,10 @@ def open_contained(directory: str | os.PathLike, relative: str) -> Iterator[Bina
             fd = os.open(parts[-1], _READ, dir_fd=parent)
         finally:
             os.close(parent)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{_shown(directory, relative)} is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputError(f"{_shown(directory, relative)} is not a regular file")
         yield fh
 
 
@@ -602,18 +603,19 @@ def _open_folders(root: str, parts: list[str], create: bool) -> int:
 
 @contextlib.contextmanager
 def _contained_errors(directory: str | os.PathLike, relative: str) -> Iterator[None]:
-    """Turn "this is a link" and "this is not a folder" into an :class:`InputError` naming the path."""
+    """Turn every file-system error but "not found" into an :class:`InputError` naming the path;
+    "this is a link" and "this is not a folder" say that no link is followed."""
     try:
         yield
+    except FileNotFoundError:
+        raise
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
             raise InputError(
                 f"{_shown(directory, relative)} (or a folder on its way) is a symbolic link or not a folder; "
                 "xaihub follows no links inside a run directory"
             ) from None
-        if exc.errno == errno.ENAMETOOLONG:
-            raise InputError(f"{_shown(directory, relative)}: a name is too long for this file system") from None
-        raise
+        raise InputError(f"cannot use {_shown(directory, relative)}: {exc.strerror or exc}") from exc
 
 
 def _lock_holder(fd: int) -> str:

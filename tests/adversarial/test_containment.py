@@ -92,3 +92,13 @@ def test_the_run_directory_itself_may_be_a_link(tmp_path):
     assert run(IMAGES[:1], tmp_path / "link").done == 2
     assert_trustworthy(tmp_path / "real", ["0"])
     assert explanation_file("0", "native.lime", 1) in {line["file"] for line in read_index(tmp_path / "real")}
+
+
+@pytest.mark.parametrize("name", [INDEX_NAME, SETTINGS_NAME, LOCK_NAME])
+def test_a_folder_in_place_of_a_file_is_an_input_error(tmp_path, name):
+    (tmp_path / name).mkdir()
+    with pytest.raises(InputError, match="not a regular file|Is a directory"):
+        run(IMAGES[:1], tmp_path)
+    if name == INDEX_NAME:
+        with pytest.raises(InputError, match="not a regular file"):
+            xaihub.dataset_report(tmp_path, tmp_path / "r.html")

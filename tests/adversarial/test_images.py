@@ -52,3 +52,17 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     exif[0x0112] = orientation
     picture.save(tmp_path / "x.png", exif=exif)  # lossless, so pixels compare exactly
     np.testing.assert_array_equal(to_rgb_uint8(tmp_path / "x.png"), ORIENTATIONS[orientation](stored))
+
+
+def test_a_phone_jpeg_comes_out_upright(tmp_path):
+    from PIL import Image
+
+    stored = np.zeros((24, 48, 3), np.uint8)
+    stored[:, :24] = 250  # bright left half, stored landscape
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    picture.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    upright = to_rgb_uint8(tmp_path / "phone.jpg")
+    assert upright.shape == (48, 24, 3)
+    assert upright[:20].mean() > 200 and upright[-20:].mean() < 50  # the bright half is now on top
