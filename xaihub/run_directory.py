@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
@@ -45,7 +44,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from xaihub.errors import InputError
+from xaihub.errors import InputError, XaihubError
 from xaihub.explanation import MAX_FILE_BYTES, Explanation
 from xaihub.files import temporary_name
 from xaihub.fingerprint import differences
@@ -66,11 +65,12 @@ MAX_LINE_BYTES = 2**20
 """The longest index line read; a longer one is damaged."""
 MAX_SETTINGS_BYTES = 16 * 2**20
 _REPORTED_PROBLEMS = 100
-_PLAIN_NAME = re.compile(r"[a-z0-9_-][a-z0-9._-]{0,99}")
+_PLAIN_NAME = re.compile(r"[a-z0-9_-](?:[a-z0-9._-]{0,98}[a-z0-9_-])?")
 _WINDOWS_DEVICES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NOFOLLOW, _CLOEXEC = getattr(os, "O_NOFOLLOW", 0), getattr(os, "O_CLOEXEC", 0)  # POSIX: see _require_posix
+_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 
 
 def record(**values: Any) -> dict[str, Any]:
@@ -86,8 +86,8 @@ def record(**values: Any) -> dict[str, Any]:
 def file_name(name: str) -> str:
     """A file or folder name for ``name`` (an image id, a method) that no other name maps to.
 
-    Names of lowercase ASCII letters, digits and ``._-`` (not starting with a dot, at most 100
-    characters, no Windows device name) are kept. Any other name becomes a readable prefix (unsafe
+    Names of lowercase ASCII letters, digits and ``._-`` (neither starting nor ending with a dot, at
+    most 100 characters, no Windows device name) are kept. Any other name becomes a readable prefix (unsafe
     characters replaced by ``_``, at most 64 characters) + ``~`` + 16 hex digits of the SHA-256 of the
     whole name. ``~`` never occurs in a kept name, so the two forms cannot collide; names that differ
     only in case get different hashes, so they stay apart on case-insensitive file systems too; and
@@ -258,6 +258,7 @@ def open_contained(directory: str | os.PathLike, relative: str) -> Iterator[Bina
     :raises FileNotFoundError: when it does not exist.
     :raises InputError: when a component is a symbolic link, or the file is not a regular file.
     """
+    _require_posix()
     parts = relative.split("/")
     with _contained_errors(directory, relative):
         parent = _open_folders(directory, parts[:-1], create=False)
@@ -381,6 +382,7 @@ class RunDirectory:
     def open(cls, path: str | os.PathLike) -> Iterator["RunDirectory"]:
         """Create ``path`` if needed, lock it for this process, remove what a crashed writer left in
         ``.tmp/``; unlock on exit. A directory locked by another writer raises :class:`InputError`."""
+        _require_posix()
         run = cls(os.fspath(path))
         if os.path.lexists(run.path) and not os.path.isdir(run.path):
             raise InputError(f"out {run.path!r} exists and is not a directory")
@@ -439,7 +441,7 @@ class RunDirectory:
                 self._remove(parts)
                 folders.add(parts[1])
         for folder in folders:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(InputError):  # a folder still holding files of the user's stays
                 self._remove([EXPLANATIONS_DIR, folder], folder=True)
         self._remove([INDEX_NAME])
         self._remove([SETTINGS_NAME])
@@ -483,7 +485,7 @@ class RunDirectory:
 
     def _write_in(self, parent: int, temporary_folder: int, name: str, data: bytes) -> None:
         temporary = temporary_name(name)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644,
                      dir_fd=temporary_folder)
         try:
             try:
@@ -502,7 +504,7 @@ class RunDirectory:
         with _contained_errors(self.path, INDEX_NAME):
             root = _open_folders(self.path, [], create=False)
             try:
-                fd = os.open(INDEX_NAME, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                fd = os.open(INDEX_NAME, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC,
                              0o644, dir_fd=root)
             finally:
                 os.close(root)
@@ -515,10 +517,12 @@ class RunDirectory:
         return fd
 
     def _acquire_lock(self) -> None:
+        import fcntl
+
         with _contained_errors(self.path, LOCK_NAME):
             root = _open_folders(self.path, [], create=False)
             try:
-                fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=root)
+                fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644, dir_fd=root)
             finally:
                 os.close(root)
         try:
@@ -574,6 +578,8 @@ class RunDirectory:
             self._index = None
 
     def _close(self) -> None:
+        import fcntl
+
         self._close_index()
         if self._lock is not None:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
@@ -581,9 +587,15 @@ class RunDirectory:
             self._lock = None
 
 
+def _require_posix() -> None:
+    if os.open not in os.supports_dir_fd or not _NOFOLLOW:
+        raise XaihubError("run directories need a POSIX system (Linux, macOS): opening files relative to a "
+                          "folder without following links is how xaihub keeps every path inside the run directory")
+
+
 def _open_folders(root: str, parts: list[str], create: bool) -> int:
     """A descriptor of ``root/parts...``, each component opened with ``O_NOFOLLOW`` (created if asked)."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
     try:
         for part in parts:
             if create:
