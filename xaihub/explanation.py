@@ -238,7 +238,7 @@ _DECLARED_SHAPES = {
     "image": lambda s, h, w: s == (h, w, 3),
     "channels": lambda s, h, w: len(s) == 3 and s[:2] == (h, w) and 1 <= s[2] <= _MAX_CHANNELS,
     "segments": lambda s, h, w: s == (h, w),
-    "segment_weights": lambda s, h, w: len(s) == 1 and s[0] <= h * w,
+    "segment_weights": lambda s, h, w: len(s) == 1 and s[0] <= MAX_PIXELS,
 }
 """For each array, whether its declared shape can belong to an ``h×w`` explanation."""
 
@@ -292,9 +292,8 @@ def _header_problem(explanation: Explanation) -> str | None:
     target = explanation.target
     if not _is_int(target) or target < 0:
         return f"target is {target!r}, not a class index"
-    for name in ("method",):
-        if not isinstance(getattr(explanation, name), str):
-            return f"{name} is {getattr(explanation, name)!r}, not a string"
+    if not isinstance(explanation.method, str):
+        return f"method is {explanation.method!r}, not a string"
     if explanation.label is not None and not isinstance(explanation.label, str):
         return f"label is {explanation.label!r}, not a string"
     if not _is_number(explanation.score):
