@@ -14,8 +14,8 @@
   renamed; an index line is appended (and fsynced) only after its file is on disk. A crash leaves at
   most a line cut short (skipped by readers) and temporary files (removed by the next writer).
 * **Contained.** Every path read or written lies inside the directory and no symbolic link below it
-  is followed (each component is opened with ``O_NOFOLLOW``); an index line naming a file elsewhere is
-  damaged. The directory itself may be a link.
+  is followed (:mod:`xaihub.contained`); an index line naming a file elsewhere is damaged. The
+  directory itself may be a link.
 * **Verified and bounded.** A file counts only with its recorded size and SHA-256; index lines are read
   at most :data:`MAX_LINE_BYTES` at a time and checked field by field; explanations are read within
   the limits of :meth:`Explanation.load`. Damaged lines and files are reported and redone on resume,
@@ -37,16 +37,15 @@ import json
 import os
 import re
 import socket
-import stat
 import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from xaihub.errors import InputError, XaihubError
+from xaihub import contained
+from xaihub.errors import InputError
 from xaihub.explanation import MAX_FILE_BYTES, Explanation
-from xaihub.files import temporary_name
 from xaihub.fingerprint import differences
 
 INDEX_NAME = "index.jsonl"
@@ -68,9 +67,6 @@ _REPORTED_PROBLEMS = 100
 _PLAIN_NAME = re.compile(r"[a-z0-9_-](?:[a-z0-9._-]{0,98}[a-z0-9_-])?")
 _WINDOWS_DEVICES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_NOFOLLOW, _CLOEXEC = getattr(os, "O_NOFOLLOW", 0), getattr(os, "O_CLOEXEC", 0)  # POSIX: see _require_posix
-_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
-_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 
 
 def record(**values: Any) -> dict[str, Any]:
@@ -150,7 +146,7 @@ def scan_index(directory: str | os.PathLike) -> IndexScan:
     """
     scan = IndexScan()
     try:
-        with open_contained(directory, INDEX_NAME) as fh:
+        with contained.open_for_reading(directory, INDEX_NAME) as fh:
             for number, raw in enumerate(_bounded_lines(fh), start=1):
                 if raw is None:
                     scan.reject(number, f"longer than {MAX_LINE_BYTES} bytes")
@@ -249,29 +245,7 @@ def completed_pairs(directory: str | os.PathLike) -> dict[tuple[str, str], int]:
     return done
 
 
-# -- reading inside the run directory ------------------------------------------------------------
-
-@contextlib.contextmanager
-def open_contained(directory: str | os.PathLike, relative: str) -> Iterator[BinaryIO]:
-    """``directory/relative`` (``/``-separated) opened for reading, following no link below ``directory``.
-
-    :raises FileNotFoundError: when it does not exist.
-    :raises InputError: when a component is a symbolic link, or the file is not a regular file.
-    """
-    _require_posix()
-    parts = relative.split("/")
-    with _contained_errors(directory, relative):
-        parent = _open_folders(directory, parts[:-1], create=False)
-        try:
-            fd = os.open(parts[-1], _READ, dir_fd=parent)
-        finally:
-            os.close(parent)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InputError(f"{_shown(directory, relative)} is not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        yield fh
-
+# -- reading, verified ---------------------------------------------------------------------------
 
 def verified_bytes(directory: str | os.PathLike, line: dict[str, Any]) -> bytes:
     """The bytes of an ``ok`` line's file, checked against its recorded size and SHA-256.
@@ -281,21 +255,21 @@ def verified_bytes(directory: str | os.PathLike, line: dict[str, Any]) -> bytes:
     problem = line_problem(line)
     if problem or line.get("status") != "ok":
         raise InputError(f"index line of {line.get('image')!r} / {line.get('method')!r} is damaged: {problem}")
-    shown = _shown(directory, line["file"])
+    name = contained.shown(directory, line["file"])
     try:
-        with open_contained(directory, line["file"]) as fh:
+        with contained.open_for_reading(directory, line["file"]) as fh:
             size = os.fstat(fh.fileno()).st_size
             if size != line["bytes"]:
-                raise InputError(f"{shown} has {size} bytes; the index recorded {line['bytes']} (altered or cut short)")
+                raise InputError(f"{name} has {size} bytes; the index recorded {line['bytes']} (altered or cut short)")
             if size > MAX_FILE_BYTES:
-                raise InputError(f"{shown} holds {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+                raise InputError(f"{name} holds {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
             data = fh.read(size + 1)
     except FileNotFoundError:
-        raise InputError(f"{shown} is missing") from None
+        raise InputError(f"{name} is missing") from None
     except OSError as exc:
-        raise InputError(f"cannot read {shown}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
     if len(data) != size or hashlib.sha256(data).hexdigest() != line["sha256"]:
-        raise InputError(f"{shown} does not match the SHA-256 recorded in the index (altered since it was written)")
+        raise InputError(f"{name} does not match the SHA-256 recorded in the index (altered since it was written)")
     return data
 
 
@@ -304,7 +278,7 @@ def load_explanation(directory: str | os.PathLike, line: dict[str, Any]) -> Expl
     the limits of :meth:`Explanation.load`, and checked to be what the line says (method, target,
     with its image); any damage raises :class:`InputError`."""
     data = io.BytesIO(verified_bytes(directory, line))
-    data.name = _shown(directory, line["file"])
+    data.name = contained.shown(directory, line["file"])
     explanation = Explanation.load(data)
     if (explanation.method, explanation.target) != (line["method"], line["target"]) or explanation.image is None:
         raise InputError(f"{data.name} is not the explanation its index line describes "
@@ -321,13 +295,14 @@ def read_settings(directory: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def _load_settings(directory: str | os.PathLike) -> dict[str, Any] | None:
+    name = contained.shown(directory, SETTINGS_NAME)
     try:
-        with open_contained(directory, SETTINGS_NAME) as fh:
+        with contained.open_for_reading(directory, SETTINGS_NAME) as fh:
             text = fh.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise InputError(f"cannot read {_shown(directory, SETTINGS_NAME)}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
     try:
         if len(text) > MAX_SETTINGS_BYTES:
             raise ValueError(f"over {MAX_SETTINGS_BYTES} bytes")
@@ -335,14 +310,14 @@ def _load_settings(directory: str | os.PathLike) -> dict[str, Any] | None:
         if not isinstance(settings, dict) or not isinstance(settings.get("params", {}), dict):
             raise ValueError("not a JSON object with a params object")
     except (ValueError, RecursionError) as exc:
-        raise InputError(f"{_shown(directory, SETTINGS_NAME)} is not a readable xaihub run description: {exc}") from exc
+        raise InputError(f"{name} is not a readable xaihub run description: {exc}") from exc
     return settings
 
 
 def _intact(directory: str | os.PathLike, line: dict[str, Any]) -> bool:
     """Whether the line's file has its recorded size and SHA-256 (read in chunks, never whole)."""
     try:
-        with open_contained(directory, line["file"]) as fh:
+        with contained.open_for_reading(directory, line["file"]) as fh:
             if os.fstat(fh.fileno()).st_size != line["bytes"]:
                 return False
             digest = hashlib.sha256()
@@ -380,9 +355,10 @@ class RunDirectory:
     @classmethod
     @contextlib.contextmanager
     def open(cls, path: str | os.PathLike) -> Iterator["RunDirectory"]:
-        """Create ``path`` if needed, lock it for this process, remove what a crashed writer left in
-        ``.tmp/``; unlock on exit. A directory locked by another writer raises :class:`InputError`."""
-        _require_posix()
+        """Create ``path`` if needed and lock it for this process (unlocked on exit); a directory
+        locked by another writer raises :class:`InputError`. Then remove what a crashed writer left
+        in ``.tmp/`` (only the lock holder writes there) and refuse a link in place of ``explanations/``."""
+        contained.require_posix()
         run = cls(os.fspath(path))
         if os.path.lexists(run.path) and not os.path.isdir(run.path):
             raise InputError(f"out {run.path!r} exists and is not a directory")
@@ -392,7 +368,9 @@ class RunDirectory:
             raise InputError(f"cannot create the run directory {run.path!r}: {exc.strerror or exc}") from exc
         run._acquire_lock()
         try:
-            run._clear_temporary_files()
+            contained.empty_folder(run.path, TEMP_DIR)
+            with contained.input_errors(run.path, EXPLANATIONS_DIR):
+                os.close(contained.open_folders(run.path, [EXPLANATIONS_DIR], create=True))
             yield run
         finally:
             run._close()
@@ -438,14 +416,14 @@ class RunDirectory:
         for line in read_index(self.path):
             parts = _explanation_parts(line.get("file"))
             if parts is not None:
-                self._remove(parts)
+                contained.remove(self.path, line["file"])
                 folders.add(parts[1])
         for folder in folders:
             with contextlib.suppress(InputError):  # a folder still holding files of the user's stays
-                self._remove([EXPLANATIONS_DIR, folder], folder=True)
-        self._remove([INDEX_NAME])
-        self._remove([SETTINGS_NAME])
+                contained.remove(self.path, f"{EXPLANATIONS_DIR}/{folder}", folder=True)
         self._close_index()
+        contained.remove(self.path, INDEX_NAME)
+        contained.remove(self.path, SETTINGS_NAME)
 
     def completed_pairs(self) -> dict[tuple[str, str], int]:
         """See :func:`completed_pairs`."""
@@ -460,71 +438,26 @@ class RunDirectory:
         return len(data), hashlib.sha256(data).hexdigest()
 
     def write_file(self, relative: str, data: bytes) -> None:
-        """Write ``data`` to ``relative`` (``/``-separated) atomically and durably: into ``.tmp/``
-        under a name unique to this writer, fsynced, then renamed into place, creating folders
-        as needed and following no link."""
-        parts = relative.split("/")
-        with _contained_errors(self.path, relative):
-            parent = _open_folders(self.path, parts[:-1], create=True)
-            try:
-                temporary_folder = _open_folders(self.path, [TEMP_DIR], create=True)
-                try:
-                    self._write_in(parent, temporary_folder, parts[-1], data)
-                finally:
-                    os.close(temporary_folder)
-            finally:
-                os.close(parent)
+        """Write ``data`` to ``relative`` (``/``-separated) atomically and durably, through ``.tmp/``
+        (see :func:`xaihub.contained.replace_file`)."""
+        contained.replace_file(self.path, relative, data, TEMP_DIR)
 
     def append_index(self, records: list[dict[str, Any]]) -> None:
         """Append ``records`` as lines of ``index.jsonl`` in one write, fsynced before returning."""
         if self._index is None:
-            self._index = self._open_index()
+            self._index = contained.open_file(self.path, INDEX_NAME, os.O_RDWR | os.O_APPEND | os.O_CREAT,
+                                              create=False)
+            size = os.fstat(self._index).st_size
+            if size and os.pread(self._index, 1, size - 1) != b"\n":
+                contained.write_all(self._index, b"\n")  # after a crash mid-line, start on a fresh line
         text = "".join(json.dumps(r, default=_jsonable) + "\n" for r in records)
-        _write_all(self._index, text.encode())
+        contained.write_all(self._index, text.encode())
         os.fsync(self._index)
-
-    def _write_in(self, parent: int, temporary_folder: int, name: str, data: bytes) -> None:
-        temporary = temporary_name(name)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644,
-                     dir_fd=temporary_folder)
-        try:
-            try:
-                _write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, name, src_dir_fd=temporary_folder, dst_dir_fd=parent)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary, dir_fd=temporary_folder)
-            raise
-        os.fsync(parent)
-
-    def _open_index(self) -> int:
-        with _contained_errors(self.path, INDEX_NAME):
-            root = _open_folders(self.path, [], create=False)
-            try:
-                fd = os.open(INDEX_NAME, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC,
-                             0o644, dir_fd=root)
-            finally:
-                os.close(root)
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise InputError(f"{_shown(self.path, INDEX_NAME)} is not a regular file")
-        if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
-            _write_all(fd, b"\n")  # after a crash mid-line, the next line must not be glued to the broken one
-        return fd
 
     def _acquire_lock(self) -> None:
         import fcntl
 
-        with _contained_errors(self.path, LOCK_NAME):
-            root = _open_folders(self.path, [], create=False)
-            try:
-                fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644, dir_fd=root)
-            finally:
-                os.close(root)
+        fd = contained.open_file(self.path, LOCK_NAME, os.O_RDWR | os.O_CREAT, create=False)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -542,36 +475,6 @@ class RunDirectory:
         os.ftruncate(fd, 0)
         os.pwrite(fd, note, 0)
 
-    def _clear_temporary_files(self) -> None:
-        """Only the lock holder writes ``.tmp/``, so whatever is there was left by a crashed writer.
-        (``explanations/`` is created here too, so that a link in its place is refused up front.)"""
-        with _contained_errors(self.path, EXPLANATIONS_DIR):
-            os.close(_open_folders(self.path, [EXPLANATIONS_DIR], create=True))
-        with _contained_errors(self.path, TEMP_DIR):
-            folder = _open_folders(self.path, [TEMP_DIR], create=True)
-        try:
-            for entry in os.scandir(folder):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.name, dir_fd=folder)
-        finally:
-            os.close(folder)
-
-    def _remove(self, parts: list[str], folder: bool = False) -> None:
-        """Remove ``parts`` (a file, or an empty folder) without following links; a missing one is fine."""
-        with _contained_errors(self.path, "/".join(parts)):
-            try:
-                parent = _open_folders(self.path, parts[:-1], create=False)
-            except FileNotFoundError:
-                return
-            try:
-                with contextlib.suppress(FileNotFoundError):
-                    if folder:
-                        os.rmdir(parts[-1], dir_fd=parent)
-                    else:
-                        os.unlink(parts[-1], dir_fd=parent)
-            finally:
-                os.close(parent)
-
     def _close_index(self) -> None:
         if self._index is not None:
             os.close(self._index)
@@ -587,49 +490,6 @@ class RunDirectory:
             self._lock = None
 
 
-def _require_posix() -> None:
-    if os.open not in os.supports_dir_fd or not _NOFOLLOW:
-        raise XaihubError("run directories need a POSIX system (Linux, macOS): opening files relative to a "
-                          "folder without following links is how xaihub keeps every path inside the run directory")
-
-
-def _open_folders(root: str, parts: list[str], create: bool) -> int:
-    """A descriptor of ``root/parts...``, each component opened with ``O_NOFOLLOW`` (created if asked)."""
-    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
-    try:
-        for part in parts:
-            if create:
-                try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                    os.fsync(fd)
-                except FileExistsError:
-                    pass
-            inner = os.open(part, _DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-@contextlib.contextmanager
-def _contained_errors(directory: str | os.PathLike, relative: str) -> Iterator[None]:
-    """Turn every file-system error but "not found" into an :class:`InputError` naming the path;
-    "this is a link" and "this is not a folder" say that no link is followed."""
-    try:
-        yield
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-            raise InputError(
-                f"{_shown(directory, relative)} (or a folder on its way) is a symbolic link or not a folder; "
-                "xaihub follows no links inside a run directory"
-            ) from None
-        raise InputError(f"cannot use {_shown(directory, relative)}: {exc.strerror or exc}") from exc
-
-
 def _lock_holder(fd: int) -> str:
     try:
         holder = json.loads(os.pread(fd, 4096, 0))
@@ -638,20 +498,10 @@ def _lock_holder(fd: int) -> str:
         return "a process that has not yet said who it is"
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _fields(settings: dict[str, Any], names: list[str]) -> dict[str, Any]:
     params = settings.get("params", {})
     return {name: (params.get(name.removeprefix("params of ")) if name.startswith("params of ") else settings.get(name))
             for name in names}
-
-
-def _shown(directory: str | os.PathLike, relative: str) -> str:
-    return repr(os.path.join(os.fspath(directory), relative))
 
 
 def _is_int(value: Any) -> bool:
