@@ -124,7 +124,7 @@ class Explanation:
         except _Refused as exc:
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from None
         except (OSError, ValueError, KeyError, EOFError, RecursionError, struct.error, zlib.error,
-                zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+                zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as exc:  # RuntimeError: encrypted
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from exc
         if not isinstance(meta, dict) or meta.pop("format_version", None) != FORMAT_VERSION:
             raise InputError(f"{name} has no header of a known format version")
@@ -238,7 +238,7 @@ _DECLARED_SHAPES = {
     "image": lambda s, h, w: s == (h, w, 3),
     "channels": lambda s, h, w: len(s) == 3 and s[:2] == (h, w) and 1 <= s[2] <= _MAX_CHANNELS,
     "segments": lambda s, h, w: s == (h, w),
-    "segment_weights": lambda s, h, w: len(s) == 1 and s[0] <= MAX_PIXELS,
+    "segment_weights": lambda s, h, w: len(s) == 1 and 0 <= s[0] <= MAX_PIXELS,
 }
 """For each array, whether its declared shape can belong to an ``h×w`` explanation."""
 

@@ -172,6 +172,20 @@ def test_values_are_checked_not_only_shapes(arrays, meta, message):
         load(npz(members))
 
 
+def test_encrypted_members_and_negative_sizes_are_refused():
+    encrypted = bytearray(GOOD)
+    for signature, flags in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):  # the "encrypted" bit of every entry
+        at = encrypted.find(signature)
+        while at >= 0:
+            encrypted[at + flags] |= 1
+            at = encrypted.find(signature, at + 1)
+    with pytest.raises(InputError, match="encrypted"):
+        load(bytes(encrypted))
+    members = {"meta.npy": META, "attribution.npy": npy(np.zeros((8, 8))), "segment_weights.npy": npy_header((-5,))}
+    with pytest.raises(InputError):
+        load(npz(members))
+
+
 def test_a_deeply_nested_header_is_refused():
     members = {"meta.npy": npy(np.array("[" * 100_000)), "attribution.npy": npy(np.zeros((8, 8)))}
     with pytest.raises(InputError):
