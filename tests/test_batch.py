@@ -59,7 +59,7 @@ def test_a_folder_a_list_of_paths_and_a_mapping_give_ids(tmp_path):
     run({"cat": IMAGES[0], "dog/1": IMAGES[1]}, tmp_path / "from-map")
     lines = read_index(tmp_path / "from-map")
     assert {r["image"] for r in lines} == {"cat", "dog/1"}
-    assert all(os.path.dirname(r["file"]).startswith(os.path.join("explanations", "dog_1-")) for r in lines
+    assert all(os.path.dirname(r["file"]).startswith("explanations/dog_1~") for r in lines
                if r["image"] == "dog/1")  # an id unsafe as a folder name gets a hash suffix
     run(iter(IMAGES[:2]), tmp_path / "from-iterator", ids=["x", "y"])
     assert {r["image"] for r in read_index(tmp_path / "from-iterator")} == {"x", "y"}
@@ -111,10 +111,10 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path):
             raise KeyboardInterrupt
         return channel_means(batch)
 
-    with pytest.raises(KeyboardInterrupt):
-        run(IMAGES, tmp_path / "resumed", model=dies_on_the_third_image)
+    with pytest.raises(KeyboardInterrupt):  # the same model, in a wrapper: model_id says so
+        run(IMAGES, tmp_path / "resumed", model=dies_on_the_third_image, model_id="channel means")
     assert {k[0] for k in ok_lines(tmp_path / "resumed")} == {"0", "1"}
-    resumed = run(IMAGES, tmp_path / "resumed")
+    resumed = run(IMAGES, tmp_path / "resumed", model_id="channel means")
     assert (resumed.done, resumed.skipped) == (6, 4)
     run(IMAGES, tmp_path / "straight")
     straight, after = ok_lines(tmp_path / "straight"), ok_lines(tmp_path / "resumed")
@@ -128,9 +128,9 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path):
 
 def test_failures_are_retried_on_rerun(tmp_path):
     images = {"dark": np.zeros((16, 16, 3), np.uint8), "fine": IMAGES[0]}
-    assert run(images, tmp_path, model=refuses_dark_images, params=MEAN_FILL).failed == 1
+    assert run(images, tmp_path, model=refuses_dark_images, params=MEAN_FILL, model_id="v1").failed == 1
     assert xaihub.dataset_statistics(tmp_path).methods["native.lime"].failures == 1
-    again = run(images, tmp_path, params=MEAN_FILL)  # a model that can now score the dark image
+    again = run(images, tmp_path, params=MEAN_FILL, model_id="v1")  # the model, fixed: it now scores dark images
     assert (again.done, again.skipped, again.failed) == (2, 2, 0)
     assert {k[0] for k in ok_lines(tmp_path)} == {"dark", "fine"}
     lime = xaihub.dataset_statistics(tmp_path).methods["native.lime"]
@@ -144,7 +144,12 @@ def test_a_rerun_with_other_settings_is_refused_but_new_methods_are_added(tmp_pa
     with pytest.raises(InputError, match="params of native.lime"):
         run(IMAGES[:1], tmp_path, params={"native.lime": {"num_samples": 30}})
     settings = json.loads((tmp_path / "run.json").read_text())
-    assert settings == {"seed": 0, "targets": "top-2", "params": {"native.lime": {"num_samples": 20}}}
+    assert settings == {"seed": 0, "targets": "top-2", "params": {"native.lime": {"num_samples": 20}},
+                        "model": {"callable": "toy_models.channel_means"}, "preprocess": None, "output": "auto",
+                        "metrics": []}
+    run(IMAGES[:1], tmp_path, methods=["native.lime", "native.kernelshap"],
+        params={**LIME, "native.kernelshap": {"num_samples": 20}})
+    assert set(json.loads((tmp_path / "run.json").read_text())["params"]) == {"native.lime", "native.kernelshap"}
 
 
 def test_duplicate_ids_fail_the_later_image_only(tmp_path):

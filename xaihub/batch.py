@@ -10,18 +10,12 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from xaihub.errors import InputError
 from xaihub.executors import ImageResult, ImageTask, open_executor
+from xaihub.fingerprint import run_fingerprint
 from xaihub.image_sources import SourceImage, image_source
+from xaihub.metrics import check_metrics
 from xaihub.models import ModelOptions
 from xaihub.progress import progress_bar
-from xaihub.run_directory import (
-    INDEX_NAME,
-    IndexWriter,
-    completed_pairs,
-    explanation_file,
-    reconcile_settings,
-    record,
-    save_durably,
-)
+from xaihub.run_directory import INDEX_NAME, RESUME_MODES, RunDirectory, explanation_file, record
 from xaihub.runner import DEFAULT_METHODS, explain
 from xaihub.targets import Targets
 
@@ -84,6 +78,8 @@ def explain_many(
     seed: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool | None = None,
+    resume: str = "check",
+    model_id: str | None = None,
     **explain_kwargs: Any,
 ) -> BatchSummary:
     """Explain every image with every method; save each explanation under ``out`` as it completes.
@@ -94,11 +90,20 @@ def explain_many(
         list / iterable of images (see :func:`xaihub.image_sources.image_source`).
     :param methods, targets, seed, params: as for :func:`xaihub.explain`, the same for every image.
     :param out: the run directory (created if needed): ``index.jsonl`` plus one ``.npz`` per
-        explanation. Calling again with the same ``out`` skips what is done and redoes the rest.
+        explanation (see :mod:`xaihub.run_directory`). Calling again with the same ``out`` skips what
+        is done and redoes the rest. One process at a time may write it: a second is refused.
     :param executor: ``None`` (this process), ``"dask"`` (a local Dask cluster, closed at the end) or
         a ``dask.distributed.Client``.
     :param ids: one id per image, instead of file stems / positions.
     :param progress: one bar for the whole run; default: only when stderr is a terminal.
+    :param resume: what to do when ``out`` holds results made with another setup (model,
+        preprocessing, output, metrics, seed, targets or a method's parameters, as recorded in
+        ``run.json``): ``"check"`` (default) refuses with an :class:`InputError` naming the fields that
+        differ; ``"overwrite"`` deletes the results xaihub wrote there and starts over; ``"force"``
+        keeps them and adds the new ones (``run.json`` lists the earlier setups under ``"earlier"``).
+    :param model_id: names the model in the fingerprint instead of its weights (torch, Keras) or the
+        qualified name of a predict function; pass it when that name does not identify the model
+        (a closure, a lambda, a callable object whose state matters).
     :param explain_kwargs: passed on to :func:`xaihub.explain` (``preprocess``, ``labels``, ...).
     :return: a :class:`BatchSummary`. An image that cannot be read or scored is recorded as failed
         and the run goes on.
@@ -107,18 +112,23 @@ def explain_many(
     methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
     params = {m: dict(p) for m, p in (params or {}).items()}
     _check_arguments(methods, params, explain_kwargs)
+    if resume not in RESUME_MODES:
+        raise InputError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
     source = image_source(images, ids)
-    directory = os.fspath(out)
-    os.makedirs(directory, exist_ok=True)
-    reconcile_settings(directory, {"seed": seed, "targets": targets,
-                                   "params": {m: params.get(m, {}) for m in methods}})
-    run = _Run(directory, methods, completed_pairs(directory))
+    fingerprint = run_fingerprint(
+        model=model, model_id=model_id, preprocess=explain_kwargs.get("preprocess"),
+        output=explain_kwargs.get("output", "auto"), metrics=check_metrics(explain_kwargs.get("metrics")),
+        seed=seed, targets=targets, params={m: params.get(m, {}) for m in methods},
+    )
     kwargs = {**explain_kwargs, "targets": targets, "seed": seed, "params": params, "progress": False}
-    with progress_bar(total=source.count, progress=progress, desc="explaining images", unit="image") as bar, \
-            open_executor(executor) as runner:
-        run.bar = bar
-        for result in runner.run(model, run.tasks(source.items), kwargs):
-            run.write(result)
+    with RunDirectory.open(out) as directory:
+        directory.reconcile(fingerprint, resume)
+        run = _Run(directory, methods, directory.completed_pairs())
+        with progress_bar(total=source.count, progress=progress, desc="explaining images", unit="image") as bar, \
+                open_executor(executor) as runner:
+            run.bar = bar
+            for result in runner.run(model, run.tasks(source.items), kwargs):
+                run.write(result)
     run.summary.seconds = time.perf_counter() - start
     return run.summary
 
@@ -126,12 +136,11 @@ def explain_many(
 class _Run:
     """The driver's side of a run: decides what to skip, and is the only writer of files and index."""
 
-    def __init__(self, directory: str, methods: list[str], done: dict[tuple[str, str], int]) -> None:
+    def __init__(self, directory: RunDirectory, methods: list[str], done: dict[tuple[str, str], int]) -> None:
         self.directory = directory
         self.methods = methods
         self.done = done
-        self.index = IndexWriter(directory)
-        self.summary = BatchSummary(out=directory, index=os.path.join(directory, INDEX_NAME),
+        self.summary = BatchSummary(out=directory.path, index=os.path.join(directory.path, INDEX_NAME),
                                     methods={m: MethodThroughput() for m in methods})
         self.bar: Any = None
 
@@ -158,7 +167,7 @@ class _Run:
                             message=result.message, seconds=result.seconds) for m in result.task.methods]
         else:
             lines = self._save(image_id, result)
-        self.index.append(lines)
+        self.directory.append_index(lines)
         failures = [line for line in lines if line["status"] == "failed"]
         self.summary.done += len(lines) - len(failures)
         self.summary.failed += len(failures)
@@ -170,7 +179,13 @@ class _Run:
         lines = []
         for explanation in comparison.explanations:
             file = explanation_file(image_id, explanation.method, explanation.target)
-            size, digest = save_durably(explanation, os.path.join(self.directory, file))
+            try:
+                size, digest = self.directory.save_explanation(explanation, file)
+            except (InputError, OSError) as exc:  # this file cannot be written; the run goes on
+                lines.append(record(image=image_id, method=explanation.method, target=explanation.target,
+                                    status="failed", error=type(exc).__name__, message=f"cannot save {file}: {exc}",
+                                    seconds=explanation.seconds, targets=comparison.targets))
+                continue
             lines.append(record(
                 image=image_id, method=explanation.method, target=explanation.target, status="ok",
                 label=explanation.label, score=explanation.score, seconds=explanation.seconds,

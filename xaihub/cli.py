@@ -9,6 +9,7 @@ from typing import Any
 
 from xaihub.errors import InputError, XaihubError
 from xaihub.plugins import get_method, list_methods, load_failures
+from xaihub.run_directory import RESUME_MODES
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -36,8 +37,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub import demo
     from xaihub.image_sources import image_source
     from xaihub.images import to_rgb_uint8
-    from xaihub.loading import import_object, load_labels, load_model
+    from xaihub.loading import import_object, load_labels, load_model, source_file
     from xaihub.metrics import check_metrics
+    from xaihub.preprocess import Preprocess
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
@@ -51,27 +53,74 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise InputError("compare needs --model and --image or --images (or --demo)")
     if args.images:
         image_source(args.images)  # a missing or empty folder is refused before the model loads
-    elif args.run_dir or args.executor:
-        raise InputError("--run-dir and --executor go with --images DIR")
+    elif args.run_dir or args.executor or args.resume or args.model_id:
+        raise InputError("--run-dir, --executor, --resume and --model-id go with --images DIR")
+    run_dir = args.run_dir or f"{os.path.splitext(args.out)[0]}-run"
+    inputs = _input_files(args)
+    _refuse_overwriting(args.out, run_dir if args.images else None, inputs)
     pixels = [to_rgb_uint8(path) for path in args.image or []]
     labels = list(demo.CLASS_NAMES) if args.demo else None
     if args.labels:
         labels = load_labels(args.labels)
     preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
-    if preprocess is not None and not callable(preprocess):
+    if preprocess is not None and not (callable(preprocess) or isinstance(preprocess, Preprocess)):
         raise InputError(f"--preprocess {args.preprocess!r} is not callable")
     model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
+    modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
+    _refuse_overwriting(args.out, run_dir if args.images else None, [path for path in modules if path])
     options = {"methods": methods, "targets": f"top-{args.top_k}", "preprocess": preprocess, "labels": labels,
                "seed": args.seed, "metrics": metrics}
     if args.images:
-        return _compare_folder(args, model, options)
+        return _compare_folder(args, run_dir, model, options)
     if not args.image:  # --demo alone: its photo
         return _compare_images(args.out, model, ["demo image"], [demo.demo_image()[0]], options)
     return _compare_images(args.out, model, [os.fspath(path) for path in args.image], pixels, options)
 
 
+def _input_files(args: argparse.Namespace) -> list[str]:
+    """Every file or folder the command reads, known before anything is imported."""
+    from xaihub.image_sources import IMAGE_SUFFIXES
+
+    inputs = list(args.image or []) + [path for path in (args.labels, args.model) if path and os.path.exists(path)]
+    if args.images:
+        inputs.append(args.images)
+        inputs += [os.path.join(args.images, name) for name in os.listdir(args.images)
+                   if name.lower().endswith(IMAGE_SUFFIXES)]
+    return inputs
+
+
+def _refuse_overwriting(out: str, run_dir: str | None, inputs: list[str]) -> None:
+    """xaihub never writes over what it reads: the report and the run directory may not be (or,
+    for the run directory's own files, contain) an input, hard links included."""
+    from xaihub.files import check_directory
+    from xaihub.run_directory import managed_path
+
+    if os.path.isdir(out):
+        raise InputError(f"--out {out!r} is a directory; name the HTML file to write")
+    check_directory(out)
+    for source in inputs:
+        if _same_file(out, source):
+            raise InputError(f"--out {out!r} is the input {source!r}; xaihub never writes over its inputs")
+        if run_dir is not None and (_same_file(run_dir, source) or managed_path(run_dir, source)):
+            raise InputError(f"the run directory {run_dir!r} would write over the input {source!r}; "
+                             "choose another --run-dir")
+    if run_dir is not None and (_same_file(out, run_dir) or managed_path(run_dir, out)):
+        raise InputError(f"--out {out!r} would write over the run directory {run_dir!r} or its files; "
+                         "choose another --out or --run-dir")
+
+
+def _same_file(path: str, other: str) -> bool:
+    if os.path.realpath(path) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(path, other)  # hard links
+    except OSError:
+        return False
+
+
 def _compare_images(out: str, model: Any, names: list[str], pixels: list[Any], options: dict[str, Any]) -> int:
     """One report section per image."""
+    from xaihub.files import atomic_output
     from xaihub.report import report_many
     from xaihub.runner import explain
 
@@ -80,26 +129,30 @@ def _compare_images(out: str, model: Any, names: list[str], pixels: list[Any], o
         comparison = explain(model, image, **options)
         print(f"{name}\n{comparison.summary()}\n")
         comparisons.append(comparison)
-    path = report_many(comparisons, out, names=names)
-    print(f"report: {path}")
+    with atomic_output(out) as temporary:
+        report_many(comparisons, temporary, names=names)
+    print(f"report: {out}")
     if not any(c.explanations for c in comparisons):
         return _nothing_explained()
     return 0
 
 
-def _compare_folder(args: argparse.Namespace, model: Any, options: dict[str, Any]) -> int:
+def _compare_folder(args: argparse.Namespace, run_dir: str, model: Any, options: dict[str, Any]) -> int:
     """Explain a folder into a run directory (resuming an earlier run there), then write the dataset report."""
     from xaihub.batch import explain_many
     from xaihub.dataset_statistics import dataset_statistics
+    from xaihub.files import atomic_output
     from xaihub.report import dataset_report
     from xaihub.run_directory import EXPLANATIONS_DIR, INDEX_NAME
 
-    run_dir = args.run_dir or f"{os.path.splitext(args.out)[0]}-run"
-    summary = explain_many(model, args.images, out=run_dir, executor=args.executor, **options)
+    summary = explain_many(model, args.images, out=run_dir, executor=args.executor, resume=args.resume or "check",
+                           model_id=args.model_id, **options)
     print(summary)
     stats = dataset_statistics(run_dir)
     print(f"\n{stats.timing_table()}\n")
-    print(f"report: {dataset_report(run_dir, args.out)}\nrun directory: {run_dir} (index: "
+    with atomic_output(args.out) as temporary:
+        dataset_report(run_dir, temporary)
+    print(f"report: {args.out}\nrun directory: {run_dir} (index: "
           f"{os.path.join(run_dir, INDEX_NAME)}, explanations: {os.path.join(run_dir, EXPLANATIONS_DIR)})")
     if not any(method.explanations for method in stats.methods.values()):
         return _nothing_explained()
@@ -135,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--run-dir", metavar="DIR", help="with --images: where explanations are saved and a "
                                                           "re-run resumes (default: next to --out, <out>-run)")
     compare.add_argument("--executor", choices=["dask"], help="with --images: explain on a local Dask cluster")
+    compare.add_argument("--resume", choices=RESUME_MODES, help="with --images, when the run directory holds results "
+                                                                "of another setup: check (refuse; the default), "
+                                                                "overwrite (start over) or force (mix them)")
+    compare.add_argument("--model-id", help="with --images: names the model in the run's fingerprint (instead of "
+                                            "its weights or its function's name)")
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from xaihub.errors import InputError
-from xaihub.run_directory import INDEX_NAME, current_records, read_index
+from xaihub.run_directory import INDEX_NAME, current_records, scan_index
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ class DatasetStatistics:
 
     path: str
     methods: dict[str, MethodStatistics]
+    damaged_lines: int = 0
+    """Index lines that could not be used (cut short, not JSON, a field of the wrong type, a file
+    outside the run directory); they are left out of every statistic."""
+    damage: list[str] = field(default_factory=list)
+    """``"line N: why"`` for the first damaged lines."""
 
     def table(self) -> str:
         """Long-format text table: method, quantity, n, mean ± std."""
@@ -75,13 +80,17 @@ class DatasetStatistics:
 
 
 def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
-    """Read ``out/index.jsonl`` (written by :func:`xaihub.explain_many`) and summarise it per method."""
-    if not os.path.exists(os.path.join(out, INDEX_NAME)):
+    """Read ``out/index.jsonl`` (written by :func:`xaihub.explain_many`) and summarise it per method.
+
+    Damaged lines are skipped and counted (:attr:`DatasetStatistics.damaged_lines`), never fatal.
+    """
+    if not os.path.lexists(os.path.join(out, INDEX_NAME)):
         raise InputError(f"{os.fspath(out)!r} has no {INDEX_NAME}; run xaihub.explain_many(..., out=...) first")
     methods: dict[str, MethodStatistics] = {}
     values: dict[str, dict[str, list[float]]] = {}
     seconds: dict[tuple[str, str], tuple[float, float]] = {}
-    for line in current_records(read_index(out)):
+    scan = scan_index(out)
+    for line in current_records(scan.records):
         image, method = line.get("image"), line.get("method")
         stats = methods.setdefault(method, MethodStatistics())
         if line.get("status") != "ok":
@@ -102,7 +111,7 @@ def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
     for method, columns in values.items():
         order = sorted(columns, key=lambda n: (n.count("."), n not in ("score", "seconds"), n))
         methods[method].quantities = {name: Stat.of(columns[name]) for name in order}
-    return DatasetStatistics(os.fspath(out), methods)
+    return DatasetStatistics(os.fspath(out), methods, scan.damaged, scan.problems)
 
 
 def _add(columns: dict[str, list[float]], name: str, value: Any) -> None:

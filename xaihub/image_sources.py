@@ -66,7 +66,7 @@ def _folder(path: str | os.PathLike) -> tuple[Iterator[SourceImage], int]:
     names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_SUFFIXES))
     if not names:
         raise InputError(f"folder {os.fspath(path)!r} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return (SourceImage(os.path.splitext(n)[0], os.path.join(path, n)) for n in names), len(names)
+    return (SourceImage(_stem(n), os.path.join(path, n)) for n in names), len(names)
 
 
 def _batch(array: np.ndarray) -> tuple[Iterator[SourceImage], int]:
@@ -80,8 +80,14 @@ def _batch(array: np.ndarray) -> tuple[Iterator[SourceImage], int]:
 
 def _default_id(index: int, image: Any) -> str:
     if isinstance(image, (str, os.PathLike)):
-        return os.path.splitext(os.path.basename(os.fspath(image)))[0]
+        return _stem(os.path.basename(os.fspath(image)))
     return str(index)
+
+
+def _stem(file_name: str | bytes) -> str:
+    """A file's name without its suffix, as printable text: bytes that are not UTF-8 become ``\\xNN``."""
+    stem = os.path.splitext(os.fsdecode(file_name))[0]
+    return stem.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _with_ids(items: Iterator[SourceImage], count: int | None, ids: Sequence[Any]) -> Iterator[SourceImage]:

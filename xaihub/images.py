@@ -2,7 +2,8 @@
 
 Conversion rules (documented in the README):
 
-* paths are opened with PIL; their size is checked before the pixels are decoded;
+* paths are opened with PIL; their size is checked before the pixels are decoded, and their EXIF
+  orientation (a camera's "rotate 90°" tag) is applied, so the pixels are the picture as viewers show it;
 * PIL images: ``L``, ``RGB``, ``RGBA``, ``I`` and ``F`` are taken as they are (then the array
   rules apply); 16-bit grayscale ``I;16*`` is scaled from ``[0, 65535]`` to ``[0, 255]``; every other mode
   (``P``, ``LA``, ``1``, ``CMYK``, ...) is converted to RGB by PIL;
@@ -56,7 +57,7 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
 def _read(path: str | os.PathLike) -> np.ndarray:
     if not os.path.exists(path):
         raise InputError(f"image file {os.fspath(path)!r} does not exist")
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as image:
@@ -65,7 +66,7 @@ def _read(path: str | os.PathLike) -> np.ndarray:
                 raise InputError(
                     f"image file {os.fspath(path)!r} is {height}×{width}, over the {MAX_PIXELS}-pixel limit; resize it first"
                 )
-            return _from_pil(image)
+            return _from_pil(ImageOps.exif_transpose(image))
     except InputError:
         raise
     except Exception as exc:

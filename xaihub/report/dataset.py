@@ -19,7 +19,6 @@ from typing import Any
 
 from xaihub.dataset_statistics import DatasetStatistics, MethodStatistics, Stat, dataset_statistics
 from xaihub.errors import InputError
-from xaihub.explanation import Explanation
 from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
 from xaihub.report import render
 from xaihub.report.families import BASELINE, baselines, family_of
@@ -34,7 +33,7 @@ from xaihub.report.html import (
 )
 from xaihub.report.section import Options, chart_metric
 from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
-from xaihub.run_directory import SETTINGS_NAME, current_records, read_index
+from xaihub.run_directory import current_records, load_explanation, read_index, read_settings
 
 GALLERY_SIZE = 3
 
@@ -90,7 +89,8 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
         options = Options(sort_by=sort_by, chart_metric=chart_metric, chart_cost=chart_cost)
         body = (_overview(out, lines, failures) + _quantities(stats, order, sort_by) + _rankings(lines, metrics)
                 + _timings(stats, order, sort_by) + _chart(stats, metrics, options)
-                + _galleries(out, lines, list(stats.methods), gallery_size) + _failures(failures) + _settings(out))
+                + _galleries(out, lines, list(stats.methods), gallery_size) + _failures(failures) + _damage(stats)
+                + _settings(out))
     else:
         body = f"<p>The run directory <code>{escape(os.fspath(out))}</code> holds no results yet.</p>"
     return write_page(path, title, body)
@@ -317,7 +317,7 @@ def _item(out: str | os.PathLike, line: dict[str, Any], rank: str, ranking: Rank
     caption = (f"<figcaption><b>{escape(image)}</b><br>{escape(str(label))} (class {escape(str(target))}), "
                f"p = {_score(line):.3f}<br>{escape(ranking.heading)}: {value:.3f}</figcaption>")
     try:
-        explanation = Explanation.load(os.path.join(out, str(line.get("file"))))
+        explanation = load_explanation(out, line)
     except InputError as exc:
         return f"<figure {attributes}><p class='failed'>cannot show the map: {escape(str(exc))}</p>{caption}</figure>"
     values = render.scaled_maps([explanation.attribution])[0]
@@ -341,12 +341,20 @@ def _failures(failures: list[dict[str, Any]]) -> str:
             + "".join(rows) + "</table>")
 
 
-def _settings(out: str | os.PathLike) -> str:
-    try:
-        with open(os.path.join(out, SETTINGS_NAME), encoding="utf-8") as fh:
-            text = json.dumps(json.load(fh), indent=1)
-    except (OSError, ValueError):
+def _damage(stats: DatasetStatistics) -> str:
+    if not stats.damaged_lines:
         return ""
+    items = "".join(f"<li>{escape(problem)}</li>" for problem in stats.damage)
+    return (f"<h2>Damaged index lines ({stats.damaged_lines})</h2><p class='note'>Left out of everything above; "
+            "running the same <code>explain_many</code> call again redoes any result they leave incomplete.</p>"
+            f"<ul class='damage'>{items}</ul>")
+
+
+def _settings(out: str | os.PathLike) -> str:
+    settings = read_settings(out)
+    if settings is None:
+        return ""
+    text = json.dumps(settings, indent=1)
     return f"<details><summary>Run settings (seed, targets, parameters)</summary><pre>{escape(text)}</pre></details>"
 
 
