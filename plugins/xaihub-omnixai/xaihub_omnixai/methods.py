@@ -181,9 +181,12 @@ class OmniLime(Explainer):
         with quiet():
             lime_type = _load("omnixai.explainers.vision.agnostic.lime:LimeImage")
             explainer = lime_type(predict_function=lambda images: model.predict(images.to_numpy(keepdim=True)))
-            model.predict(image[None])  # learns the number of classes
+            # OmniXAI's LIME explains the top-k classes only: k reaches the lowest-ranked target
+            # (a surrogate per class: top-2 targets fit 2, not all 1000 ImageNet classes)
+            ranks = np.argsort(-model.predict(image[None])[0], kind="stable")
+            top_labels = 1 + max(int(np.flatnonzero(ranks == target)[0]) for target in targets)
             result = explainer.explain(
-                omnixai_images(image, 1), top_labels=model.num_classes, num_samples=num_samples,
+                omnixai_images(image, 1), top_labels=top_labels, num_samples=num_samples,
                 num_features=num_features, batch_size=batch_size, random_seed=seed, positive_only=False,
                 hide_color=hide_color,
             ).get_explanations()[0]
