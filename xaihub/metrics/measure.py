@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from xaihub.errors import InputError, MethodUnavailableError, ValidationError
-from xaihub.plugins import get_metric
+from xaihub.plugins import get_metric, list_metrics
 
 if TYPE_CHECKING:
     from xaihub.explanation import Explanation
@@ -50,6 +50,10 @@ def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None
     if bad:
         raise InputError(f"metrics takes a list of names or a {{name: {{parameter: value}}}} mapping; got {bad!r} "
                          "among them")
+    known = {registered.metric.name for registered in list_metrics()}
+    unknown = [name for name in requests if name not in known]
+    if unknown:
+        raise InputError(f"unknown metric(s) {unknown}; registered metrics: {', '.join(sorted(known))}")
     for name, params in requests.items():
         metric = get_metric(name).metric
         accepted = set(metric.defaults) | set(metric.required)
