@@ -14,6 +14,7 @@ values in each :attr:`Explanation.metrics <xaihub.Explanation.metrics>`. The cor
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Set
 from typing import Any, Mapping, Sequence
 
 from xaihub.explanation import Explanation
@@ -22,13 +23,29 @@ from xaihub.metrics.faithfulness import blurred, deletion_auc, degradation, inse
 from xaihub.metrics.measure import MetricRequests, MetricResult, check_metrics, check_model, measure
 from xaihub.metrics.summary import MetricStat, summarise
 from xaihub.models import ModelAdapter
-from xaihub.plugins import metric_of_value
+from xaihub.plugins import list_metrics, metric_of_value
 
 METRICS = ("deletion", "insertion", "degradation")
 """The core's faithfulness metrics; :func:`xaihub.plugins.list_metrics` has every registered one."""
-LOWER_IS_BETTER = frozenset({"deletion", "degradation"})
-"""The core faithfulness values where lower is better; kept for older callers, prefer :func:`lower_is_better`,
-which knows every registered metric's values."""
+
+
+class _LowerIsBetterValues(Set):
+    """The registered metric values where lower is better, read from the registry at each use."""
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and lower_is_better(value) is True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(value for registered in list_metrics()
+                           for value, lower in registered.metric.lower_is_better.items() if lower))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+LOWER_IS_BETTER: Set[str] = _LowerIsBetterValues()
+"""Every registered metric value where lower is better (a set kept for older callers; prefer
+:func:`lower_is_better`, which also tells values that have no direction)."""
 
 __all__ = [
     "METRICS", "LOWER_IS_BETTER", "Agreement", "MetricRequests", "MetricResult", "MetricStat", "agreement",

@@ -42,14 +42,15 @@ def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None
     if isinstance(metrics, str):
         metrics = [metrics]
     if isinstance(metrics, Mapping):
-        requests = {name: dict(params or {}) for name, params in metrics.items()}
-        bad = [name for name, params in metrics.items() if params is not None and not isinstance(params, Mapping)]
+        bad = [params for params in metrics.values() if params is not None and not isinstance(params, Mapping)]
+        bad += [name for name in metrics if not isinstance(name, str)]
     else:
-        bad = [n for n in metrics if not isinstance(n, str)]
-        requests = {} if bad else {name: {} for name in metrics}
+        bad = [name for name in metrics if not isinstance(name, str)]
     if bad:
         raise InputError(f"metrics takes a list of names or a {{name: {{parameter: value}}}} mapping; got {bad!r} "
                          "among them")
+    pairs = metrics.items() if isinstance(metrics, Mapping) else ((name, None) for name in metrics)
+    requests = {name: dict(params or {}) for name, params in pairs}
     known = {registered.metric.name for registered in list_metrics()}
     unknown = [name for name in requests if name not in known]
     if unknown:
