@@ -11,7 +11,7 @@ HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
 
 
 def test_hooks_are_found():
-    assert set(HOOKS) == {"register_explainers", "adapt_model"}
+    assert set(HOOKS) == {"register_explainers", "register_metrics", "adapt_model"}
 
 
 def test_every_hook_has_a_docstring_and_a_readme_entry():

@@ -80,12 +80,49 @@ def test_explain_stores_metrics_without_charging_their_forward_passes(fixed):
     assert perfect.metrics["degradation"] < reversed_.metrics["degradation"]
     assert set(perfect.metrics) == {"deletion", "insertion", "degradation", "degradation_top1"}
     assert perfect.forward_passes == result.forward_passes[good] == 3
+    # each metric's own passes: 21 points on each curve, the image and its degraded copy
+    costs = perfect.extras["metric_costs"]
+    assert {name: cost["forward_passes"] for name, cost in costs.items()} == {
+        "deletion": 21, "insertion": 21, "degradation": 2}
 
 
 def test_unknown_metric_is_an_input_error():
     with pytest.raises(InputError, match="unknown metric.*'auc'"):
         xaihub.explain(region_model, IMAGE, metrics=["deletion", "auc"])
-    assert check_metrics("insertion") == ["insertion"]
+    assert check_metrics("insertion") == {"insertion": {}}
+    assert check_metrics(["deletion", "insertion", "deletion"]) == {"deletion": {}, "insertion": {}}
+
+
+def test_builtin_metric_parameters(fixed):
+    good = fixed("test.good", REGION)
+    result = xaihub.explain(region_model, IMAGE, methods=[good], targets=0,
+                            metrics={"deletion": {"steps": 64}, "degradation": {"keep_fraction": 1.0}})
+    assert result.get(good).metrics["deletion"] == pytest.approx(2 / 64)  # as computed by hand above
+    assert result.get(good).metrics["degradation"] == pytest.approx(0.0)  # every pixel kept
+    assert result.get(good).extras["metric_costs"]["deletion"]["forward_passes"] == 65
+
+
+@pytest.mark.parametrize("metrics, message", [
+    ({"deletion": {"steps": 0}}, "steps must be a positive int"),
+    ({"insertion": {"sigma": -1}}, "sigma must be a positive"),
+    ({"degradation": {"keep_fraction": 1.5}}, r"keep_fraction must lie in \(0, 1\]"),
+    ({"deletion": {"step": 5}}, r"unknown parameter\(s\) \['step'\]; it accepts \['steps'\]"),
+    (["deletion", {"name": "insertion"}], "list of names or a"),
+])
+def test_bad_metric_parameters_are_refused_before_any_method_runs(registered, metrics, message):
+    calls = []
+
+    class Spy(xaihub.Explainer):
+        name = "test.spy"
+
+        def explain(self, model, image, targets, *, seed):
+            calls.append(1)
+            return [Explanation(target=t, attribution=REGION) for t in targets]
+
+    spy = registered(Spy())
+    with pytest.raises(InputError, match=message):
+        xaihub.explain(region_model, IMAGE, methods=[spy], metrics=metrics)
+    assert calls == []
 
 
 def comparison_of(maps: dict[str, np.ndarray], targets=(0, 1)) -> Comparison:
@@ -126,8 +163,9 @@ def test_a_failing_metric_is_recorded_and_the_explanation_kept(fixed):
         return region_model(batch)
 
     good = fixed("test.good", REGION)
-    result = xaihub.explain(refuses_black_images, IMAGE, methods=[good], targets=0, metrics=["deletion"])
-    assert result.get(good).metrics == {}
+    result = xaihub.explain(refuses_black_images, IMAGE, methods=[good], targets=0,
+                            metrics=["deletion", "degradation"])
+    assert set(result.get(good).metrics) == {"degradation", "degradation_top1"}  # the other metric still ran
     [failure] = result.failures
     assert (failure.method, failure.target, failure.error) == (good, 0, "RuntimeError")
-    assert "metrics failed" in failure.message and "black image" in failure.message
+    assert "metric deletion failed" in failure.message and "black image" in failure.message

@@ -22,8 +22,9 @@ from xaihub.errors import (
 from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
 from xaihub.explanation import Explanation
 from xaihub.hookspecs import hookimpl
+from xaihub.metric import Metric
 from xaihub.preprocess import Preprocess
-from xaihub.plugins import list_methods, load_failures, register, unregister
+from xaihub.plugins import list_methods, list_metrics, load_failures, register, unregister
 from xaihub.report import dataset_report, report_many
 from xaihub.runner import explain
 
@@ -38,6 +39,7 @@ __all__ = [
     "InputError",
     "MethodFailure",
     "MethodUnavailableError",
+    "Metric",
     "ModelError",
     "Preprocess",
     "Requirement",
@@ -50,6 +52,7 @@ __all__ = [
     "explain_many",
     "hookimpl",
     "list_methods",
+    "list_metrics",
     "load_failures",
     "register",
     "report_many",

@@ -8,23 +8,27 @@ import sys
 from typing import Any
 
 from xaihub.errors import InputError, XaihubError
-from xaihub.plugins import get_method, list_methods, load_failures
+from xaihub.plugins import get_method, list_methods, list_metrics, load_failures
 from xaihub.run_directory import RESUME_MODES
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    rows = [("method", "plugin", "needs", "status")]
-    for registered in list_methods():
-        explainer = registered.explainer
-        try:
-            explainer.check_available()
-            status = "available"
-        except Exception as exc:
-            status = f"unavailable: {exc}"
-        rows.append((explainer.name, registered.plugin, explainer.requires.describe(), status))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3])
+    methods = [(m.explainer, m.plugin, m.explainer.requires.describe()) for m in list_methods()]
+    metrics = [(m.metric, m.plugin, m.metric.describe_needs()) for m in list_metrics()]
+    for heading, entries in (("method", methods), ("metric", metrics)):
+        if heading == "metric":
+            print()
+        rows = [(heading, "plugin", "needs", "status")]
+        for entry, plugin, needs in entries:
+            try:
+                entry.check_available()
+                status = "available"
+            except Exception as exc:
+                status = f"unavailable: {exc}"
+            rows.append((entry.name, plugin, needs, status))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3])
     failures = load_failures()
     if failures:
         print("\nplugins that failed to load:")
@@ -184,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--labels", help="class names: a text file with one per line, or a JSON list")
     compare.add_argument("--preprocess", help="module:function mapping N×H×W×3 pixel batches to model input")
     compare.add_argument("--seed", type=int, default=0)
-    compare.add_argument("--metrics", help="comma-separated metrics: deletion,insertion,degradation")
+    compare.add_argument("--metrics", help="comma-separated metrics, e.g. deletion,insertion,degradation "
+                                           "(see `xaihub list`)")
     compare.add_argument("--run-dir", metavar="DIR", help="with --images: where explanations are saved and a "
                                                           "re-run resumes (default: next to --out, <out>-run)")
     compare.add_argument("--executor", choices=["dask"], help="with --images: explain on a local Dask cluster")

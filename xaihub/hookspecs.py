@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from xaihub.explainer import Explainer
+    from xaihub.metric import Metric
     from xaihub.models.base import ModelAdapter, ModelOptions
 
 hookspec = pluggy.HookspecMarker("xaihub")
@@ -34,6 +35,30 @@ def register_explainers(register: Callable[["Explainer"], None]) -> None:
 
     Import heavy libraries inside ``Explainer.explain`` or ``Explainer.check_available``,
     never at module level, so that listing methods stays fast.
+    """
+
+
+@hookspec
+def register_metrics(register: Callable[["Metric"], None]) -> None:
+    """Offer metrics that score explanations.
+
+    Called once per plugin when the plugin manager loads plugins (at the first
+    :func:`xaihub.explain` that asks for metrics, :func:`xaihub.plugins.list_metrics` or
+    ``xaihub list``), and again for a plugin registered later at run time. The core's
+    built-in metrics (``deletion``, ``insertion``, ``degradation``, ``sanity.randomization``)
+    are registered through this same hook, before any entry point loads.
+
+    :param register: call ``register(metric)`` once for every metric the plugin provides;
+        ``metric`` is an :class:`xaihub.Metric` whose ``name`` is namespaced by the plugin
+        (``quantus.road``) and whose value names (the keys of ``Metric.lower_is_better``)
+        start with that name. Registering a metric name or a value name twice is an error
+        reported against the second plugin.
+
+    The runner calls ``Metric.compute(model, explanation, seed=..., **params)`` for every
+    explanation after its method has run, with the user's parameters checked against
+    ``Metric.defaults`` and ``Metric.required`` before any method runs, and stores the
+    returned values in ``Explanation.metrics``. Import heavy libraries inside ``compute``,
+    never at module level.
     """
 
 

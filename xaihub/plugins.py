@@ -1,7 +1,9 @@
-"""The plugin manager: loads plugins, owns the registry of explainers.
+"""The plugin manager: loads plugins, owns the registries of explainers and metrics.
 
 Plugins come from the ``xaihub`` entry-point group (built-in and third-party alike)
-or from :func:`register` at run time. ``XAIHUB_PLUGINS`` (comma-separated entry-point
+or from :func:`register` at run time. The core's own metrics are a plugin too
+(:mod:`xaihub.metrics.builtin`), registered before any entry point, so they work with
+no plugin installed. ``XAIHUB_PLUGINS`` (comma-separated entry-point
 names) limits which entry points load; set it to an empty string to load none.
 A plugin that fails to import or to register is recorded in :func:`load_failures`
 and never stops the others.
@@ -13,16 +15,19 @@ import importlib.metadata
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pluggy
 
 from xaihub import hookspecs
-from xaihub.errors import UnknownMethodError, XaihubError
+from xaihub.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.explainer import Explainer
+from xaihub.metric import Metric
 
 ENTRY_POINT_GROUP = "xaihub"
 ENV_VAR = "XAIHUB_PLUGINS"
+BUILTIN_METRICS = "xaihub.metrics"
+"""The plugin name of the core's metrics, the only ones whose names need no namespace."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,22 @@ class RegisteredMethod:
     plugin: str
 
 
+@dataclass(frozen=True)
+class RegisteredMetric:
+    """A metric in the registry and the plugin that provided it."""
+
+    metric: Metric
+    plugin: str
+
+
 class _Registry:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("xaihub")
         self.pm.add_hookspecs(hookspecs)
         self.methods: dict[str, RegisteredMethod] = {}
+        self.metrics: dict[str, RegisteredMetric] = {}
+        self.values: dict[str, str] = {}
+        """Metric value name → the name of the metric producing it."""
         self.failures: list[PluginFailure] = []
         self._lock = threading.RLock()
         self._loaded = False
@@ -59,6 +75,9 @@ class _Registry:
 
             self.pm.register(builtin, name="xaihub.models")
             self.pm.register(builtin.CallableFallback(), name="xaihub.models.callable")
+            from xaihub.metrics import builtin as builtin_metrics
+
+            self.add(builtin_metrics, BUILTIN_METRICS)
             for ep in _selected_entry_points():
                 try:
                     plugin = ep.load()
@@ -77,6 +96,9 @@ class _Registry:
                 impl = getattr(plugin, "register_explainers", None)
                 if impl is not None:
                     impl(register=lambda explainer: self._add_method(explainer, name))
+                impl = getattr(plugin, "register_metrics", None)
+                if impl is not None:
+                    impl(register=lambda metric: self._add_metric(metric, name))
             except Exception as exc:
                 self.remove(name)
                 if strict:
@@ -90,6 +112,9 @@ class _Registry:
                 self.pm.unregister(plugin, name=name)
             for method in [m for m, r in self.methods.items() if r.plugin == name]:
                 del self.methods[method]
+            for metric in [m for m, r in self.metrics.items() if r.plugin == name]:
+                del self.metrics[metric]
+            self.values = {value: m for value, m in self.values.items() if m in self.metrics}
 
     def _add_method(self, explainer: Explainer, plugin: str) -> None:
         if not isinstance(explainer, Explainer):
@@ -100,6 +125,26 @@ class _Registry:
         if name in self.methods:
             raise XaihubError(f"method {name!r} is already registered by plugin {self.methods[name].plugin!r}")
         self.methods[name] = RegisteredMethod(explainer, plugin)
+
+    def _add_metric(self, metric: Metric, plugin: str) -> None:
+        if not isinstance(metric, Metric):
+            raise XaihubError(f"register() takes an xaihub.Metric instance, got {type(metric).__name__}")
+        name = getattr(metric, "name", None)
+        if not isinstance(name, str) or not name or ("." not in name and plugin != BUILTIN_METRICS):
+            raise XaihubError(f"metric name must be namespaced like 'plugin.metric', got {name!r}")
+        if name in self.metrics:
+            raise XaihubError(f"metric {name!r} is already registered by plugin {self.metrics[name].plugin!r}")
+        values = getattr(metric, "lower_is_better", None)
+        if not isinstance(values, Mapping) or not values:
+            raise XaihubError(f"metric {name!r} must declare its values in lower_is_better, got {values!r}")
+        for value in values:
+            if not (isinstance(value, str) and (value == name or value.startswith((f"{name}.", f"{name}_")))):
+                raise XaihubError(f"metric {name!r} declares value {value!r}; value names start with "
+                                  f"'{name}.' or '{name}_' (or are {name!r})")
+            if value in self.values:
+                raise XaihubError(f"value {value!r} of metric {name!r} is already produced by {self.values[value]!r}")
+        self.metrics[name] = RegisteredMetric(metric, plugin)
+        self.values.update({value: name for value in values})
 
 
 def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -121,15 +166,18 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def register(plugin: Any, name: str | None = None) -> Any:
-    """Register a plugin or a single :class:`Explainer` at run time; returns it (usable as a decorator).
+    """Register a plugin, a single :class:`Explainer` or a single :class:`~xaihub.Metric` at run
+    time; returns it (usable as a decorator).
 
-    ``plugin`` is an ``Explainer`` instance, an ``Explainer`` subclass (instantiated
+    ``plugin`` is an ``Explainer`` or ``Metric`` instance, a subclass of either (instantiated
     with no arguments), or an object/module with ``@hookimpl`` functions.
     """
     _registry.ensure_loaded()
-    target = plugin() if isinstance(plugin, type) and issubclass(plugin, Explainer) else plugin
+    target = plugin() if isinstance(plugin, type) and issubclass(plugin, (Explainer, Metric)) else plugin
     if isinstance(target, Explainer):
         _registry.add(_SingleExplainerPlugin(target), name or target.name, strict=True)
+    elif isinstance(target, Metric):
+        _registry.add(_SingleMetricPlugin(target), name or target.name, strict=True)
     else:
         _registry.add(target, name or getattr(target, "__name__", None) or type(target).__qualname__, strict=True)
     return plugin
@@ -156,6 +204,29 @@ def list_methods() -> list[RegisteredMethod]:
     return [_registry.methods[k] for k in sorted(_registry.methods)]
 
 
+def get_metric(name: str) -> RegisteredMetric:
+    """The registered metric called ``name``; :class:`InputError` lists the known ones."""
+    _registry.ensure_loaded()
+    try:
+        return _registry.metrics[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry.metrics)) or "none"
+        raise InputError(f"unknown metric {name!r}; registered metrics: {known}") from None
+
+
+def list_metrics() -> list[RegisteredMetric]:
+    """Every registered metric, sorted by name."""
+    _registry.ensure_loaded()
+    return [_registry.metrics[k] for k in sorted(_registry.metrics)]
+
+
+def metric_of_value(value: str) -> RegisteredMetric | None:
+    """The registered metric that produces the value named ``value`` (e.g. ``"degradation_top1"``), if any."""
+    _registry.ensure_loaded()
+    name = _registry.values.get(value)
+    return _registry.metrics.get(name) if name is not None else None
+
+
 def load_failures() -> list[PluginFailure]:
     """Plugins that failed to import or register, with their errors."""
     _registry.ensure_loaded()
@@ -169,3 +240,12 @@ class _SingleExplainerPlugin:
     @hookspecs.hookimpl
     def register_explainers(self, register: Callable[[Explainer], None]) -> None:
         register(self.explainer)
+
+
+class _SingleMetricPlugin:
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+
+    @hookspecs.hookimpl
+    def register_metrics(self, register: Callable[[Metric], None]) -> None:
+        register(self.metric)

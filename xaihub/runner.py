@@ -13,7 +13,7 @@ from xaihub.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.explainer import installed_version
 from xaihub.explanation import Explanation
 from xaihub.images import to_rgb_uint8
-from xaihub.metrics import check_metrics, compute
+from xaihub.metrics import MetricRequests, check_metrics, check_model, measure
 from xaihub.models import ModelAdapter, ModelOptions, adapt
 from xaihub.params import check as check_constraints
 from xaihub.plugins import get_method
@@ -42,7 +42,7 @@ def explain(
     device: str | None = None,
     output_index: int | str | None = None,
     progress: bool | None = None,
-    metrics: Sequence[str] | None = None,
+    metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> Comparison:
     """Explain ``model`` on ``image`` with every method in ``methods``.
 
@@ -60,13 +60,16 @@ def explain(
         each method's constraints before any method runs.
     :param progress: show a progress bar over the methods, with the forward passes of the running
         method as they happen; default: only when stderr is a terminal.
-    :param metrics: faithfulness metrics to compute for every explanation, from
-        ``"deletion"``, ``"insertion"``, ``"degradation"`` (see :mod:`xaihub.metrics`); stored in
-        :attr:`Explanation.metrics`. Their forward passes are not counted as the method's.
+    :param metrics: registered metrics (``xaihub list``) to compute for every explanation: names,
+        ``["deletion", "insertion"]``, or names with parameters, ``{"deletion": {"steps": 50}}``
+        (see :mod:`xaihub.metrics`); checked before any method runs and stored in
+        :attr:`Explanation.metrics`. Their forward passes are not counted as the method's; each
+        metric's are in ``Explanation.extras["metric_costs"]``.
     :return: a :class:`~xaihub.Comparison`. A method that fails or is unavailable is
         recorded in ``failures`` and the others still run.
-    :raises InputError: when the image, targets, methods, seed or ``params`` are unusable, and
-        :class:`~xaihub.errors.ModelError` when the model cannot score the image at all.
+    :raises InputError: when the image, targets, methods, seed, ``params`` or ``metrics`` are unusable,
+        :class:`~xaihub.errors.ModelError` when the model cannot score the image at all, and
+        :class:`~xaihub.errors.MethodUnavailableError` when a metric cannot run on this model.
     """
     methods = check_methods(methods)
     check_seed(seed)
@@ -75,6 +78,7 @@ def explain(
     rgb = to_rgb_uint8(image)
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels, batch_size=batch_size,
                                         output=output, device=device, output_index=output_index))
+    check_model(metrics, adapter)
     adapter.cache = RunCache(lambda: adapter.forward_passes)
     probabilities = adapter.predict(rgb[None])[0]
     chosen = resolve_targets(targets, probabilities)
@@ -143,16 +147,21 @@ def check_params(params: Any, methods: Sequence[str]) -> dict[str, dict[str, Any
     return checked
 
 
-def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics: list[str], seed: int) -> None:
-    """Fill each of ``method``'s explanations' metrics; a metric that raises is recorded as a failure."""
+def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics: MetricRequests, seed: int) -> None:
+    """Fill each of ``method``'s explanations' metrics and, in ``extras["metric_costs"]``, each metric's
+    forward passes and seconds; a metric that fails is recorded as a failure of that explanation."""
     if not metrics:
         return
     for explanation in comparison.by_method(method):
-        try:
-            explanation.metrics = compute(metrics, adapter, explanation, seed)
-        except Exception as exc:
-            comparison.failures.append(MethodFailure(method, type(exc).__name__,
-                                                     f"metrics failed: {_message(exc)}", explanation.target))
+        costs = {}
+        for result in measure(metrics, adapter, explanation, seed):
+            explanation.metrics.update(result.values)
+            costs[result.metric] = {"forward_passes": result.forward_passes, "seconds": result.seconds}
+            if result.error is not None:
+                comparison.failures.append(MethodFailure(
+                    method, type(result.error).__name__, f"metric {result.metric} failed: {_message(result.error)}",
+                    explanation.target))
+        explanation.extras["metric_costs"] = costs
 
 
 def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,

@@ -13,14 +13,23 @@ through its adapter's ``predict`` (batched), for the target's probability:
   pixels, replace every other pixel with black or white salt-and-pepper noise drawn from
   ``seed``, and report the drop of the target's probability (lower is better) and
   whether the top-1 class stayed the same.
+
+:class:`Deletion`, :class:`Insertion` and :class:`Degradation` are these functions as
+:class:`~xaihub.Metric` plugins (registered by :mod:`xaihub.metrics.builtin`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numpy as np
 
 from xaihub.errors import InputError
+from xaihub.metric import Metric
 from xaihub.models import ModelAdapter
+
+if TYPE_CHECKING:
+    from xaihub.explanation import Explanation
 
 DEFAULT_STEPS = 20
 BLUR_SIGMA = 5.0
@@ -73,8 +82,7 @@ def blurred(image: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
 def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution: np.ndarray,
            target: int, steps: int) -> np.ndarray:
     """Probabilities of ``target`` as pixels switch from ``start`` to ``end``, most important first."""
-    if not isinstance(steps, int) or steps < 1:
-        raise InputError(f"steps must be a positive int, got {steps!r}")
+    _check_steps(steps)
     height, width = start.shape[:2]
     order = importance_order(attribution)
     counts = np.rint(np.linspace(0, order.size, steps + 1)).astype(int)
@@ -91,3 +99,63 @@ def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution:
 def _auc(curve: np.ndarray) -> float:
     """Trapezoidal area under ``curve`` sampled at equal steps of ``[0, 1]``."""
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+
+
+class Deletion(Metric):
+    """:func:`deletion_auc` with a black baseline."""
+
+    name = "deletion"
+    summary = "pixels set to black, most important first, in `steps` steps; AUC of the target probability"
+    lower_is_better = {"deletion": True}
+    defaults = {"steps": DEFAULT_STEPS}
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        _check_steps(params["steps"])
+
+    def compute(self, model: ModelAdapter, explanation: "Explanation", *, seed: int, steps: int) -> dict[str, float]:
+        return {"deletion": deletion_auc(model, explanation.image, explanation.attribution, explanation.target, steps)}
+
+
+class Insertion(Metric):
+    """:func:`insertion_auc` onto a blurred copy (Gaussian of ``sigma`` pixels)."""
+
+    name = "insertion"
+    summary = "pixels pasted onto a blurred copy, most important first, in `steps` steps; AUC"
+    lower_is_better = {"insertion": False}
+    defaults = {"steps": DEFAULT_STEPS, "sigma": BLUR_SIGMA}
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        _check_steps(params["steps"])
+        if not isinstance(params["sigma"], (int, float)) or not params["sigma"] > 0:
+            raise InputError(f"insertion's sigma must be a positive number of pixels, got {params['sigma']!r}")
+
+    def compute(self, model: ModelAdapter, explanation: "Explanation", *, seed: int, steps: int,
+                sigma: float) -> dict[str, float]:
+        image = explanation.image
+        auc = insertion_auc(model, image, explanation.attribution, explanation.target, steps, blurred(image, sigma))
+        return {"insertion": auc}
+
+
+class Degradation(Metric):
+    """:func:`degradation`: the drop of the target's probability and whether the top-1 class survived."""
+
+    name = "degradation"
+    summary = "top `keep_fraction` of pixels kept, the rest salt-and-pepper; probability drop, top-1 kept"
+    lower_is_better = {"degradation": True, "degradation_top1": None}
+    defaults = {"keep_fraction": KEEP_FRACTION}
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        fraction = params["keep_fraction"]
+        if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            raise InputError(f"keep_fraction must lie in (0, 1], got {fraction!r}")
+
+    def compute(self, model: ModelAdapter, explanation: "Explanation", *, seed: int,
+                keep_fraction: float) -> dict[str, float]:
+        drop, kept = degradation(model, explanation.image, explanation.attribution, explanation.target, seed,
+                                 keep_fraction)
+        return {"degradation": drop, "degradation_top1": float(kept)}
+
+
+def _check_steps(steps: Any) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a positive int, got {steps!r}")

@@ -1,0 +1,1 @@
+"""Quantus metrics as xaihub metrics (``quantus.*``); see the plugin's README."""

@@ -1,0 +1,121 @@
+"""The contract every metric follows, and :func:`rerun_method` for metrics that explain again."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from xaihub.explainer import Requirement, installed_version
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from xaihub.explanation import Explanation
+    from xaihub.models.base import ModelAdapter
+
+WEIGHTS = "weights"
+"""``Requirement(WEIGHTS, frameworks)``: the metric needs a framework model whose weights it can copy
+and re-initialise (a plain predict function has none)."""
+
+_UNRECORDED = "<array "  # how the runner records array-valued parameters (by shape and dtype only)
+
+
+class Metric(ABC):
+    """One way of scoring an explanation. Plugins subclass this and ``register`` an instance.
+
+    Subclasses set the class attributes and implement :meth:`compute`. The runner validates
+    the user's parameters against ``defaults`` and ``required`` before any method runs, checks
+    ``requires`` against the model, and counts the metric's forward passes apart from the
+    method's.
+    """
+
+    #: Namespaced metric name, e.g. ``"quantus.road"``. Only the core's built-ins
+    #: (``"deletion"``, ``"insertion"``, ``"degradation"``) have bare names.
+    name: ClassVar[str]
+    #: Every value :meth:`compute` produces, with its direction: ``True`` when lower is
+    #: better, ``False`` when higher is better, ``None`` when neither (a flag, a count).
+    #: Value names start with the metric's name (``"degradation"``, ``"degradation_top1"``,
+    #: ``"sanity.randomization.ssim"``), so they never collide between metrics.
+    lower_is_better: ClassVar[Mapping[str, bool | None]]
+    #: Default parameters; users override them with ``metrics={name: {...}}``.
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: Parameters with no default that the user must give (e.g. an object ``mask``).
+    required: ClassVar[tuple[str, ...]] = ()
+    #: What the metric needs from the model: predictions (any model, the default) or
+    #: ``Requirement(WEIGHTS, ("torch", "keras"))``.
+    requires: ClassVar[Requirement] = Requirement()
+    #: Distributions the metric uses (checked by :meth:`check_available`).
+    libraries: ClassVar[tuple[str, ...]] = ()
+    #: One-line description shown by ``xaihub list``.
+    summary: ClassVar[str] = ""
+
+    @abstractmethod
+    def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
+                **params: Any) -> dict[str, float]:
+        """Score ``explanation``.
+
+        :param model: the adapter the method ran through; call ``model.predict(batch)`` for
+            probabilities of pixel-scale images (batched, preprocessed, counted as this metric's).
+        :param explanation: carries ``image``, ``attribution``, ``target``, ``method``,
+            ``params`` and ``seed`` of the method's run.
+        :param seed: seed for every random choice the metric makes.
+        :param params: ``defaults`` updated with the user's parameters.
+        :return: ``{value name: float}`` for names declared in :attr:`lower_is_better`.
+        """
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Raise :class:`~xaihub.InputError` for a parameter value this metric cannot use.
+
+        Called with ``defaults`` updated by the user's parameters, before any method runs.
+        The default accepts everything.
+        """
+
+    def check_available(self) -> None:
+        """Raise :class:`~xaihub.errors.MethodUnavailableError` if a library in ``libraries`` is missing."""
+        from xaihub.errors import MethodUnavailableError
+
+        missing = [lib for lib in self.libraries if installed_version(lib) is None]
+        if missing:
+            raise MethodUnavailableError(
+                f"metric {self.name} needs {', '.join(missing)}; install it (pip install {' '.join(missing)})"
+            )
+
+    def versions(self) -> dict[str, str]:
+        """Installed versions of the libraries this metric uses."""
+        return {lib: v for lib in self.libraries if (v := installed_version(lib)) is not None}
+
+    def describe_needs(self) -> str:
+        """What the metric needs, for ``xaihub list``."""
+        needs = self.requires.describe()
+        return f"{needs}; {', '.join(self.required)}" if self.required else needs
+
+
+def rerun_method(model: "ModelAdapter", explanation: "Explanation", image: "np.ndarray | None" = None,
+                 target: int | None = None, seed: int | None = None) -> "np.ndarray":
+    """The attribution map ``explanation``'s method gives when run again, through ``model``.
+
+    For metrics that need new explanations (of a perturbed image, another class, a randomised
+    model): the method is the registered one named ``explanation.method``, with the parameters
+    recorded in ``explanation.params``; ``image``, ``target`` and ``seed`` default to the
+    explanation's own. The forward passes are counted by ``model``.
+
+    :raises InputError: when a parameter was an array (the runner records arrays by shape
+        only, so the run cannot be repeated).
+    """
+    from xaihub.errors import InputError, ValidationError
+    from xaihub.plugins import get_method
+    from xaihub.validation import validate
+
+    arrays = sorted(k for k, v in explanation.params.items() if isinstance(v, str) and v.startswith(_UNRECORDED))
+    if arrays:
+        raise InputError(f"cannot run {explanation.method} again: its parameter(s) {arrays} were arrays, "
+                         "which an explanation records only by shape")
+    image = explanation.image if image is None else image
+    target = explanation.target if target is None else int(target)
+    seed = (explanation.seed or 0) if seed is None else seed
+    explainer = get_method(explanation.method).explainer
+    results = explainer.explain(model, image.copy(), [target], seed=seed, **explanation.params)
+    for result in results if isinstance(results, (list, tuple)) else [results]:
+        if getattr(result, "target", None) == target:
+            return validate(result, image, [target], explanation.method).attribution
+    raise ValidationError(f"{explanation.method} returned no explanation for target {target} when run again")
