@@ -44,9 +44,8 @@ def test_fills(fill):
 
 def test_bad_parameters_fail_clearly():
     image, region = tiles_image(16)
-    result = xaihub.explain(region_model(region), image, methods=["native.lime"],
-                            params={"native.lime": {"fill": "purple"}})
-    assert "fill must be one of" in result.failure("native.lime").message
+    with pytest.raises(xaihub.InputError, match="parameter 'fill' must be one of"):
+        xaihub.explain(region_model(region), image, methods=["native.lime"], params={"native.lime": {"fill": "purple"}})
     result = xaihub.explain(region_model(region), image, methods=["native.lime"],
                             params={"native.lime": {"segments": np.zeros((3, 3), int)}})
     assert "segments must be" in result.failure("native.lime").message
