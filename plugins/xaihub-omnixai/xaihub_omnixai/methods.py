@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, ModelError, Requirement
+from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, MethodUnavailableError, ModelError, Requirement
 from xaihub.maps import resize_map
 from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
@@ -36,14 +36,15 @@ class OmniXaiMethod(Explainer):
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
         extras: dict[str, Any] = {}
-        with quiet(), private_model(model, self.name) as network, seeded_global_numpy(seed), _counted(model, network):
-            omnixai_type = _load(self.omnixai_class)
-            preprocess = omnixai_preprocess(model)
-            explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
-            with self.patches():
+        with quiet(), private_model(model, self.name) as private, seeded_global_numpy(seed):
+            network = self.prepared(private, model, image)
+            with _counted(model, network):
+                omnixai_type = _load(self.omnixai_class)
+                preprocess = omnixai_preprocess(model)
+                explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
                 result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
                                            **self.explain_options(params))
-            input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
+                input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
         return [
             _explanation(self.name, target, entry, image, input_size, extras)
             for target, entry in zip(targets, result.get_explanations())
@@ -56,8 +57,9 @@ class OmniXaiMethod(Explainer):
     def explain_options(self, params: dict[str, Any]) -> dict[str, Any]:
         return {}
 
-    def patches(self) -> contextlib.AbstractContextManager:
-        return contextlib.nullcontext()
+    def prepared(self, network: Any, model: GradientAdapter, image: np.ndarray) -> Any:
+        """The model OmniXAI gets (a private copy for torch), made ready for this method."""
+        return network
 
 
 class OmniXaiCam(OmniXaiMethod):
@@ -142,7 +144,12 @@ class OmniShap(OmniXaiMethod):
     """OmniXAI's SHAP: shap's DeepExplainer against a constant image of the mean pixel value.
 
     OmniXAI 1.3.1 mis-indexes the output of shap >= 0.45; :mod:`xaihub_omnixai.shap_compat`
-    hands it the per-class list it expects, so the maps are the target's SHAP values.
+    hands it per-class values for the classes up to the lowest-ranked target (not all of a
+    model's classes), with shap's DeepLIFT rules extended to element-wise activations and depthwise
+    convolutions. A torch module called several times per forward pass gets one copy per call in
+    OmniXAI's private model. ``extras["additivity_gap"]`` is ``f(x) − E[f(background)] − Σ values``; a
+    gap over 1% of the score's range fails the target (an operation shap has no rule for). A torch
+    layer shap's DeepExplainer has no rule for is refused before any work.
     """
 
     name = "omnixai.shap"
@@ -152,10 +159,39 @@ class OmniShap(OmniXaiMethod):
     libraries = ("omnixai", "shap")
     defaults: dict[str, Any] = {}
 
-    def patches(self):
-        from xaihub_omnixai.shap_compat import list_per_class
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if model.framework == "torch":
+            from xaihub_omnixai.shap_compat import unsupported_layers
 
-        return list_per_class()
+            unknown = unsupported_layers(model.model)
+            if unknown:
+                raise MethodUnavailableError(f"shap's DeepExplainer has no DeepLIFT rule for {', '.join(unknown[:5])}")
+
+    def prepared(self, network: Any, model: GradientAdapter, image: np.ndarray) -> Any:
+        if model.framework != "torch":
+            return network
+        from xaihub.models.torch_unshare import unshared, uses_per_pass
+
+        counts = uses_per_pass(network, lambda: network(model.model_input(image[None])))
+        model.count_forward(1)
+        return unshared(network, counts)
+
+    def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                **params: Any) -> list[Explanation]:
+        from xaihub_omnixai.shap_compat import deeplift_rules, per_class_values
+
+        ranks = np.argsort(-model.predict(image[None])[0], kind="stable")
+        ranked = 1 + max(int(np.flatnonzero(ranks == target)[0]) for target in targets)
+        with deeplift_rules(), per_class_values(ranked) as recorder:
+            explanations = super().explain(model, image, targets, seed=seed, **params)
+        for row, explanation in enumerate(explanations):
+            gap, total = recorder.gaps[(row, explanation.target)]
+            explanation.extras["additivity_gap"] = gap
+            if abs(gap) > 0.01 * max(1.0, abs(total)):
+                raise ModelError(f"omnixai.shap: shap's values for class {explanation.target} miss the score "
+                                 f"difference by {gap:.4g}; an operation of the model has no DeepLIFT rule in shap")
+        return explanations
 
 
 class OmniLime(Explainer):
