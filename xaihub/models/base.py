@@ -125,7 +125,8 @@ class ModelAdapter:
     - :attr:`batch_size` and :meth:`images_per_batch` — how many images to build at a time;
     - :attr:`framework` — ``"torch"``, ``"keras"``, ``"callable"`` or a plugin's own name;
     - the perturbation fast path: when :attr:`accepts_device_batches`, :meth:`predict_pixels` scores
-      image tensors already on :attr:`device` (torch models with a declared preprocessing).
+      image tensors already on :attr:`device` (torch models with a declared preprocessing), with the
+      autocast :meth:`fast_autocast` chooses.
 
     Subclasses implement :meth:`_forward` (a batch of pixel images → the model's raw output) and
     set :attr:`framework`.
@@ -231,6 +232,11 @@ class ModelAdapter:
         """Probabilities for ``N×H×W×3`` pixel tensors on :attr:`device`, as a float64 tensor there;
         only when :attr:`accepts_device_batches`. ``autocast``: ``None``, ``"bf16"`` or ``"fp16"``."""
         raise ModelError(f"a {self.framework!r} model takes no device batches; use predict")
+
+    def fast_autocast(self, image: np.ndarray, wanted: str | None) -> tuple[str | None, dict[str, Any]]:
+        """The autocast for :meth:`predict_pixels` on perturbations of ``image`` (``wanted``, or for
+        ``"auto"`` a checked choice), and facts to record about the choice."""
+        return (None if wanted == "auto" else wanted), {}
 
     # -- for subclasses -------------------------------------------------------------------------
     def _forward(self, batch: np.ndarray) -> Any:

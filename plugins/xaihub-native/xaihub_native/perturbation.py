@@ -1,9 +1,10 @@
-"""One set of perturbed images and their predictions, shared by every method that needs it."""
+"""Perturbed images and their predictions: one fixed-size set shared by every method that needs it,
+or a set grown batch by batch until a method's explanation is stable."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -26,6 +27,16 @@ class PerturbationSet:
     masks: np.ndarray
     predictions: Any
     on_device: bool
+    autocast: str | None = None
+
+    def host_predictions(self) -> np.ndarray:
+        """The predictions as a numpy array."""
+        return self.predictions.cpu().numpy() if self.on_device else self.predictions
+
+    def facts(self) -> dict[str, Any]:
+        """What to record in each explanation's ``extras``."""
+        return {"perturbed_on": "device" if self.on_device else "host", "autocast": self.autocast,
+                "num_samples": len(self.masks)}
 
 
 def runs_on_device(model: ModelAdapter, where: str, autocast: str | None) -> bool:
@@ -36,33 +47,76 @@ def runs_on_device(model: ModelAdapter, where: str, autocast: str | None) -> boo
     impossible); ``"host"`` builds them in numpy and goes through ``model.predict`` like any other model.
     """
     capable = model.accepts_device_batches
+    explicit = autocast not in (None, "auto")
     if where == "host":
-        if autocast is not None:
+        if explicit:
             raise InputError("autocast needs perturb_on='device' or 'auto'")
         return False
-    if (where == "device" or autocast is not None) and not capable:
+    if (where == "device" or explicit) and not capable:
         raise InputError("on-device perturbation needs a torch model with a declared preprocessing "
                          "(xaihub.Preprocess), not a preprocess function")
     return capable
 
 
+class Sampler:
+    """Draws masks from ``seed`` (``binomial(1, 0.5)`` per superpixel, row 0 all ones, as lime) and
+    scores them. Drawing in batches gives the same masks as drawing them at once, so a set grown to
+    ``n`` samples equals the fixed set of ``n``."""
+
+    def __init__(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, fill: str, seed: int,
+                 on_device: bool, autocast: str | None) -> None:
+        self.model, self.image, self.segments = model, image, segments
+        self.on_device, self.autocast = on_device, autocast
+        self.background = fill_image(image, segments, fill)
+        self.rng = np.random.default_rng(seed)
+        self.players = int(segments.max()) + 1
+        self.drawn = 0
+
+    def batch(self, count: int) -> tuple[np.ndarray, Any]:
+        masks = self.rng.binomial(1, 0.5, size=(count, self.players)).astype(np.uint8)
+        if self.drawn == 0:
+            masks[0] = 1  # the unperturbed image anchors the surrogate
+        self.drawn += count
+        score = _score_on_device if self.on_device else _score_on_host
+        return masks, score(self.model, self.image, self.background, self.segments, masks, self.autocast)
+
+    def concatenate(self, parts: list[Any]) -> Any:
+        if self.on_device:
+            import torch
+
+            return torch.cat(parts)
+        return np.concatenate(parts)
+
+
 def perturbation_set(model: ModelAdapter, image: np.ndarray, segments: np.ndarray, num_samples: int, fill: str,
                      seed: int, on_device: bool, autocast: str | None = None) -> PerturbationSet:
-    """Masks drawn with ``np.random.binomial(1, 0.5)`` from ``seed`` and the model's predictions.
+    """``num_samples`` masks and their predictions, cached in ``model.cache``: LIME and Kernel SHAP
+    over the same superpixels, sample count, fill and seed pay for the forward passes once."""
 
-    Cached in ``model.cache``: LIME and Kernel SHAP over the same superpixels, sample
-    count, fill and seed pay for the forward passes once.
-    """
     def compute() -> PerturbationSet:
-        masks = np.random.default_rng(seed).binomial(1, 0.5, size=(num_samples, int(segments.max()) + 1))
-        masks = masks.astype(np.uint8)
-        masks[0] = 1  # the unperturbed image anchors the surrogate, as in lime
-        background = fill_image(image, segments, fill)
-        score = _score_on_device if on_device else _score_on_host
-        return PerturbationSet(masks, score(model, image, background, segments, masks, autocast), on_device)
+        masks, predictions = Sampler(model, image, segments, fill, seed, on_device, autocast).batch(num_samples)
+        return PerturbationSet(masks, predictions, on_device, autocast)
 
     key = (array_key(image), array_key(segments), num_samples, fill, seed, on_device, autocast)
     return model.cache.get_or_compute("perturbations", key, compute)
+
+
+def grown_set(sampler: Sampler, batch: int, ceiling: int,
+              stable: Callable[[np.ndarray, np.ndarray], bool]) -> PerturbationSet:
+    """Masks added ``batch`` at a time until ``stable(masks, host predictions)`` holds or ``ceiling``
+    samples are drawn (checked from the second batch on)."""
+    masks, predictions = sampler.batch(batch)
+    mask_parts, prediction_parts = [masks], [predictions]
+    while sampler.drawn < ceiling:
+        masks, predictions = sampler.batch(min(batch, ceiling - sampler.drawn))
+        mask_parts.append(masks)
+        prediction_parts.append(predictions)
+        grown = PerturbationSet(np.concatenate(mask_parts), sampler.concatenate(prediction_parts),
+                                sampler.on_device, sampler.autocast)
+        if stable(grown.masks, grown.host_predictions()):
+            return grown
+    return PerturbationSet(np.concatenate(mask_parts), sampler.concatenate(prediction_parts), sampler.on_device,
+                           sampler.autocast)
 
 
 def _score_on_host(model: ModelAdapter, image: np.ndarray, background: np.ndarray, segments: np.ndarray,
