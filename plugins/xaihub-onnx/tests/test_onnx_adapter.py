@@ -2,6 +2,7 @@
 types, outputs, batches, devices and bad models."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -105,10 +106,10 @@ def test_path_pathlike_session_and_model_proto_agree(onnx_files):
 
 
 def test_a_file_is_opened_once_and_again_when_it_changes(tmp_path, onnx_files):
-    path = tmp_path / "copy.onnx"
-    path.write_bytes(onnx_files["batch1"].read_bytes())
-    data = onnx_files["batch1"].name + ".data"  # the exporter's external weights, named in the model
-    (tmp_path / data).write_bytes((onnx_files["batch1"].parent / data).read_bytes())
+    exported = onnx_files["batch1"]
+    for file in exported.parent.glob(exported.name + "*"):  # the model and its external weights (.data)
+        shutil.copy(file, tmp_path)
+    path = tmp_path / exported.name
     first, again = adapt(path), adapt(str(path))
     assert first.inference_session is again.inference_session
     os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 10**9))

@@ -15,8 +15,9 @@ def workdir(tmp_path, monkeypatch, onnx_files):
     """A working directory with the exported CNN (and its weights file), a 32×32 image and class names."""
     from PIL import Image
 
-    for name in ("dynamic.onnx", "dynamic.onnx.data"):
-        shutil.copy(onnx_files["dynamic"].parent / name, tmp_path / name)
+    exported = onnx_files["dynamic"]
+    for file in exported.parent.glob(exported.name + "*"):  # the model and its external weights (.data)
+        shutil.copy(file, tmp_path)
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "photo.png")
     (tmp_path / "labels.txt").write_text("a\nb\nc\nd\ne\n")
