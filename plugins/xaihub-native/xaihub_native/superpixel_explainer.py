@@ -63,9 +63,9 @@ class SuperpixelExplainer(Explainer):
     Parameters shared by subclasses (see ``SUPERPIXEL_DEFAULTS``):
 
     - ``num_samples``: an int, or ``"auto"``: perturbations are added ``ADAPTIVE_BATCH`` at a time until,
-      for every target, the ``stable_top`` highest-weighted superpixels are the same as after the
-      previous batch and the 95% interval of the last of them lies above the next one's, or
-      ``max_samples`` are drawn. A grown set of ``n`` samples equals the fixed set of ``n`` for the seed.
+      for every target, the leading superpixels — the ``stable_top`` (or fewer) of largest ``|weight|``
+      whose 95% intervals exclude zero, the last one's interval above the next one's — are the same as
+      after the previous batch, or ``max_samples`` are drawn. A grown set of ``n`` samples equals the fixed set of ``n`` for the seed.
       ``extras["stability"]`` records the samples used, whether the rule was met, and the share of
       bootstrap refits (on the same predictions) that keep the top superpixels;
     - ``segmentation``: ``auto`` (SLIC with superpixels sized to the image: about 40 on 32×32, about
