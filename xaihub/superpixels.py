@@ -124,3 +124,27 @@ def _skimage_segments(image: np.ndarray, algorithm: str, params: dict[str, Any],
     if algorithm == "slic":
         return segmentation.slic(image, **params, channel_axis=-1)
     return segmentation.felzenszwalb(image, **params, channel_axis=-1)
+
+
+SEGMENTATION_DEFAULTS: dict[str, Any] = {"segmentation": "auto", "segmentation_params": None, "segments": None}
+"""The superpixel parameters every superpixel method takes (see :func:`superpixels_for`)."""
+
+
+def segmentation_constraints() -> dict[str, Any]:
+    """The constraints of :data:`SEGMENTATION_DEFAULTS`."""
+    from xaihub.params import Anything, Array, Choice
+
+    return {
+        "segmentation": Choice(*ALGORITHMS),
+        "segmentation_params": [None, Anything("a dict of the segmentation algorithm's parameters")],
+        "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
+    }
+
+
+def superpixels_for(image: np.ndarray, params: Mapping[str, Any], seed: int, cache: RunCache | None = None,
+                    device: Any = None) -> np.ndarray:
+    """The superpixels a method's ``params`` ask for: the given ``segments``, or ``segmentation`` with
+    ``segmentation_params``, cached per call (see :func:`segment`)."""
+    if params["segments"] is not None:
+        return check_segments(params["segments"], image)
+    return segment(image, params["segmentation"], dict(params["segmentation_params"] or {}), seed, cache, device)

@@ -17,7 +17,7 @@ def quadrants(ids=(0, 1, 2, 3)) -> np.ndarray:
 def test_lime_image_finds_the_region_the_class_depends_on(capsys):
     image, region = tiles_image(tile=16)  # quickshift merges smaller tiles into larger superpixels
     result = xaihub.explain(region_model(region), image, methods=["lime.image"], targets=[1, 0],
-                            params={"lime.image": {"num_samples": 150}})
+                            params={"lime.image": {"num_samples": 150, "segmentation": "quickshift"}})
     assert not result.failures
     for_one, for_zero = result.get("lime.image", 1), result.get("lime.image", 0)
     assert for_one.attribution[region].min() > 0.2  # blacking out the region drops p(1) by 0.43

@@ -9,8 +9,15 @@ import numpy as np
 
 from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
-from xaihub.params import Anything, Array, Choice, Integer, Real
-from xaihub.superpixels import ALGORITHMS, FILLS, check_segments, few_superpixels_warning, segment
+from xaihub.params import Choice, Integer, Real
+from xaihub.superpixels import (
+    FILLS,
+    SEGMENTATION_DEFAULTS,
+    few_superpixels_warning,
+    segment,
+    segmentation_constraints,
+    superpixels_for,
+)
 from xaihub_native.perturbation import WHERE, PerturbationSet, Sampler, grown_set, perturbation_set, runs_on_device
 from xaihub_native.stability import Fit, StabilityCheck, bootstrap_agreement
 
@@ -18,12 +25,10 @@ SUPERPIXEL_DEFAULTS: dict[str, Any] = {
     "num_samples": "auto",
     "max_samples": 1000,
     "stable_top": 4,
-    "segmentation": "auto",
+    **SEGMENTATION_DEFAULTS,
     "kernel_size": 4,
     "max_dist": 200,
     "ratio": 0.2,
-    "segmentation_params": None,
-    "segments": None,
     "fill": "zero",
     "perturb_on": "auto",
     "autocast": "auto",
@@ -36,12 +41,10 @@ SUPERPIXEL_CONSTRAINTS: dict[str, Any] = {
     "num_samples": [Choice("auto"), Integer(2, MAX_SAMPLES)],
     "max_samples": Integer(2 * ADAPTIVE_BATCH, MAX_SAMPLES),
     "stable_top": Integer(1, 100),
-    "segmentation": Choice(*ALGORITHMS),
+    **segmentation_constraints(),
     "kernel_size": Real(0, low_open=True),
     "max_dist": Real(0, low_open=True),
     "ratio": Real(0, 1),
-    "segmentation_params": [None, Anything("a dict of the segmentation algorithm's parameters")],
-    "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
     "fill": Choice(*FILLS),
     "perturb_on": Choice(*WHERE),
     "autocast": [None, Choice("auto", "bf16", "fp16")],
@@ -71,7 +74,7 @@ class SuperpixelExplainer(Explainer):
     - ``segmentation``: ``auto`` (SLIC with superpixels sized to the image: about 40 on 32×32, about
       100 on a photo), ``quickshift`` with ``kernel_size``, ``max_dist``, ``ratio`` (the seed
       project's settings), or ``slic``/``felzenszwalb`` with ``segmentation_params``; or precomputed
-      ``segments``. Fewer than 10 superpixels give a warning in ``extras["warning"]``;
+      ``segments`` (see :func:`xaihub.superpixels.superpixels_for`). Fewer than 10 superpixels give a warning in ``extras["warning"]``;
     - ``fill`` of switched-off superpixels (``zero``, ``mean``, ``blur``);
     - ``perturb_on``: ``auto`` (in torch on the model's device for a torch model with a declared
       preprocessing, else on the host), ``host`` or ``device``; ``autocast``: ``"auto"`` (bf16 where
@@ -119,14 +122,11 @@ class SuperpixelExplainer(Explainer):
     @staticmethod
     def _segments(model: ModelAdapter, image: np.ndarray, seed: int, params: dict[str, Any],
                   on_device: bool) -> np.ndarray:
-        if params["segments"] is not None:
-            return check_segments(params["segments"], image)
-        if params["segmentation"] == "quickshift":
-            options = {k: params[k] for k in ("kernel_size", "max_dist", "ratio")}
-        else:
-            options = dict(params["segmentation_params"] or {})
         device = model.device if on_device else None
-        return segment(image, params["segmentation"], options, seed, model.cache, device)
+        if params["segmentation"] == "quickshift" and params["segments"] is None:
+            options = {k: params[k] for k in ("kernel_size", "max_dist", "ratio")}
+            return segment(image, "quickshift", options, seed, model.cache, device)
+        return superpixels_for(image, params, seed, model.cache, device)
 
 
 def painted(target: int, segments: np.ndarray, weights: np.ndarray, extras: dict[str, Any]) -> Explanation:

@@ -19,6 +19,7 @@ from xaihub.maps import resize_map
 from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
+from xaihub.superpixels import segment, segmentation_constraints
 from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
 from xaihub_omnixai.isolation import private_model
 
@@ -195,10 +196,14 @@ class OmniShap(OmniXaiMethod):
 
 
 class OmniLime(Explainer):
-    """OmniXAI's LIME (lime's quickshift superpixels) on ``model.predict``: any model.
+    """OmniXAI's LIME on ``model.predict``: any model.
 
-    OmniXAI keeps lime's top ``num_features`` superpixels per class as a mask: the
-    attribution is ``+1`` on those supporting the target, ``−1`` on those against it.
+    OmniXAI shrinks images larger than 256 pixels a side first, then segments them: with
+    ``segmentation="auto"`` (the default) into superpixels sized to that image
+    (:func:`xaihub.superpixels.segment`), with ``"quickshift"`` by lime's own quickshift wrapper, as
+    OmniXAI does by default (``segmentation_params`` apply to ``"auto"``, ``"slic"`` and
+    ``"felzenszwalb"``). OmniXAI keeps lime's top ``num_features`` superpixels per class as a mask:
+    the attribution is ``+1`` on those supporting the target, ``−1`` on those against it.
     Hidden superpixels are filled with ``hide_color`` (default black); lime's own default,
     ``None``, fills a superpixel with its mean colour, which leaves a uniform object as it was.
     """
@@ -208,12 +213,19 @@ class OmniLime(Explainer):
     summary = "OmniXAI LIME: ±1 on the top superpixels for and against the target"
     requires = Requirement(BLACK_BOX)
     libraries = ("omnixai", "lime")
-    defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0}
+    defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0,
+                                "segmentation": "auto", "segmentation_params": None}
     constraints = {"num_samples": Integer(2, 100_000), "num_features": Integer(1, 10_000),
-                   "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)]}
+                   "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)],
+                   "segmentation": segmentation_constraints()["segmentation"],
+                   "segmentation_params": segmentation_constraints()["segmentation_params"]}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                num_samples: int, num_features: int, batch_size: int, hide_color: Any) -> list[Explanation]:
+                num_samples: int, num_features: int, batch_size: int, hide_color: Any, segmentation: str,
+                segmentation_params: dict[str, Any] | None) -> list[Explanation]:
+        def superpixels(shrunk: np.ndarray) -> np.ndarray:
+            return segment(shrunk.astype(np.uint8), segmentation, dict(segmentation_params or {}), seed, model.cache)
+
         with quiet():
             lime_type = _load("omnixai.explainers.vision.agnostic.lime:LimeImage")
             explainer = lime_type(predict_function=lambda images: model.predict(images.to_numpy(keepdim=True)))
@@ -224,7 +236,7 @@ class OmniLime(Explainer):
             result = explainer.explain(
                 omnixai_images(image, 1), top_labels=top_labels, num_samples=num_samples,
                 num_features=num_features, batch_size=batch_size, random_seed=seed, positive_only=False,
-                hide_color=hide_color,
+                hide_color=hide_color, segmentation_fn=None if segmentation == "quickshift" else superpixels,
             ).get_explanations()[0]
         labels = [int(label) for label in result["labels"]]
         height, width = image.shape[:2]

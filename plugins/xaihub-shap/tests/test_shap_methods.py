@@ -30,7 +30,7 @@ def test_kernel_shap_gives_exact_shapley_values_of_an_additive_model():
 def test_kernel_shap_on_quickshift_superpixels_adds_up_and_finds_the_region():
     image, region = tiles_image(tile=16)
     result = xaihub.explain(region_model(region), image, methods=["shap.kernel"], targets=1,
-                            params={"shap.kernel": {"num_samples": 300}})
+                            params={"shap.kernel": {"num_samples": 300, "segmentation": "quickshift"}})
     explanation = result.get("shap.kernel", 1)
     assert explanation.forward_passes <= 300 + 2
     assert explanation.segment_weights.sum() == pytest.approx(explanation.score - explanation.extras["filled_score"],
