@@ -35,8 +35,9 @@ browser:
 test: install browser
 	$(PY) -m pytest
 
+# The real model against the forward bound, and memory; `make bench ARGS="--methods all"` times every method.
 bench: install
-	$(PY) benchmarks/perturbation.py
+	$(PY) benchmarks/real_model.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
