@@ -126,7 +126,8 @@ class ModelAdapter:
     - :attr:`framework` — ``"torch"``, ``"keras"``, ``"callable"`` or a plugin's own name;
     - the perturbation fast path: when :attr:`accepts_device_batches`, :meth:`predict_pixels` scores
       image tensors already on :attr:`device` (torch models with a declared preprocessing), with the
-      autocast :meth:`fast_autocast` chooses.
+      autocast :meth:`fast_autocast` chooses; :meth:`input_size` and :meth:`resize_pixels` let a method
+      build its images at the size the model sees them.
 
     Subclasses implement :meth:`_forward` (a batch of pixel images → the model's raw output) and
     set :attr:`framework`.
@@ -231,6 +232,14 @@ class ModelAdapter:
     def predict_pixels(self, images: Any, autocast: str | None = None) -> Any:
         """Probabilities for ``N×H×W×3`` pixel tensors on :attr:`device`, as a float64 tensor there;
         only when :attr:`accepts_device_batches`. ``autocast``: ``None``, ``"bf16"`` or ``"fp16"``."""
+        raise ModelError(f"a {self.framework!r} model takes no device batches; use predict")
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``height×width`` at which :meth:`predict_pixels` feeds a ``height×width`` image to the model."""
+        return height, width
+
+    def resize_pixels(self, images: Any) -> Any:
+        """Device image tensors ``N×H×W×3`` resized to :meth:`input_size`, as :meth:`predict_pixels` would."""
         raise ModelError(f"a {self.framework!r} model takes no device batches; use predict")
 
     def fast_autocast(self, image: np.ndarray, wanted: str | None) -> tuple[str | None, dict[str, Any]]:

@@ -191,6 +191,15 @@ class TorchAdapter(GradientAdapter):
         self.count_forward(len(images))
         return self._probabilities_tensor(self._checked_scores(self.select_output(out), len(images)).double())
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``height×width`` at which the model sees a ``height×width`` image (the declared resize)."""
+        return self.options.declared.input_size(height, width)
+
+    def resize_pixels(self, images: Any) -> Any:
+        """``N×H×W×3`` pixel tensors on the device at :meth:`input_size`, as :meth:`predict_pixels` would
+        resize them (linear: a sum of images resizes to the sum of their resizings)."""
+        return self.options.declared.resize_torch(images.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
     def fast_autocast(self, image: np.ndarray, wanted: str | None) -> tuple[str | None, dict[str, Any]]:
         """The autocast :meth:`predict_pixels` should use for perturbations of ``image``, and what decided it.
 

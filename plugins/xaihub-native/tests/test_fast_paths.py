@@ -161,3 +161,15 @@ def test_cuda_model_perturbs_on_the_gpu_with_the_host_weights(torch_model, objec
     for g, h in zip(gpu, host):
         assert g.extras["perturbed_on"] == "device" and h.extras["perturbed_on"] == "host"
         np.testing.assert_allclose(g.segment_weights, h.segment_weights, atol=1e-4)
+
+
+def test_a_model_that_shrinks_the_image_is_perturbed_at_its_own_size_with_the_same_result(torch_model, object_image):
+    image = object_image[0]  # 128×128, seen by the model at 96×96
+    preprocess = xaihub.Preprocess(size=96)
+    run = lambda where: xaihub.explain(torch_model, image, methods=["native.lime"], targets="top-2",
+                                       preprocess=preprocess, params={"native.lime": {
+                                           "perturb_on": where, "num_samples": 80, "autocast": None}})
+    host, device = run("host"), run("device")
+    for h, d in zip(host, device):
+        assert d.extras["perturbed_on"] == "device" and h.extras["perturbed_on"] == "host"
+        np.testing.assert_allclose(d.segment_weights, h.segment_weights, atol=1e-5)

@@ -14,6 +14,7 @@ from xaihub.models import ModelAdapter
 from xaihub.superpixels import fill_image, perturb
 
 WHERE = ("auto", "host", "device")
+_BYTES_PER_VALUE = 4
 
 
 @dataclass
@@ -135,6 +136,10 @@ def _score_on_device(model: ModelAdapter, image: np.ndarray, background: np.ndar
     device = model.device
     pixels = torch.from_numpy(image).to(device=device, dtype=torch.float32)
     fill = torch.from_numpy(background).to(device=device, dtype=torch.float32)
+    seen = model.input_size(*image.shape[:2])
+    players = masks.shape[1]
+    if seen != image.shape[:2] and players * seen[0] * seen[1] * _BYTES_PER_VALUE * 3 <= model.options.max_batch_bytes:
+        return _score_resized(model, pixels, fill, segments, masks, autocast)
     ids = torch.from_numpy(segments.ravel()).to(device=device, dtype=torch.long)
     on = torch.from_numpy(masks).to(device=device, dtype=torch.bool)
     step = model.images_per_batch(*image.shape[:2])
@@ -143,5 +148,32 @@ def _score_on_device(model: ModelAdapter, image: np.ndarray, background: np.ndar
     for i in range(0, len(masks), step):
         keep = on[i : i + step].index_select(1, ids).reshape(-1, *image.shape[:2], 1)
         batch = torch.where(keep, pixels, fill, out=buffer[: len(keep)])  # one buffer: no page faults per batch
+        outputs.append(model.predict_pixels(batch, autocast))
+    return torch.cat(outputs)
+
+
+def _score_resized(model: ModelAdapter, pixels: Any, fill: Any, segments: np.ndarray, masks: np.ndarray,
+                   autocast: str | None) -> Any:
+    """:func:`_score_on_device` for a model that shrinks the image: the resize is linear, so a perturbed
+    image resizes to ``resize(fill) + Σ_j mask_j · resize(superpixel j of image − fill)``. Each superpixel's
+    resized share is computed once; every perturbed image is then built at the size the model sees."""
+    import torch
+
+    device = pixels.device
+    ids = torch.from_numpy(segments).to(device=device, dtype=torch.long)
+    difference = pixels - fill
+    shares = []
+    chunk = max(1, model.images_per_batch(*segments.shape))
+    for start in range(0, masks.shape[1], chunk):
+        players = torch.arange(start, min(start + chunk, masks.shape[1]), device=device)
+        selected = (ids[None] == players[:, None, None]).unsqueeze(-1)
+        shares.append(model.resize_pixels(torch.where(selected, difference, 0.0)))
+    shares = torch.cat(shares).flatten(1)  # players × (h·w·3)
+    base = model.resize_pixels(fill[None])[0]
+    on = torch.from_numpy(masks).to(device=device, dtype=torch.float32)
+    step = model.images_per_batch(*base.shape[:2])
+    outputs = []
+    for i in range(0, len(masks), step):
+        batch = base + (on[i : i + step] @ shares).reshape(-1, *base.shape)
         outputs.append(model.predict_pixels(batch, autocast))
     return torch.cat(outputs)
