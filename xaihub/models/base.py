@@ -310,7 +310,9 @@ class ModelAdapter:
             out = np.exp(out - out.max(axis=1, keepdims=True))
             return out / out.sum(axis=1, keepdims=True)
         if self.output_kind == "multilabel-logits":
-            return 1.0 / (1.0 + np.exp(-out))
+            from scipy.special import expit
+
+            return expit(out)
         return out
 
     def _check_scores(self, shape: tuple[int, ...], n: int, finite: bool, low: float, high: float) -> None:
