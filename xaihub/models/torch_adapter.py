@@ -278,8 +278,9 @@ class TorchAdapter(GradientAdapter):
             raise ModelError(f"the model returned {out.dtype} values (class ids?); xaihub needs N×K class scores")
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
-        finite = bool(torch.isfinite(out).all())
-        low, high = (float(out.min()), float(out.max())) if finite and out.numel() else (0.0, 0.0)
+        values = out.detach()
+        finite = bool(torch.isfinite(values).all())
+        low, high = (float(values.min()), float(values.max())) if finite and values.numel() else (0.0, 0.0)
         self._check_scores(tuple(out.shape), n, finite, low, high)
         return out
 
