@@ -111,7 +111,7 @@ def bound_rows(device: str, n: int) -> list[dict[str, Any]]:
                      forward_bound(model, preprocess, image, n, device, "channels-last", "bf16"), n, {}))
     seconds, result = native_lime(model, image, n, device, preprocess)
     explanation = result.get("native.lime")
-    facts = {k: explanation.extras.get(k) for k in ("perturbed_on", "autocast")}
+    facts = {k: explanation.extras.get(k) for k in ("perturbed_on", "autocast", "autocast_guard")}
     rows.append(("native.lime, declared Preprocess (autocast auto)", seconds, explanation.forward_passes, facts))
     seconds, result = native_lime(model, image, n, device, preprocess.numpy)
     rows.append(("native.lime, preprocess as a function", seconds, result.get("native.lime").forward_passes, {}))

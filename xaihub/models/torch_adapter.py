@@ -13,8 +13,8 @@ from xaihub.models.differentiable import GradientAdapter
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 GUARD_TOP = 5
 GUARD_TOLERANCE = 0.02
-"""``autocast="auto"`` keeps bf16 only when, on the unperturbed image, its top-5 classes equal fp32's
-(in order) and no probability differs by more than this."""
+"""``autocast="auto"`` keeps bf16 only when, on the unperturbed image, its top-5 classes are fp32's
+(the same five; near-ties may swap places) and no probability differs by more than this."""
 
 
 class TorchAdapter(GradientAdapter):
@@ -205,7 +205,7 @@ class TorchAdapter(GradientAdapter):
 
         ``wanted`` ``None``, ``"bf16"`` or ``"fp16"`` is taken as asked. ``"auto"`` takes bf16 where the
         device runs it natively (a CUDA device with bf16, a CPU with AVX512-BF16 or AMX) and where, on
-        ``image`` itself, bf16 keeps fp32's top-5 classes in order and every probability within
+        ``image`` itself, bf16 keeps fp32's top-5 classes and every probability within
         ``GUARD_TOLERANCE``; else fp32. The check costs two forward passes, once per image and call.
         """
         if wanted != "auto":
@@ -220,8 +220,7 @@ class TorchAdapter(GradientAdapter):
             pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(self.device)
             exact = self.predict_pixels(pixels)[0].cpu().numpy()
             fast = self.predict_pixels(pixels, "bf16")[0].cpu().numpy()
-            same = bool(np.array_equal(np.argsort(-exact, kind="stable")[:GUARD_TOP],
-                                       np.argsort(-fast, kind="stable")[:GUARD_TOP]))
+            same = set(np.argsort(-exact, kind="stable")[:GUARD_TOP]) == set(np.argsort(-fast, kind="stable")[:GUARD_TOP])
             difference = float(np.abs(exact - fast).max())
             verdict = {"top5_kept": same, "max_difference": difference}
             return ("bf16" if same and difference <= GUARD_TOLERANCE else None), {"autocast_guard": verdict}
