@@ -5,8 +5,16 @@ import pytest
 
 import xaihub
 from xaihub import Comparison, Explanation, InputError
-from xaihub.metrics import (agreement, blurred, check_metrics, deletion_auc, degradation, insertion_auc,
-                            spearman, summarise)
+from xaihub.metrics import (
+    agreement,
+    blurred,
+    check_metrics,
+    degradation,
+    deletion_auc,
+    insertion_auc,
+    spearman,
+    summarise,
+)
 from xaihub.models import adapt
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)

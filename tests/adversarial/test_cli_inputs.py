@@ -7,10 +7,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from adversarial.cases import subprocess_env
 
 from xaihub import cli
-
-from adversarial.cases import subprocess_env
 
 MODULE = "xaihub_adversarial_model"
 

@@ -11,7 +11,8 @@ pytest.importorskip("omnixai")
 GRADIENT_METHODS = ["omnixai.shap", "omnixai.ig", "omnixai.gradcam", "omnixai.gradcampp", "omnixai.layercam",
                     "omnixai.scorecam", "omnixai.smoothgrad", "omnixai.guidedbp"]
 ALL = ["omnixai.lime", *GRADIENT_METHODS]
-FAST = {"omnixai.lime": {"num_samples": 200, "num_features": 1}, "omnixai.ig": {"steps": 8}, "omnixai.smoothgrad": {"num_samples": 8}}
+FAST = {"omnixai.lime": {"num_samples": 200, "num_features": 1}, "omnixai.ig": {"steps": 8},
+        "omnixai.smoothgrad": {"num_samples": 8}}
 
 
 def hook_state(model):

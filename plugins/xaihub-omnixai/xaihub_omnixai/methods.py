@@ -19,7 +19,7 @@ from xaihub.maps import resize_map
 from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
-from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
+from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
 from xaihub_omnixai.isolation import private_model
 
 _GRADIENT_FRAMEWORKS = Requirement(GRADIENTS, ("torch", "keras"))
