@@ -8,8 +8,11 @@ import sys
 from typing import Any
 
 from xaihub.errors import InputError, XaihubError
-from xaihub.plugins import get_method, list_methods, list_metrics, load_failures
+from xaihub.plugins import get_method, list_methods, list_metrics, load_failures, methods_for
 from xaihub.run_directory import RESUME_MODES
+
+ALL_METHODS = "all"
+"""``--methods all``: every installed method the model meets the needs of."""
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -47,9 +50,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
-        raise InputError("--methods is empty; name at least one method (see `xaihub list`)")
+        raise InputError("--methods is empty; name at least one method (see `xaihub list`) or say all")
+    if ALL_METHODS in methods and len(methods) > 1:
+        raise InputError(f"--methods {ALL_METHODS} stands alone; got {args.methods!r}")
     for method in methods:
-        get_method(method)
+        if method != ALL_METHODS:
+            get_method(method)
     metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
@@ -70,6 +76,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if preprocess is not None and not (callable(preprocess) or isinstance(preprocess, Preprocess)):
         raise InputError(f"--preprocess {args.preprocess!r} is not callable")
     model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
+    if methods == [ALL_METHODS]:
+        methods = _methods_for(model, preprocess)
     modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
     _refuse_overwriting(args.out, run_dir if args.images else None, [path for path in modules if path])
     options = {"methods": methods, "targets": f"top-{args.top_k}", "preprocess": preprocess, "labels": labels,
@@ -79,6 +87,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.image:  # --demo alone: its photo
         return _compare_images(args.out, model, ["demo image"], [demo.demo_image()[0]], options)
     return _compare_images(args.out, model, [os.fspath(path) for path in args.image], pixels, options)
+
+
+def _methods_for(model: Any, preprocess: Any) -> list[str]:
+    """``--methods all``: every installed method whose needs the model meets (see ``methods_for``)."""
+    from xaihub.models import ModelOptions, adapt
+
+    methods = methods_for(adapt(model, ModelOptions(preprocess=preprocess)))
+    if not methods:
+        raise InputError("--methods all: no installed method can explain this model (see `xaihub list`)")
+    print(f"--methods all: {', '.join(methods)}")
+    return methods
 
 
 def _input_files(args: argparse.Namespace) -> list[str]:
@@ -182,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--image", nargs="+", metavar="PATH", help="image file(s); one report section each")
     images.add_argument("--images", metavar="DIR", help="a folder of images: explain them all into a run "
                                                         "directory (resumable) and write a dataset report")
-    compare.add_argument("--methods", default="native.lime", help="comma-separated methods (default: native.lime)")
+    compare.add_argument("--methods", required=True,
+                         help="comma-separated methods (see `xaihub list`), or `all`: every installed method whose "
+                              "needs the model meets (methods that refuse its architecture are reported unavailable)")
     compare.add_argument("--top-k", type=int, default=5, help="explain the k most probable classes (default 5)")
     compare.add_argument("--out", default="report.html", help="HTML report to write (default report.html)")
     compare.add_argument("--labels", help="class names: a text file with one per line, or a JSON list")
