@@ -77,6 +77,17 @@ def test_torch_adapter_restores_training_mode_and_leaves_no_hooks(torch_model):
         torch_model.eval()
 
 
+def test_torch_adapter_gives_each_submodule_its_own_mode_back():
+    """A model fine-tuned in train mode with its BatchNorm layers frozen in eval mode keeps both."""
+    torch = pytest.importorskip("torch")
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten())
+    net.train()
+    net[1].eval()
+    adapt(net).predict(IMAGES.images[:1])
+    assert [module.training for module in net] == [True, False, True] and net.training
+
+
 def test_keras_adapter_matches_the_model(keras_model):
     from xaihub.models.keras_adapter import KerasAdapter
 

@@ -60,12 +60,13 @@ class TorchAdapter(GradientAdapter):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        was_training = self.model.training
+        modes = [(module, module.training) for module in self.model.modules()]  # each its own: BN frozen in train
         self.model.eval()
         try:
             yield
         finally:
-            self.model.train(was_training)
+            for module, training in modes:
+                module.training = training
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         import torch
