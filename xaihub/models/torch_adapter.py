@@ -84,7 +84,7 @@ class TorchAdapter(GradientAdapter):
         x = self._preprocess_pixels(inputs) if self.input_space == "pixels" else inputs
         out = self._guarded(self.score_model(), x)
         self.count_forward(len(inputs))
-        return self._checked_scores(self.select_output(out), len(inputs))
+        return self._checked_scores(self.select_output(out), len(inputs), bounded=self.score_model() is self.model)
 
     def score_model(self) -> Any:
         import torch
@@ -215,8 +215,9 @@ class TorchAdapter(GradientAdapter):
             return scores.detach().cpu().numpy() if scores.is_floating_point() else scores.cpu().numpy()
         return np.asarray(scores)
 
-    def _checked_scores(self, out: Any, n: int) -> Any:
-        """Raw score tensor checked like ``predict``'s (shape, finiteness, class count), kept on the device."""
+    def _checked_scores(self, out: Any, n: int, bounded: bool = True) -> Any:
+        """Raw score tensor checked like ``predict``'s (shape, finiteness, class count, and the range of
+        probabilities unless not ``bounded``: logits read before a final softmax), kept on the device."""
         import torch
 
         if not isinstance(out, torch.Tensor):
@@ -226,7 +227,7 @@ class TorchAdapter(GradientAdapter):
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
         finite = bool(torch.isfinite(out).all())
-        low, high = (float(out.min()), float(out.max())) if finite and out.numel() else (0.0, 0.0)
+        low, high = (float(out.min()), float(out.max())) if finite and out.numel() and bounded else (0.0, 0.0)
         self._check_scores(tuple(out.shape), n, finite, low, high)
         return out
 
