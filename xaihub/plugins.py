@@ -11,11 +11,12 @@ and never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import pluggy
 
@@ -267,6 +268,25 @@ def metric_of_value(value: str) -> RegisteredMetric | None:
     _registry.ensure_loaded()
     name = _registry.values.get(value)
     return _registry.metrics.get(name) if name is not None else None
+
+
+@contextlib.contextmanager
+def _standing_in(explainer: Explainer) -> Iterator[None]:
+    """Within the block ``explainer`` is the registered method of its name, in place of any other
+    (so :mod:`xaihub.testing` can run an unregistered or re-instantiated explainer through ``explain``)."""
+    _registry.ensure_loaded()
+    with _registry._lock:
+        previous = _registry.methods.get(explainer.name)
+        plugin = previous.plugin if previous is not None else "xaihub.testing"
+        _registry.methods[explainer.name] = RegisteredMethod(explainer, plugin)
+    try:
+        yield
+    finally:
+        with _registry._lock:
+            if previous is None:
+                _registry.methods.pop(explainer.name, None)
+            else:
+                _registry.methods[explainer.name] = previous
 
 
 def load_failures() -> list[PluginFailure]:
