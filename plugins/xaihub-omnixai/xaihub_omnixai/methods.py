@@ -1,7 +1,7 @@
 """The OmniXAI vision methods, one :class:`xaihub.Explainer` each.
 
-Every gradient method runs on a private deep copy of a torch model (see
-:mod:`xaihub_omnixai.isolation`) or on the Keras model itself; each target is one copy
+Every gradient method runs on a private deep copy of a torch model or on a view of the Keras
+model (see :mod:`xaihub_omnixai.isolation`); each target is one copy
 of the image in one OmniXAI batch, with ``y`` the targets, so OmniXAI answers exactly
 the classes asked for.
 """
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, ModelError, Requirement
+from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, MethodUnavailableError, ModelError, Requirement
 from xaihub.maps import resize_map
 from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
 from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
-from xaihub_omnixai.isolation import private_model
+from xaihub_omnixai.isolation import check_layer_graph, layers_of, private_model
 
 _GRADIENT_FRAMEWORKS = Requirement(GRADIENTS, ("torch", "keras"))
 
@@ -30,13 +30,20 @@ class OmniXaiMethod(Explainer):
 
     #: ``"module:Class"`` of the OmniXAI explainer.
     omnixai_class: ClassVar[str]
+    #: Whether OmniXAI reads the model's layers (then a Keras model must have a graph of them).
+    reads_layers: ClassVar[bool] = False
     requires = _GRADIENT_FRAMEWORKS
     libraries = ("omnixai",)
 
-    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if self.reads_layers:
+            check_layer_graph(model, self.name)
+
+    def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
         extras: dict[str, Any] = {}
-        with quiet(), private_model(model, self.name) as network, seeded_global_numpy(seed), _counted(model, network):
+        with quiet(), private_model(model, self.name, image, self.reads_layers) as network, seeded_global_numpy(seed):
             omnixai_type = _load(self.omnixai_class)
             preprocess = omnixai_preprocess(model)
             explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
@@ -66,11 +73,12 @@ class OmniXaiCam(OmniXaiMethod):
     OmniXAI min-max normalises each CAM to ``[0, 1]``; the attribution is that map.
     """
 
+    reads_layers = True
     defaults: dict[str, Any] = {"layer": None}
     constraints = {"layer": [None, String(meaning="a layer name")]}
 
     def build(self, omnixai_type, network, model, preprocess, params, extras, image):
-        module, extras["layer"] = target_layer(model, network, params["layer"], image)
+        module, extras["layer"] = target_layer(model, layers_of(network), params["layer"], image)
         return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
 
 
@@ -135,6 +143,7 @@ class OmniGuidedBackprop(OmniXaiMethod):
     family = "guided_backprop"
     summary = "OmniXAI guided backpropagation"
     omnixai_class = "omnixai.explainers.vision.specific.guided_bp:GuidedBP"
+    reads_layers = True  # OmniXAI clones a Keras model to swap its activations
     defaults: dict[str, Any] = {}
 
 
@@ -151,6 +160,19 @@ class OmniShap(OmniXaiMethod):
     omnixai_class = "omnixai.explainers.vision.agnostic.shap:ShapImage"
     libraries = ("omnixai", "shap")
     defaults: dict[str, Any] = {}
+
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if model.framework == "torch":
+            from xaihub_omnixai.shap_compat import unsupported_torch_layers
+
+            unsupported = unsupported_torch_layers(model.model)
+            if unsupported:
+                raise MethodUnavailableError(
+                    f"{self.name}: shap's DeepExplainer has no rule for {', '.join(unsupported[:4])}"
+                    f"{f' and {len(unsupported) - 4} more' if len(unsupported) > 4 else ''} (its values would not "
+                    "be DeepLIFT's); it handles convolutions, linear layers, average and (non-adaptive) max "
+                    "pooling, batch norm and element-wise activations")
 
     def patches(self):
         from xaihub_omnixai.shap_compat import list_per_class
@@ -232,15 +254,3 @@ def _load(path: str) -> type:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
-
-@contextlib.contextmanager
-def _counted(model: ModelAdapter, network: Any) -> Iterator[None]:
-    """Count the images OmniXAI feeds a torch model (a hook on the private copy); Keras calls go uncounted."""
-    if model.framework != "torch":
-        yield
-        return
-    handle = network.register_forward_pre_hook(lambda module, inputs: model.count_forward(len(inputs[0])))
-    try:
-        yield
-    finally:
-        handle.remove()

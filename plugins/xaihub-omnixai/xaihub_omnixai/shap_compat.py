@@ -1,4 +1,5 @@
-"""Giving OmniXAI 1.3.1's SHAP wrapper the shap output it was written for.
+"""Giving OmniXAI 1.3.1's SHAP wrapper the shap output it was written for, and shap's DeepExplainer
+only models it has rules for.
 
 Since shap 0.45, ``DeepExplainer.shap_values`` returns one array ``N×…×K`` (class last)
 instead of a list of ``K`` arrays ``N×…``. OmniXAI indexes ``values[label][i]``, which on
@@ -6,13 +7,32 @@ the new array picks image ``label`` and channel (torch) or row (TF) ``i``: a 64�
 came back as (64, 64, 5) on torch and (64, 3, 5) on TF. Within :func:`list_per_class`,
 OmniXAI's module sees a ``DeepExplainer`` that returns the old list, so its indexing
 means what it meant: class ``label``, image ``i``.
+
+shap's DeepExplainer propagates DeepLIFT multipliers through the layer types (torch) or ops (TF) of
+its tables; a torch layer outside them gets the plain gradient with a warning, which is wrong for a
+non-linear layer, and a TF op outside them fails the call. Within :func:`list_per_class` the tables
+also hold the rules shap already has for their kind: its rescale rule (the one it gives ``ReLU``,
+``ELU``, ``GELU``) for element-wise activations it does not list (``ReLU6``, ``SiLU``, ``Hardswish``),
+its linear rule for depthwise convolutions (linear like the ``Conv2D`` it lists).
+:func:`unsupported_torch_layers` names the layers that still have no rule (``LayerNorm``,
+``AdaptiveMaxPool2d``, attention), so the method refuses such a model upfront.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import types
 from typing import Any, Iterator
+
+_LINEAR = ("ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "Unflatten", "Dropout1d",
+           "NonDynamicallyQuantizableLinear")
+"""torch layers without a rule whose plain gradient is their DeepLIFT multiplier (linear re-indexing)."""
+_TORCH_ELEMENT_WISE = ("ReLU6", "SiLU", "Hardswish", "Hardsigmoid", "Hardtanh", "Mish")
+_COMPUTING_CONTAINERS = ("MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer")
+"""Modules with children that compute non-linearly themselves, out of shap's sight."""
+_TF_ELEMENT_WISE = ("Relu6", "LeakyRelu")
+_TF_LINEAR = ("DepthwiseConv2dNative",)
 
 
 class _ListPerClassDeepExplainer:
@@ -28,14 +48,72 @@ class _ListPerClassDeepExplainer:
         return [values[..., k] for k in range(values.shape[-1])]
 
 
+def unsupported_torch_layers(net: Any) -> list[str]:
+    """The layers of a torch model shap's DeepExplainer has no rule for, as ``"Type (module 'name')"``."""
+    from shap.explainers._deep.deep_pytorch import op_handler
+
+    known = {*op_handler, *_LINEAR, *_TORCH_ELEMENT_WISE}
+    found = []
+    for name, module in net.named_modules():
+        kind = type(module).__name__
+        leaf = next(module.children(), None) is None
+        if (leaf and kind not in known) or kind in _COMPUTING_CONTAINERS:
+            found.append(f"{kind} (module {name!r})")
+    return found
+
+
 @contextlib.contextmanager
 def list_per_class() -> Iterator[None]:
-    """While active, OmniXAI's ``ShapImage`` gets per-class lists from shap's DeepExplainer."""
+    """While active, OmniXAI's ``ShapImage`` gets per-class lists from shap's DeepExplainer.
+
+    shap's TF DeepExplainer swaps TensorFlow's gradient recorder and puts it back only when the model
+    runs through: after a failure every later TF gradient would look for ``shap_*`` ops. It is put back here.
+    """
     from omnixai.explainers.vision.agnostic import shap as omnixai_shap
 
     original = omnixai_shap.shap
     omnixai_shap.shap = types.SimpleNamespace(DeepExplainer=_ListPerClassDeepExplainer)
+    recorder = _tf_gradient_recorder()
+    tables = _lent_rules()
     try:
         yield
     finally:
         omnixai_shap.shap = original
+        for table, added in tables:
+            for kind in added:
+                del table[kind]
+        if recorder is not None:
+            from tensorflow.python.eager import execute
+
+            execute.record_gradient = recorder
+
+
+def _lent_rules() -> list[tuple[dict, list[str]]]:
+    """Add shap's own rules for the layers and ops of their kind it does not list (see the module
+    docstring) to the tables of the frameworks loaded; returns each table with the keys added."""
+    lent = []
+    if "torch" in sys.modules:
+        from shap.explainers._deep import deep_pytorch
+
+        lent.append(_lend(deep_pytorch.op_handler, {kind: deep_pytorch.nonlinear_1d for kind in _TORCH_ELEMENT_WISE}))
+    if "tensorflow" in sys.modules:
+        from shap.explainers._deep import deep_tf
+
+        rules = {**{op: deep_tf.nonlinearity_1d(0) for op in _TF_ELEMENT_WISE},
+                 **{op: deep_tf.linearity_1d(0) for op in _TF_LINEAR}}
+        lent.append(_lend(deep_tf.op_handlers, rules))
+    return lent
+
+
+def _lend(table: dict, rules: dict) -> tuple[dict, list[str]]:
+    added = [kind for kind in rules if kind not in table]
+    table.update({kind: rules[kind] for kind in added})
+    return table, added
+
+
+def _tf_gradient_recorder() -> Any:
+    if "tensorflow" not in sys.modules:
+        return None
+    from tensorflow.python.eager import execute
+
+    return execute.record_gradient
