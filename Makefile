@@ -30,7 +30,7 @@ demo: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-LINTED := xaihub plugins tests benchmarks examples conftest.py
+LINTED := xaihub plugins tests benchmarks examples scripts conftest.py
 
 lint: install
 	$(PY) -m ruff check $(LINTED)

@@ -39,6 +39,8 @@ class Architecture:
     name: str
     framework: str
     """``"torch"``, ``"keras"`` or ``"callable"``."""
+    label: str
+    """A short name for tables (the support matrix's column)."""
     summary: str
     factory: Callable[[], Any]
     preprocess: Preprocess | None = None
@@ -115,28 +117,28 @@ def _arranged_keras(model: Any) -> Any:
 
 
 ARCHITECTURES: tuple[Architecture, ...] = (
-    Architecture("callable", "callable", "a plain predict function (numpy in, logits out)", plain_callable),
-    Architecture("torch.cnn", "torch", "convolutions, ReLU, MaxPool2d, global average pooling", _torch("cnn")),
-    Architecture("torch.adaptive_max_pool", "torch", "an AdaptiveMaxPool2d head", _torch("adaptive_max_pool")),
-    Architecture("torch.resnet", "torch", "BatchNorm and residual additions (ResNet-like)", _torch("resnet")),
-    Architecture("torch.mobilenet", "torch", "depthwise-separable blocks, ReLU6, Hardswish (MobileNet-like)",
+    Architecture("callable", "callable", "callable", "a plain predict function (numpy in, logits out)", plain_callable),
+    Architecture("torch.cnn", "torch", "cnn", "convolutions, ReLU, MaxPool2d, global average pooling", _torch("cnn")),
+    Architecture("torch.adaptive_max_pool", "torch", "amax", "an AdaptiveMaxPool2d head", _torch("adaptive_max_pool")),
+    Architecture("torch.resnet", "torch", "resnet", "BatchNorm and residual additions (ResNet-like)", _torch("resnet")),
+    Architecture("torch.mobilenet", "torch", "mobile", "depthwise-separable blocks, ReLU6, Hardswish (MobileNet-like)",
                  _torch("mobilenet")),
-    Architecture("torch.silu_gelu", "torch", "SiLU and GELU activations", _torch("silu_gelu")),
-    Architecture("torch.vit", "torch", "a vision transformer: patch embedding, class token, MultiheadAttention, "
+    Architecture("torch.silu_gelu", "torch", "silu", "SiLU and GELU activations", _torch("silu_gelu")),
+    Architecture("torch.vit", "torch", "vit", "a vision transformer: patch embedding, class token, MultiheadAttention, "
                  "LayerNorm (32×32 inputs)", _torch("vit"), Preprocess(size=32)),
-    Architecture("torch.tuple_output", "torch", "returns (logits, features)", _torch("tuple_output")),
-    Architecture("torch.dict_output", "torch", "returns {'logits': ..., 'features': ...}", _torch("dict_output")),
-    Architecture("torch.channels_last", "torch", "weights in torch.channels_last memory format",
+    Architecture("torch.tuple_output", "torch", "tuple", "returns (logits, features)", _torch("tuple_output")),
+    Architecture("torch.dict_output", "torch", "dict", "returns {'logits': ..., 'features': ...}", _torch("dict_output")),
+    Architecture("torch.channels_last", "torch", "chlast", "weights in torch.channels_last memory format",
                  _torch("channels_last")),
-    Architecture("torch.softmax_sequential", "torch", "an nn.Sequential ending in nn.Softmax",
+    Architecture("torch.softmax_sequential", "torch", "softmax", "an nn.Sequential ending in nn.Softmax",
                  _torch("softmax_sequential")),
-    Architecture("keras.sequential", "keras", "a Sequential CNN, softmax in its last Dense", _keras("sequential")),
-    Architecture("keras.residual", "keras", "functional, BatchNormalization and residual Add layers",
+    Architecture("keras.sequential", "keras", "k-seq", "a Sequential CNN, softmax in its last Dense", _keras("sequential")),
+    Architecture("keras.residual", "keras", "k-res", "functional, BatchNormalization and residual Add layers",
                  _keras("residual")),
-    Architecture("keras.depthwise", "keras", "DepthwiseConv2D and SeparableConv2D, a Softmax layer last",
+    Architecture("keras.depthwise", "keras", "k-dw", "DepthwiseConv2D and SeparableConv2D, a Softmax layer last",
                  _keras("depthwise")),
-    Architecture("keras.subclassed", "keras", "a subclassed keras.Model", _keras("subclassed")),
-    Architecture("keras.fixed_input", "keras", "built for 24×24 inputs, smaller than the image",
+    Architecture("keras.subclassed", "keras", "k-sub", "a subclassed keras.Model", _keras("subclassed")),
+    Architecture("keras.fixed_input", "keras", "k-fixed", "built for 24×24 inputs, smaller than the image",
                  _keras("fixed_input")),
 )
 DEFAULTS = {"callable": "callable", "torch": "torch.cnn", "keras": "keras.sequential"}
