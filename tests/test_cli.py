@@ -109,6 +109,15 @@ def test_bad_input_exits_non_zero_with_one_line(workdir, capsys, args, message):
     assert not (workdir / "never.html").exists()
 
 
+def test_list_with_a_model_says_which_methods_are_unavailable_for_it(workdir, capsys):
+    assert cli.main(["list", "--model", f"{MODULE}:predict", "--image", "blue.png"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert lines["native.lime"].endswith("available") and "unavailable" not in lines["native.lime"]
+    assert "unavailable for this model: gradients.saliency needs gradients" in lines["gradients.saliency"]
+    assert cli.main(["list", "--image", "blue.png"]) == 2
+    assert "list takes --image and --preprocess with --model" in capsys.readouterr().err
+
+
 def test_methods_are_required(workdir, capsys):
     with pytest.raises(SystemExit) as exit:
         cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--out", "never.html"])

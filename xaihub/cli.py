@@ -18,6 +18,7 @@ ALL_METHODS = "all"
 def _cmd_list(args: argparse.Namespace) -> int:
     methods = [(m.explainer, m.plugin, m.explainer.requires.describe()) for m in list_methods()]
     metrics = [(m.metric, m.plugin, m.metric.describe_needs()) for m in list_metrics()]
+    refusal = _model_check(args)
     for heading, entries in (("method", methods), ("metric", metrics)):
         if heading == "metric":
             print()
@@ -28,6 +29,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 status = "available"
             except Exception as exc:
                 status = f"unavailable: {exc}"
+            else:
+                if refusal is not None and heading == "method":
+                    status = refusal(entry)
             rows.append((entry.name, plugin, needs, status))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for row in rows:
@@ -38,6 +42,38 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for failure in failures:
             print(f"  {failure.plugin}: {failure.error}")
     return 0
+
+
+def _model_check(args: argparse.Namespace) -> Any:
+    """With ``list --model``: a function giving each method's status for that model (its ``check_model``
+    on ``--image``, or a mid-grey 224×224 image), else ``None``."""
+    if not args.model:
+        if args.image or args.preprocess:
+            raise InputError("list takes --image and --preprocess with --model")
+        return None
+    import numpy as np
+
+    from xaihub.comparison import UNAVAILABLE
+    from xaihub.errors import MethodUnavailableError
+    from xaihub.images import to_rgb_uint8
+    from xaihub.loading import import_object, load_model
+    from xaihub.models import ModelOptions, adapt
+
+    image = to_rgb_uint8(args.image) if args.image else np.full((224, 224, 3), 128, np.uint8)
+    preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
+    adapter = adapt(load_model(args.model), ModelOptions(preprocess=preprocess))
+    adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
+
+    def status(explainer: Any) -> str:
+        try:
+            explainer.check_model(adapter, image)
+        except MethodUnavailableError as exc:
+            return f"{UNAVAILABLE}: {exc}"
+        except Exception as exc:
+            return f"check_model failed: {type(exc).__name__}: {exc}"
+        return "available"
+
+    return status
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -190,7 +226,13 @@ def _nothing_explained() -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaihub", description="Compare explanations of image classifiers.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list registered methods, their plugins and plugins that failed to load")
+    listing = commands.add_parser("list", help="list registered methods, their plugins and plugins that failed to "
+                                                  "load; with --model, whether each method can explain that model")
+    listing.add_argument("--model", help="a model (as for compare): each method's status says whether it can "
+                                         "explain it, or is unavailable for this model and why")
+    listing.add_argument("--image", metavar="PATH", help="with --model: the image methods check the model on "
+                                                         "(default: a mid-grey 224×224 image)")
+    listing.add_argument("--preprocess", help="with --model: module:function mapping pixel batches to model input")
     compare = commands.add_parser("compare", help="explain images with several methods and write an HTML report")
     source = compare.add_mutually_exclusive_group()
     source.add_argument("--model", help="TorchScript .pt/.pth, saved Keras .keras, or module:object "
