@@ -16,7 +16,7 @@ from cheap_params import CHEAP
 README = Path(__file__).resolve().parents[1] / "README.md"
 ARCHITECTURES = [a for a in zoo.ARCHITECTURES if a.framework in {"callable", *installed_frameworks()}]
 METHODS = [registered.explainer.name for registered in list_methods()]
-SLOW = {"omnixai.ig", "omnixai.scorecam", "shap.partition"}
+SLOW = {"omnixai.ig", "shap.partition"}
 """Methods whose zoo runs take a few seconds each (still run by `make test`; `-m "not slow"` skips them)."""
 COMBINATIONS = [pytest.param(method, architecture, id=f"{method}-{architecture.name}",
                              marks=[pytest.mark.slow] if method in SLOW else [])

@@ -227,7 +227,8 @@ class TorchAdapter(GradientAdapter):
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
         finite = bool(torch.isfinite(out).all())
-        low, high = (float(out.min()), float(out.max())) if finite and out.numel() and bounded else (0.0, 0.0)
+        low, high = (float(out.detach().min()), float(out.detach().max())) if finite and out.numel() and bounded \
+            else (0.0, 0.0)
         self._check_scores(tuple(out.shape), n, finite, low, high)
         return out
 
