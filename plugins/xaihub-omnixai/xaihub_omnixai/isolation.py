@@ -49,7 +49,7 @@ def private_model(model: GradientAdapter, method: str, image: np.ndarray, layer_
     from xaihub.keras_counter import EvaluationCounter
 
     counter = EvaluationCounter()
-    yield _keras_view(model, image, counter, layer_graph)
+    yield keras_view(model, image, layer_graph, counter)
     model.count_forward(counter.count())
 
 
@@ -77,18 +77,22 @@ def _torch_copy(model: GradientAdapter, method: str) -> Iterator[Any]:
         raise ModelError(f"{method} changed the {', '.join(changed)} of the model it was given")
 
 
-def _keras_view(model: GradientAdapter, image: np.ndarray, counter: Any, layer_graph: bool) -> Any:
+def keras_view(model: GradientAdapter, image: np.ndarray, layer_graph: bool, counter: Any = None) -> Any:
+    """The Keras view :func:`private_model` hands OmniXAI (its output passed through ``counter``, if given)."""
     import keras
+
+    def counted(scores: Any) -> Any:
+        return scores if counter is None else counter(scores)
 
     net = model.model
     if layer_graph:
         try:
             outputs = net.outputs
-            return keras.Model(net.inputs, counter(model.select_output(outputs[0] if len(outputs) == 1 else outputs)))
+            return keras.Model(net.inputs, counted(model.select_output(outputs[0] if len(outputs) == 1 else outputs)))
         except (AttributeError, ValueError, TypeError) as exc:
             raise ModelError(f"cannot read the layers of this Keras model: {exc}") from exc
     inputs = keras.Input(shape=tuple(model.model_input(image[None]).shape[1:]))
-    return keras.Model(inputs, counter(model.select_output(net(inputs, training=False))))
+    return keras.Model(inputs, counted(model.select_output(net(inputs, training=False))))
 
 
 def _has_graph(net: Any) -> bool:

@@ -20,7 +20,7 @@ from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
 from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
-from xaihub_omnixai.isolation import check_layer_graph, layers_of, private_model
+from xaihub_omnixai.isolation import check_layer_graph, keras_view, layers_of, private_model
 
 _GRADIENT_FRAMEWORKS = Requirement(GRADIENTS, ("torch", "keras"))
 
@@ -163,6 +163,15 @@ class OmniShap(OmniXaiMethod):
 
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
+        if model.framework == "keras":
+            from xaihub_omnixai.shap_compat import unsupported_tf_ops
+
+            with quiet():
+                unsupported = unsupported_tf_ops(keras_view(model, image, layer_graph=False))
+            if unsupported:
+                raise MethodUnavailableError(
+                    f"{self.name}: shap's TF DeepExplainer has no rule for the TF operation(s) "
+                    f"{', '.join(unsupported)} of this model")
         if model.framework == "torch":
             from xaihub_omnixai.shap_compat import unsupported_torch_layers
 

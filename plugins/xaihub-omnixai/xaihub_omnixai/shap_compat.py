@@ -62,6 +62,30 @@ def unsupported_torch_layers(net: Any) -> list[str]:
     return found
 
 
+def unsupported_tf_ops(view: Any) -> list[str]:
+    """The TF ops between the input and the output of a Keras model (one traced graph, no evaluation)
+    that shap's TF DeepExplainer has no rule for, even with the rules :func:`list_per_class` lends."""
+    import tensorflow as tf
+    from shap.explainers._deep.deep_tf import op_handlers
+
+    spec = tf.TensorSpec(view.inputs[0].shape, tf.float32)
+    graph = tf.function(lambda x: view(x, training=False)).get_concrete_function(spec).graph
+    known = {*op_handlers, *_TF_ELEMENT_WISE, *_TF_LINEAR}
+    path = _reachable([graph.inputs[0].op], lambda op: [c for t in op.outputs for c in t.consumers()]) & \
+        _reachable([t.op for t in graph.outputs], lambda op: [t.op for t in op.inputs])
+    return sorted({op.type for op in path if op.type not in known and op.type != "Placeholder"})
+
+
+def _reachable(start: list[Any], following: Any) -> set[Any]:
+    seen, stack = set(start), list(start)
+    while stack:
+        for op in following(stack.pop()):
+            if op not in seen:
+                seen.add(op)
+                stack.append(op)
+    return seen
+
+
 @contextlib.contextmanager
 def list_per_class() -> Iterator[None]:
     """While active, OmniXAI's ``ShapImage`` gets per-class lists from shap's DeepExplainer.
