@@ -30,7 +30,7 @@ def slow_channel_means(batch):
     time.sleep(float(sys.argv[2]))
     return channel_means(batch)
 
-summary = xaihub.explain_many(slow_channel_means, IMAGES, out=sys.argv[1], params=LIME, targets="top-2",
+summary = xaihub.explain_many(slow_channel_means, IMAGES, ["native.lime"], out=sys.argv[1], params=LIME, targets="top-2",
                               model_id="channel means")
 print(summary.done, summary.skipped, summary.failed)
 """
