@@ -15,7 +15,7 @@ FRAMEWORKS := torch tensorflow-cpu
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo test bench browser clean
+.PHONY: install demo lint test bench browser clean
 
 install: $(STAMP)
 
@@ -32,7 +32,12 @@ demo: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+LINTED := xaihub plugins tests benchmarks examples scripts conftest.py
+
+lint: install
+	$(PY) -m ruff check $(LINTED)
+
+test: install browser lint
 	$(PY) -m pytest
 
 # The real model against the forward bound, and memory; `make bench ARGS="--methods all"` times every method.

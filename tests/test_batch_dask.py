@@ -38,10 +38,10 @@ def by_key(out):
 
 def test_a_dask_run_equals_the_in_process_run(tmp_path, client):
     model = CountingPickles(refuses_dark_images)
-    local = xaihub.explain_many(model, images(), targets="top-2", params=LIME, out=tmp_path / "local")
+    local = xaihub.explain_many(model, images(), targets="top-2", params=LIME, out=tmp_path / "local", methods=["native.lime"])
     assert CountingPickles.pickled == 0
     remote = xaihub.explain_many(model, images(), targets="top-2", params=LIME, out=tmp_path / "dask",
-                                 executor=client)
+                                 executor=client, methods=["native.lime"])
     assert 1 <= CountingPickles.pickled <= 2  # shipped once (per worker at most), not once per image
     assert (remote.done, remote.failed) == (local.done, local.failed) == (40, 2)
     local_lines, remote_lines = by_key(tmp_path / "local"), by_key(tmp_path / "dask")
@@ -54,7 +54,7 @@ def test_a_dask_run_equals_the_in_process_run(tmp_path, client):
                                        Explanation.load(tmp_path / "local" / line["file"]).attribution, atol=1e-6)
     assert {line["image"] for line in remote_lines.values() if line["status"] == "failed"} == {"7", "16"}
     again = xaihub.explain_many(model, images(), targets="top-2", params=LIME, out=tmp_path / "dask",
-                                executor=client)
+                                executor=client, methods=["native.lime"])
     assert (again.done, again.skipped, again.failed) == (0, 40, 2)
 
 
@@ -67,7 +67,8 @@ def test_executor_dask_starts_a_local_cluster_and_closes_it(tmp_path, monkeypatc
             started.append(self)
 
     monkeypatch.setattr(distributed, "LocalCluster", RecordedCluster)
-    summary = xaihub.explain_many(refuses_dark_images, images()[:3], params=LIME, out=tmp_path, executor="dask")
+    summary = xaihub.explain_many(refuses_dark_images, images()[:3], methods=["native.lime"], params=LIME,
+                                  out=tmp_path, executor="dask")
     assert summary.done == 3
     assert len(started) == 1 and started[0].status.name == "closed"
 
@@ -79,4 +80,4 @@ def test_a_model_that_cannot_be_shipped_is_refused_clearly(tmp_path, client):
     model = functools.partial(refuses_dark_images)
     model.lock = threading.Lock()  # a callable holding a lock: works here, cannot be pickled
     with pytest.raises(xaihub.InputError, match="cannot ship the model to the Dask workers"):
-        xaihub.explain_many(model, images()[:2], params=LIME, out=tmp_path, executor=client)
+        xaihub.explain_many(model, images()[:2], params=LIME, out=tmp_path, executor=client, methods=["native.lime"])

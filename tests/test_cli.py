@@ -38,7 +38,8 @@ def workdir(tmp_path, monkeypatch):
 
 
 def compare(*args: str) -> int:
-    return cli.main(["compare", *args])
+    methods = [] if "--methods" in args else ["--methods", "native.lime"]
+    return cli.main(["compare", *methods, *args])
 
 
 def test_demo_run_writes_a_report(monkeypatch, tmp_path, capsys):
@@ -97,6 +98,8 @@ def test_torchscript_model_file(workdir, capsys):
     (["--model", f"{MODULE}:predict", "--images", "blue.png"], "images 'blue.png' is a file"),
     (["--model", f"{MODULE}:predict", "--image", "blue.png", "--run-dir", "run"], "go with --images DIR"),
     (["--model", f"{MODULE}:predict", "--image", "blue.png", "--top-k", "0"], "--top-k must be at least 1"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--methods", ","], "--methods is empty"),
+    (["--model", f"{MODULE}:predict", "--image", "blue.png", "--methods", "all,native.lime"], "stands alone"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(workdir, capsys, args, message):
     assert compare(*args, "--out", "never.html") == 2
@@ -104,6 +107,34 @@ def test_bad_input_exits_non_zero_with_one_line(workdir, capsys, args, message):
     assert err.startswith("xaihub: error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (workdir / "never.html").exists()
+
+
+def test_list_with_a_model_says_which_methods_are_unavailable_for_it(workdir, capsys):
+    assert cli.main(["list", "--model", f"{MODULE}:predict", "--image", "blue.png"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert lines["native.lime"].endswith("available") and "unavailable" not in lines["native.lime"]
+    assert "unavailable for this model: gradients.saliency needs gradients" in lines["gradients.saliency"]
+    assert cli.main(["list", "--image", "blue.png"]) == 2
+    assert "list takes --image and --preprocess with --model" in capsys.readouterr().err
+
+
+def test_methods_are_required(workdir, capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--out", "never.html"])
+    assert exit.value.code == 2 and "--methods" in capsys.readouterr().err
+
+
+def test_methods_all_runs_every_method_whose_needs_the_model_meets(workdir, capsys, monkeypatch):
+    from xaihub.plugins import get_method, list_methods
+
+    chosen = []
+    monkeypatch.setattr(cli, "_compare_images", lambda out, model, names, pixels, options: chosen.extend(
+        options["methods"]) or 0)
+    assert compare("--model", f"{MODULE}:predict", "--image", "blue.png", "--methods", "all", "--out", "a.html") == 0
+    black_box = [m.explainer.name for m in list_methods() if m.explainer.requires.kind == "predictions"]
+    assert chosen == black_box and "native.lime" in chosen
+    assert all(get_method(m).explainer.requires.kind == "predictions" for m in chosen)
+    assert f"--methods all: {', '.join(black_box)}" in capsys.readouterr().out
 
 
 def test_images_folder_writes_a_dataset_report_and_a_rerun_resumes(workdir, capsys):

@@ -31,7 +31,7 @@ def test_a_reuser_is_charged_what_the_entry_cost_and_each_entry_once():
     cache = RunCache(lambda: counter.passes)
     first = cache.begin_method()
     segments = cache.get_or_compute("segments", 1, lambda: counter.run(5))
-    samples = cache.get_or_compute("samples", 1, lambda: counter.run(100) + segments)
+    cache.get_or_compute("samples", 1, lambda: counter.run(100) + segments)
     assert first.cost.forward_passes == 0 and counter.passes == 105
     second = cache.begin_method()
     cache.get_or_compute("segments", 1, lambda: pytest.fail("recomputed"))

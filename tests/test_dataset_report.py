@@ -79,6 +79,16 @@ def test_failures_are_listed_with_their_messages(page):
     assert "cannot read image file" in table(page, "failures") and "Failures (2)" in page
 
 
+def test_a_method_refused_for_the_model_is_listed_as_unavailable(tmp_path):
+    from toy_models import channel_means
+
+    images = np.random.default_rng(0).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)
+    xaihub.explain_many(channel_means, images, ["native.lime", "gradients.saliency"], out=tmp_path / "run",
+                        params={"native.lime": {"num_samples": 10}})
+    page = open(xaihub.dataset_report(tmp_path / "run", tmp_path / "r.html"), encoding="utf-8").read()
+    assert table(page, "failures").count("<td>unavailable for this model (MethodUnavailableError)</td>") == 2
+
+
 def test_file_names_are_escaped_and_the_page_is_self_contained(page):
     assert EVIL_FILE not in page and "&lt;script&gt;alert(2)" in page
     assert EVIL_FILE in parse(page).text

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import xaihub
 from xaihub import Explainer, Explanation, InputError, ModelError
@@ -97,19 +96,19 @@ def test_unusable_images_are_refused_through_explain(given, message):
 def test_huge_image_files_are_refused_before_decoding(tmp_path):
     Image.new("L", (4100, 4100)).save(tmp_path / "huge.png")
     with pytest.raises(InputError, match="huge.png.*over the 16777216-pixel limit; resize it first"):
-        xaihub.explain(channel_means, tmp_path / "huge.png")
+        xaihub.explain(channel_means, tmp_path / "huge.png", methods=["native.lime"])
 
 
 def test_explain_many_takes_batches_pil_and_paths_and_records_bad_ones(tmp_path):
     Image.fromarray(RGB).save(tmp_path / "photo.png")
     images = {"channels-first": np.moveaxis(RGB, -1, 0), "pil": Image.fromarray(GRAY), "path": tmp_path / "photo.png",
               "float": RGB / 255.0, "tiny": np.zeros((1, 1, 3)), "nan": np.full((12, 12), np.nan)}
-    summary = xaihub.explain_many(channel_means, images, params=LIME, out=tmp_path / "out")
+    summary = xaihub.explain_many(channel_means, images, params=LIME, out=tmp_path / "out", methods=["native.lime"])
     status = {line["image"]: line["status"] for line in read_index(tmp_path / "out")}
     assert status == {"channels-first": "ok", "pil": "ok", "path": "ok", "float": "ok", "tiny": "failed", "nan": "failed"}
     assert summary.done == 4 and summary.failed == 2
     batch = np.stack([np.moveaxis(RGB, -1, 0)] * 2)  # N×C×H×W
-    assert xaihub.explain_many(channel_means, batch, params=LIME, out=tmp_path / "chw").done == 2
+    assert xaihub.explain_many(channel_means, batch, params=LIME, out=tmp_path / "chw", methods=["native.lime"]).done == 2
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -134,12 +133,12 @@ def test_a_single_output_is_one_class(shape):
     result = xaihub.explain(single, RGB, methods=["native.lime"], params=LIME)
     assert result.ok and result.targets == [0] and result.probabilities == pytest.approx([RGB.mean() / 255])
     with pytest.raises(InputError, match="out of range: the model has 1 classes"):
-        xaihub.explain(single, RGB, targets=1)
+        xaihub.explain(single, RGB, targets=1, methods=["native.lime"])
 
 
 def test_labels_that_do_not_match_the_classes_are_refused():
     with pytest.raises(ModelError, match="4 labels given but the model returns 3 classes"):
-        xaihub.explain(channel_means, RGB, labels=["a", "b", "c", "d"])
+        xaihub.explain(channel_means, RGB, labels=["a", "b", "c", "d"], methods=["native.lime"])
 
 
 class Fixed(Explainer):
@@ -184,7 +183,7 @@ def test_a_predict_function_returning_lists_fails_clearly(fixed):
     assert failure.error == "ModelError" and "model output is not an array: list" in failure.message
     assert result.get(fixed) is not None
     with pytest.raises(ModelError, match="N×K scores for N=1 images, got shape"):
-        xaihub.explain(lambda b: [[1.0, 2.0]] * (len(b) + 1), RGB)
+        xaihub.explain(lambda b: [[1.0, 2.0]] * (len(b) + 1), RGB, methods=["native.lime"])
 
 
 # -- saved explanations ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub import Explanation, InputError, Metric, MethodUnavailableError, XaihubError, hookimpl
+from xaihub import Explanation, InputError, MethodUnavailableError, Metric, XaihubError
 from xaihub.explainer import Requirement
 from xaihub.metric import WEIGHTS
 from xaihub.metrics import LOWER_IS_BETTER, lower_is_better

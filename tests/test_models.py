@@ -77,6 +77,31 @@ def test_torch_adapter_restores_training_mode_and_leaves_no_hooks(torch_model):
         torch_model.eval()
 
 
+def test_torch_adapter_gives_each_submodule_its_own_mode_back():
+    """A model fine-tuned in train mode with its BatchNorm layers frozen in eval mode keeps both."""
+    torch = pytest.importorskip("torch")
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten())
+    net.train()
+    net[1].eval()
+    adapt(net).predict(IMAGES.images[:1])
+    assert [module.training for module in net] == [True, False, True] and net.training
+
+
+def test_torch_scores_of_a_sequential_ending_in_softmax_are_its_logits():
+    """The adapter reads the logits before the final Softmax (probabilities were detected from predict)."""
+    torch = pytest.importorskip("torch")
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4), torch.nn.Softmax(dim=1))
+    with torch.no_grad():
+        net[1].weight.mul_(100)  # logits far outside [0, 1]
+    adapter = adapt(net)
+    probabilities = adapter.predict(IMAGES.images[:2, :8, :8])
+    assert adapter.output_kind == "probabilities" and adapter.score_kind == "logit"
+    logits = adapter.scores(adapter.differentiable_input(IMAGES.images[:2, :8, :8]))
+    np.testing.assert_allclose(torch.softmax(logits, 1).detach().numpy(), probabilities, atol=1e-6)
+
+
 def test_keras_adapter_matches_the_model(keras_model):
     from xaihub.models.keras_adapter import KerasAdapter
 

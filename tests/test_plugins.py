@@ -133,3 +133,77 @@ def test_cli_list_shows_native_lime():
 
 def test_load_failures_is_empty_for_the_full_install():
     assert load_failures() == []
+
+
+def test_hooks_are_called_through_pluggy_for_the_new_plugin_alone():
+    from xaihub.plugins import _plugin_manager
+
+    class Plugin:
+        @hookimpl
+        def register_explainers(self, register):
+            register(Brightness())
+
+    calls = []
+    undo = _plugin_manager().add_hookcall_monitoring(
+        lambda hook, impls, kwargs: calls.append((hook, [impl.plugin_name for impl in impls])), lambda *args: None)
+    try:
+        xaihub.register(Plugin(), name="traced")
+    finally:
+        undo()
+        xaihub.unregister("traced")
+    assert ("register_explainers", ["traced"]) in calls
+    assert ("register_metrics", []) in calls  # asked of this plugin only; it offers none
+
+
+def test_unregister_takes_the_name_register_was_given_or_derived():
+    import types
+
+    module = types.ModuleType("my_brightness_plugin")
+    module.register_explainers = hookimpl(lambda register: register(Brightness()))
+    xaihub.register(module)  # a module is named after its __name__
+    assert xaihub.plugins.get_method("mine.brightness").plugin == "my_brightness_plugin"
+    xaihub.unregister("my_brightness_plugin")
+    xaihub.register(Brightness)  # a class, instantiated; named after its method
+    xaihub.unregister("mine.brightness")
+    assert "mine.brightness" not in [m.explainer.name for m in list_methods()]
+
+
+def test_unregister_takes_entry_point_names_and_a_plugin_can_come_back():
+    import xaihub_baseline.plugin
+
+    xaihub.unregister("baseline")
+    try:
+        assert not {"baseline.noise", "baseline.centre"} & {m.explainer.name for m in list_methods()}
+    finally:
+        xaihub.register(xaihub_baseline.plugin, name="baseline")
+    assert xaihub.plugins.get_method("baseline.noise").plugin == "baseline"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("nothing-here", "no plugin named 'nothing-here'; registered plugins: .*native"),
+    ("native.kernelshap", "'native.kernelshap' belongs to plugin 'native'"),
+    ("xaihub.models", "core's own plugins"),
+    ("xaihub.metrics", "core's own plugins"),
+])
+def test_unregister_refuses_what_is_not_a_removable_plugin(name, message):
+    with pytest.raises(xaihub.InputError, match=message):
+        xaihub.unregister(name)
+    assert "native.lime" in {m.explainer.name for m in list_methods()}
+
+
+def test_methods_are_required_the_core_names_no_default_method():
+    import inspect
+
+    for function in (xaihub.explain, xaihub.explain_many):
+        assert inspect.signature(function).parameters["methods"].default is inspect.Parameter.empty
+    with pytest.raises(xaihub.InputError, match="methods must be a list"):
+        xaihub.explain(linear_model(), np.zeros((16, 16, 3), np.uint8), methods=None)
+
+
+def test_methods_for_lists_the_methods_whose_needs_a_model_meets():
+    from xaihub.models import adapt
+    from xaihub.plugins import methods_for
+
+    on_callable = methods_for(adapt(linear_model()))
+    assert "native.lime" in on_callable and "gradients.saliency" not in on_callable
+    assert all(xaihub.plugins.get_method(m).explainer.requires.kind == xaihub.BLACK_BOX for m in on_callable)

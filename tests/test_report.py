@@ -62,7 +62,7 @@ def test_costs_metrics_and_failures_are_shown(comparison, page):
     assert f"deletion AUC: {lime.metrics['deletion']:.3f}" in text
     assert f"{lime.forward_passes} forward passes" in text
     assert "test.broken: RuntimeError: boom <b>not bold</b>" in "".join(parse(page).text)  # listed, as text
-    assert ("li", {"data-method": "test.broken"}) in parse(page).tags
+    assert ("li", {"data-method": "test.broken", "data-failure": "failed"}) in parse(page).tags
     assert "Agreement between methods" in text and "Library versions" in text
 
 
@@ -80,6 +80,20 @@ def test_a_long_failure_shows_its_first_line_and_folds_the_rest(registered, tmp_
     shown = card.split("<details>")[0]
     assert "first line of a long failure" in shown and "goes on and on" not in shown
     assert "<summary>whole message</summary><pre>" in card and card.count("goes on and on") == 200
+
+
+def test_a_method_refused_for_the_model_is_unavailable_not_failed(tmp_path):
+    result = xaihub.explain(linear_model(), photo_like(32), methods=["native.lime", "gradients.saliency"],
+                            params={"native.lime": {"num_samples": 20}})
+    refused = result.failure("gradients.saliency")
+    assert refused.unavailable and refused.status == "unavailable for this model"
+    assert "UNAVAILABLE FOR THIS MODEL: gradients.saliency needs gradients" in result.summary()
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    card = page.split("data-status='unavailable'>")[1].split("</figure>")[0]
+    assert "<b>unavailable for this model</b>" in card and "needs gradients" in card
+    assert "data-status='failed'" not in page
+    assert "<td>unavailable for this model</td>" in table(page, "timings")
+    result.figure()  # the figure's cell says so too (drawn without error)
 
 
 def test_report_many_adds_a_summary_table(tmp_path, comparison):

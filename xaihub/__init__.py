@@ -23,8 +23,8 @@ from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
 from xaihub.explanation import Explanation
 from xaihub.hookspecs import hookimpl
 from xaihub.metric import Metric
-from xaihub.preprocess import Preprocess
 from xaihub.plugins import list_methods, list_metrics, load_failures, register, unregister
+from xaihub.preprocess import Preprocess
 from xaihub.report import dataset_report, report_many
 from xaihub.runner import explain
 

@@ -16,7 +16,7 @@ from xaihub.metrics import check_metrics
 from xaihub.models import ModelOptions
 from xaihub.progress import progress_bar
 from xaihub.run_directory import INDEX_NAME, RESUME_MODES, RunDirectory, explanation_file, record
-from xaihub.runner import DEFAULT_METHODS, explain
+from xaihub.runner import check_methods, explain
 from xaihub.targets import Targets
 
 _MODEL_OPTIONS = ("preprocess", "labels", "batch_size", "output", "device")
@@ -69,7 +69,7 @@ class BatchSummary:
 def explain_many(
     model: Any,
     images: Any,
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str],
     targets: Targets = None,
     *,
     out: str | os.PathLike,
@@ -109,7 +109,7 @@ def explain_many(
         and the run goes on.
     """
     start = time.perf_counter()
-    methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
+    methods = check_methods(methods)
     params = {m: dict(p) for m, p in (params or {}).items()}
     _check_arguments(methods, params, explain_kwargs)
     if resume not in RESUME_MODES:
@@ -214,8 +214,6 @@ class _Run:
 
 def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], explain_kwargs: dict[str, Any]) -> None:
     """Refuse, before any image runs, what would make every image fail."""
-    if not methods:
-        raise InputError("methods is empty; name at least one method (see `xaihub list`)")
     stray = sorted(set(params) - set(methods))
     if stray:
         raise InputError(f"params given for {stray}, which are not among methods {methods}")

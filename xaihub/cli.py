@@ -8,13 +8,17 @@ import sys
 from typing import Any
 
 from xaihub.errors import InputError, XaihubError
-from xaihub.plugins import get_method, list_methods, list_metrics, load_failures
+from xaihub.plugins import get_method, list_methods, list_metrics, load_failures, methods_for
 from xaihub.run_directory import RESUME_MODES
+
+ALL_METHODS = "all"
+"""``--methods all``: every installed method the model meets the needs of."""
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     methods = [(m.explainer, m.plugin, m.explainer.requires.describe()) for m in list_methods()]
     metrics = [(m.metric, m.plugin, m.metric.describe_needs()) for m in list_metrics()]
+    refusal = _model_check(args)
     for heading, entries in (("method", methods), ("metric", metrics)):
         if heading == "metric":
             print()
@@ -25,6 +29,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 status = "available"
             except Exception as exc:
                 status = f"unavailable: {exc}"
+            else:
+                if refusal is not None and heading == "method":
+                    status = refusal(entry)
             rows.append((entry.name, plugin, needs, status))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for row in rows:
@@ -37,6 +44,38 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_check(args: argparse.Namespace) -> Any:
+    """With ``list --model``: a function giving each method's status for that model (its ``check_model``
+    on ``--image``, or a mid-grey 224×224 image), else ``None``."""
+    if not args.model:
+        if args.image or args.preprocess:
+            raise InputError("list takes --image and --preprocess with --model")
+        return None
+    import numpy as np
+
+    from xaihub.comparison import UNAVAILABLE
+    from xaihub.errors import MethodUnavailableError
+    from xaihub.images import to_rgb_uint8
+    from xaihub.loading import import_object, load_model
+    from xaihub.models import ModelOptions, adapt
+
+    image = to_rgb_uint8(args.image) if args.image else np.full((224, 224, 3), 128, np.uint8)
+    preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
+    adapter = adapt(load_model(args.model), ModelOptions(preprocess=preprocess))
+    adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
+
+    def status(explainer: Any) -> str:
+        try:
+            explainer.check_model(adapter, image)
+        except MethodUnavailableError as exc:
+            return f"{UNAVAILABLE}: {exc}"
+        except Exception as exc:
+            return f"check_model failed: {type(exc).__name__}: {exc}"
+        return "available"
+
+    return status
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub import demo
     from xaihub.image_sources import image_source
@@ -47,9 +86,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods:
-        raise InputError("--methods is empty; name at least one method (see `xaihub list`)")
+        raise InputError("--methods is empty; name at least one method (see `xaihub list`) or say all")
+    if ALL_METHODS in methods and len(methods) > 1:
+        raise InputError(f"--methods {ALL_METHODS} stands alone; got {args.methods!r}")
     for method in methods:
-        get_method(method)
+        if method != ALL_METHODS:
+            get_method(method)
     metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
@@ -70,6 +112,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if preprocess is not None and not (callable(preprocess) or isinstance(preprocess, Preprocess)):
         raise InputError(f"--preprocess {args.preprocess!r} is not callable")
     model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
+    if methods == [ALL_METHODS]:
+        methods = _methods_for(model, preprocess)
     modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
     _refuse_overwriting(args.out, run_dir if args.images else None, [path for path in modules if path])
     options = {"methods": methods, "targets": f"top-{args.top_k}", "preprocess": preprocess, "labels": labels,
@@ -79,6 +123,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.image:  # --demo alone: its photo
         return _compare_images(args.out, model, ["demo image"], [demo.demo_image()[0]], options)
     return _compare_images(args.out, model, [os.fspath(path) for path in args.image], pixels, options)
+
+
+def _methods_for(model: Any, preprocess: Any) -> list[str]:
+    """``--methods all``: every installed method whose needs the model meets (see ``methods_for``)."""
+    from xaihub.models import ModelOptions, adapt
+
+    methods = methods_for(adapt(model, ModelOptions(preprocess=preprocess)))
+    if not methods:
+        raise InputError("--methods all: no installed method can explain this model (see `xaihub list`)")
+    print(f"--methods all: {', '.join(methods)}")
+    return methods
 
 
 def _input_files(args: argparse.Namespace) -> list[str]:
@@ -171,7 +226,13 @@ def _nothing_explained() -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaihub", description="Compare explanations of image classifiers.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list registered methods, their plugins and plugins that failed to load")
+    listing = commands.add_parser("list", help="list registered methods, their plugins and plugins that failed to "
+                                                  "load; with --model, whether each method can explain that model")
+    listing.add_argument("--model", help="a model (as for compare): each method's status says whether it can "
+                                         "explain it, or is unavailable for this model and why")
+    listing.add_argument("--image", metavar="PATH", help="with --model: the image methods check the model on "
+                                                         "(default: a mid-grey 224×224 image)")
+    listing.add_argument("--preprocess", help="with --model: module:function mapping pixel batches to model input")
     compare = commands.add_parser("compare", help="explain images with several methods and write an HTML report")
     source = compare.add_mutually_exclusive_group()
     source.add_argument("--model", help="TorchScript .pt/.pth, saved Keras .keras, or module:object "
@@ -182,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--image", nargs="+", metavar="PATH", help="image file(s); one report section each")
     images.add_argument("--images", metavar="DIR", help="a folder of images: explain them all into a run "
                                                         "directory (resumable) and write a dataset report")
-    compare.add_argument("--methods", default="native.lime", help="comma-separated methods (default: native.lime)")
+    compare.add_argument("--methods", required=True,
+                         help="comma-separated methods (see `xaihub list`), or `all`: every installed method whose "
+                              "needs the model meets (methods that refuse its architecture are reported unavailable)")
     compare.add_argument("--top-k", type=int, default=5, help="explain the k most probable classes (default 5)")
     compare.add_argument("--out", default="report.html", help="HTML report to write (default report.html)")
     compare.add_argument("--labels", help="class names: a text file with one per line, or a JSON list")

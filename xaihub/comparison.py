@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from xaihub.metrics import Agreement
 
 
+UNAVAILABLE = "unavailable for this model"
+"""How reports name a method that refused to run (:attr:`MethodFailure.unavailable`)."""
+
+
 @dataclass(frozen=True)
 class MethodFailure:
     """A method (or one of its targets) that produced no explanation, and why."""
@@ -26,6 +30,17 @@ class MethodFailure:
     message: str
     target: int | None = None
     """The target it failed for, or ``None`` when the whole method failed."""
+
+    @property
+    def unavailable(self) -> bool:
+        """Whether the method refused to run (``MethodUnavailableError``: a library is missing, or it cannot
+        explain this model, as it said upfront) rather than failed."""
+        return self.error == "MethodUnavailableError"
+
+    @property
+    def status(self) -> str:
+        """``"unavailable for this model"`` or ``"failed"``, as reports show it."""
+        return UNAVAILABLE if self.unavailable else "failed"
 
     def __str__(self) -> str:
         where = self.method if self.target is None else f"{self.method} (target {self.target})"
@@ -153,7 +168,8 @@ class Comparison:
             for failure in (f for f in self.failures if f.method == method):
                 target = "" if failure.target is None else str(failure.target)
                 rows.append((method, target, "", "", f"{self.timings.get(method, 0.0):.3f}", "", reused,
-                             f"FAILED {failure.error}: {failure.message}"))
+                             f"{failure.status.upper()}: {failure.message}" if failure.unavailable
+                             else f"FAILED {failure.error}: {failure.message}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
         return "\n".join(line.rstrip() for line in lines)

@@ -104,7 +104,7 @@ def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
             for name, value in (line.get(group) or {}).items():
                 _add(columns, f"{group}.{name}", value)
         seconds[(image, method)] = line.get("seconds"), line.get("reused_seconds")
-    for (image, method), (alone, reused) in seconds.items():
+    for (_image, method), (alone, reused) in seconds.items():
         methods[method].images += 1
         _add(values[method], "seconds", alone)
         _add(values[method], "reused_seconds", reused)

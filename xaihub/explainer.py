@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 from abc import ABC, abstractmethod
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import re
-from numbers import Integral, Real as RealNumber
+from numbers import Integral
+from numbers import Real as RealNumber
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np

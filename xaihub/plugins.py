@@ -11,11 +11,12 @@ and never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import pluggy
 
@@ -24,10 +25,15 @@ from xaihub.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.explainer import Explainer
 from xaihub.metric import Metric
 
+if TYPE_CHECKING:
+    from xaihub.models.base import ModelAdapter
+
 ENTRY_POINT_GROUP = "xaihub"
 ENV_VAR = "XAIHUB_PLUGINS"
 BUILTIN_METRICS = "xaihub.metrics"
 """The plugin name of the core's metrics, the only ones whose names need no namespace."""
+CORE_PLUGINS = ("xaihub.models", "xaihub.models.callable", BUILTIN_METRICS)
+"""The core's own plugins (model adapters, built-in metrics), registered before any entry point."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,8 @@ class _Registry:
             self._loaded = True
             from xaihub.models import builtin
 
-            self.pm.register(builtin, name="xaihub.models")
-            self.pm.register(builtin.CallableFallback(), name="xaihub.models.callable")
+            self.pm.register(builtin, name=CORE_PLUGINS[0])
+            self.pm.register(builtin.CallableFallback(), name=CORE_PLUGINS[1])
             from xaihub.metrics import builtin as builtin_metrics
 
             self.add(builtin_metrics, BUILTIN_METRICS)
@@ -93,17 +99,18 @@ class _Registry:
                 raise XaihubError(f"a plugin named {name!r} is already registered")
             try:
                 self.pm.register(plugin, name=name)
-                impl = getattr(plugin, "register_explainers", None)
-                if impl is not None:
-                    impl(register=lambda explainer: self._add_method(explainer, name))
-                impl = getattr(plugin, "register_metrics", None)
-                if impl is not None:
-                    impl(register=lambda metric: self._add_metric(metric, name))
+                self._call_own_hook(plugin, "register_explainers", lambda explainer: self._add_method(explainer, name))
+                self._call_own_hook(plugin, "register_metrics", lambda metric: self._add_metric(metric, name))
             except Exception as exc:
                 self.remove(name)
                 if strict:
                     raise XaihubError(f"could not register plugin {name!r}: {exc}") from exc
                 self.failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
+
+    def _call_own_hook(self, plugin: Any, hook: str, register: Callable[[Any], None]) -> None:
+        """Call ``hook`` through pluggy for ``plugin`` alone (every other plugin was called when it was added)."""
+        others = [other for other in self.pm.get_plugins() if other is not plugin]
+        self.pm.subset_hook_caller(hook, remove_plugins=others)(register=register)
 
     def remove(self, name: str) -> None:
         with self._lock:
@@ -159,8 +166,8 @@ def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:
 _registry = _Registry()
 
 
-def get_plugin_manager() -> pluggy.PluginManager:
-    """The pluggy manager, with every plugin loaded."""
+def _plugin_manager() -> pluggy.PluginManager:
+    """The pluggy manager, with every plugin loaded (private: the core calls hooks through it)."""
     _registry.ensure_loaded()
     return _registry.pm
 
@@ -170,7 +177,12 @@ def register(plugin: Any, name: str | None = None) -> Any:
     time; returns it (usable as a decorator).
 
     ``plugin`` is an ``Explainer`` or ``Metric`` instance, a subclass of either (instantiated
-    with no arguments), or an object/module with ``@hookimpl`` functions.
+    with no arguments), or an object/module with ``@hookimpl`` functions. Its hooks are called
+    through pluggy, for this plugin alone.
+
+    :param name: the plugin's name, which :func:`unregister` takes; default: the explainer's or
+        metric's ``name``, a module's ``__name__``, else the object's class name.
+    :raises XaihubError: when the name is taken, or the plugin fails to register (nothing of it is kept).
     """
     _registry.ensure_loaded()
     target = plugin() if isinstance(plugin, type) and issubclass(plugin, (Explainer, Metric)) else plugin
@@ -184,7 +196,22 @@ def register(plugin: Any, name: str | None = None) -> Any:
 
 
 def unregister(name: str) -> None:
-    """Remove a plugin registered at run time (by the name it was registered under)."""
+    """Remove the plugin called ``name`` and every method and metric it registered, for this process.
+
+    ``name`` is a plugin's name: the one :func:`register` was given or derived (a single explainer's
+    or metric's ``name``), or an entry-point name (``"native"``, ``"shap"``; ``XAIHUB_PLUGINS`` limits
+    which load in the first place). A method of a plugin that registered several is not a plugin name.
+
+    :raises InputError: for a name no plugin has, or the core's own plugins (adapters, built-in metrics).
+    """
+    _registry.ensure_loaded()
+    if name in CORE_PLUGINS:
+        raise InputError(f"{name!r} is one of the core's own plugins and cannot be unregistered")
+    if not isinstance(name, str) or not _registry.pm.has_plugin(name):
+        owner = (_registry.methods.get(name) or _registry.metrics.get(name)) if isinstance(name, str) else None
+        hint = f"; {name!r} belongs to plugin {owner.plugin!r}" if owner is not None else ""
+        registered = sorted(n for n, _ in _registry.pm.list_name_plugin() if n not in CORE_PLUGINS)
+        raise InputError(f"no plugin named {name!r}{hint}; registered plugins: {', '.join(registered) or 'none'}")
     _registry.remove(name)
 
 
@@ -202,6 +229,22 @@ def list_methods() -> list[RegisteredMethod]:
     """Every registered method, sorted by name."""
     _registry.ensure_loaded()
     return [_registry.methods[k] for k in sorted(_registry.methods)]
+
+
+def methods_for(model: "ModelAdapter") -> list[str]:
+    """The names of every registered method that can run here (its libraries are installed) and whose
+    :attr:`~xaihub.Explainer.requires` ``model`` meets, sorted. A method may still refuse the model's
+    architecture when it runs (its ``check_model``): it is then reported unavailable for that model."""
+    names = []
+    for registered in list_methods():
+        explainer = registered.explainer
+        try:
+            explainer.check_available()
+        except XaihubError:
+            continue
+        if explainer.requires.unmet_by(model) is None:
+            names.append(explainer.name)
+    return names
 
 
 def get_metric(name: str) -> RegisteredMetric:
@@ -225,6 +268,25 @@ def metric_of_value(value: str) -> RegisteredMetric | None:
     _registry.ensure_loaded()
     name = _registry.values.get(value)
     return _registry.metrics.get(name) if name is not None else None
+
+
+@contextlib.contextmanager
+def _standing_in(explainer: Explainer) -> Iterator[None]:
+    """Within the block ``explainer`` is the registered method of its name, in place of any other
+    (so :mod:`xaihub.testing` can run an unregistered or re-instantiated explainer through ``explain``)."""
+    _registry.ensure_loaded()
+    with _registry._lock:
+        previous = _registry.methods.get(explainer.name)
+        plugin = previous.plugin if previous is not None else "xaihub.testing"
+        _registry.methods[explainer.name] = RegisteredMethod(explainer, plugin)
+    try:
+        yield
+    finally:
+        with _registry._lock:
+            if previous is None:
+                _registry.methods.pop(explainer.name, None)
+            else:
+                _registry.methods[explainer.name] = previous
 
 
 def load_failures() -> list[PluginFailure]:

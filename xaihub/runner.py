@@ -22,7 +22,6 @@ from xaihub.progress import MethodProgress
 from xaihub.targets import Targets, resolve_targets
 from xaihub.validation import validate
 
-DEFAULT_METHODS = ("native.lime",)
 LABELLED_TOP_K = 5
 """Besides the targets, the labels of this many top classes are kept (for the report)."""
 
@@ -30,7 +29,7 @@ LABELLED_TOP_K = 5
 def explain(
     model: Any,
     image: Any,
-    methods: Sequence[str] = DEFAULT_METHODS,
+    methods: Sequence[str],
     targets: Targets = None,
     *,
     preprocess: Preprocess | Callable[[np.ndarray], Any] | None = None,
@@ -50,7 +49,8 @@ def explain(
         ``f(N×H×W×C) -> N×K``, or a :class:`~xaihub.models.ModelAdapter`.
     :param image: ``H×W×3`` array (see :mod:`xaihub.images` for accepted forms), PIL image or path.
         Maps come back at this image's size, whatever the model's input size.
-    :param methods: registered method names (``xaihub list``), run in this order.
+    :param methods: registered method names (``xaihub list``), run in this order; required: the core
+        names no method of its own (every method is a plugin's).
     :param targets: class index, list of indices, ``"top-5"``; default: the top class.
     :param preprocess: an :class:`xaihub.Preprocess` (fast: applied inside the model's framework) or
         a function on numpy batches (slower); see :class:`~xaihub.models.ModelOptions`.

@@ -35,7 +35,8 @@ def validate(explanation: object, image: np.ndarray, targets: list[int], method:
     if explanation.segments is not None:
         segments = np.asarray(explanation.segments)
         if segments.shape != (height, width) or segments.dtype.kind not in "iu":
-            raise ValidationError(f"{method} returned segments {segments.shape} {segments.dtype}; expected ({height}, {width}) ints")
+            raise ValidationError(f"{method} returned segments {segments.shape} {segments.dtype}; "
+                                  f"expected ({height}, {width}) ints")
         explanation.segments = segments.astype(np.int32)
     if explanation.segment_weights is not None:
         explanation.segment_weights = _finite_float32(explanation.segment_weights, "segment_weights", method)

@@ -21,6 +21,7 @@ TESTS = str(Path(__file__).resolve().parents[1])
 def run(images, out, **kwargs):
     from toy_models import channel_means
 
+    kwargs.setdefault("methods", ["native.lime"])
     kwargs.setdefault("params", LIME)
     kwargs.setdefault("targets", "top-2")
     return xaihub.explain_many(kwargs.pop("model", channel_means), images, out=out, **kwargs)

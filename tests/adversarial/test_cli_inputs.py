@@ -7,10 +7,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from adversarial.cases import subprocess_env
 
 from xaihub import cli
-
-from adversarial.cases import subprocess_env
 
 MODULE = "xaihub_adversarial_model"
 
@@ -45,7 +44,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 def compare(*args):
-    return cli.main(["compare", "--model", f"{MODULE}:predict", "--top-k", "1", *args])
+    return cli.main(["compare", "--model", f"{MODULE}:predict", "--methods", "native.lime", "--top-k", "1", *args])
 
 
 def contents(folder):
@@ -100,7 +99,7 @@ def test_a_failed_write_leaves_the_old_report_and_no_temporary_file(workdir, mon
     ("os:path", "is a module"),
 ])
 def test_factories_classes_and_modules_are_usage_errors(workdir, capsys, spec, message):
-    assert cli.main(["compare", "--model", spec, "--image", "photos/a.png", "--out", "x.html"]) == 2
+    assert cli.main(["compare", "--model", spec, "--methods", "native.lime", "--image", "photos/a.png", "--out", "x.html"]) == 2
     assert message in capsys.readouterr().err and not (workdir / "x.html").exists()
 
 
@@ -112,7 +111,8 @@ def test_the_working_directory_does_not_stay_on_sys_path(workdir):
 def test_a_stray_tqdm_in_the_working_directory_is_never_run(workdir):
     (workdir / "tqdm.py").write_text("import sys\nprint('stray tqdm ran')\nsys.exit(7)\n")
     command = [sys.executable, "-c", "import sys; from xaihub import cli; sys.exit(cli.main(sys.argv[1:]))",
-               "compare", "--model", f"{MODULE}:predict", "--images", "photos", "--out", "x.html", "--top-k", "1"]
+               "compare", "--model", f"{MODULE}:predict", "--methods", "native.lime", "--images", "photos",
+               "--out", "x.html", "--top-k", "1"]
     env = {**subprocess_env(), "PYTHONSAFEPATH": "1"}  # `python -c` would put the working directory first itself
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -121,5 +121,6 @@ def test_a_stray_tqdm_in_the_working_directory_is_never_run(workdir):
 
 def test_a_shadowed_module_name_gets_a_hint(workdir, capsys):
     (workdir / "json.py").write_text("def predict(batch):\n    return batch.mean(axis=(1, 2))\n")
-    assert cli.main(["compare", "--model", "json:predict", "--image", "photos/a.png", "--out", "x.html"]) == 2
+    assert cli.main(["compare", "--model", "json:predict", "--methods", "native.lime", "--image", "photos/a.png",
+                     "--out", "x.html"]) == 2
     assert "shadows ./json.py: rename your file" in capsys.readouterr().err

@@ -4,12 +4,11 @@ import json
 import os
 
 import pytest
+from adversarial.cases import IMAGES, assert_trustworthy, run
 
 import xaihub
 from xaihub import InputError
 from xaihub.run_directory import INDEX_NAME, LOCK_NAME, SETTINGS_NAME, explanation_file, file_name, read_index
-
-from adversarial.cases import IMAGES, assert_trustworthy, run
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from adversarial.cases import assert_trustworthy, run, subprocess_env
 
 import xaihub
 from xaihub import Explanation, InputError
 from xaihub.run_directory import INDEX_NAME, LOCK_NAME, TEMP_DIR, RunDirectory, read_index
-
-from adversarial.cases import assert_trustworthy, run, subprocess_env
 
 COUNT = 24
 IMAGES = np.random.default_rng(1).integers(30, 256, (COUNT, 16, 16, 3), dtype=np.uint8)
@@ -31,7 +30,7 @@ def slow_channel_means(batch):
     time.sleep(float(sys.argv[2]))
     return channel_means(batch)
 
-summary = xaihub.explain_many(slow_channel_means, IMAGES, out=sys.argv[1], params=LIME, targets="top-2",
+summary = xaihub.explain_many(slow_channel_means, IMAGES, ["native.lime"], out=sys.argv[1], params=LIME, targets="top-2",
                               model_id="channel means")
 print(summary.done, summary.skipped, summary.failed)
 """
@@ -79,7 +78,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, straight, kills):
     out = tmp_path / "run"
     for lines in kills:  # kill the writer once its index holds this many lines (or when it ends)
         writer = start_writer(out, pause=0.003)
-        if wait_for(lambda: index_lines(out) >= lines, writer):
+        if wait_for(lambda lines=lines: index_lines(out) >= lines, writer):
             os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
     before = len(read_index(out))

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from adversarial.cases import IMAGES, assert_trustworthy, run
 
 import xaihub
 from xaihub import InputError
@@ -11,7 +12,6 @@ from xaihub.fingerprint import describe, model_fingerprint
 from xaihub.run_directory import SETTINGS_NAME, read_index
 
 from toy_models import channel_means, linear_model
-from adversarial.cases import IMAGES, assert_trustworthy, run
 
 
 def reversed_channels(batch):

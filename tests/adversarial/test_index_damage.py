@@ -9,13 +9,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from adversarial.cases import IMAGES, assert_trustworthy, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xaihub
 from xaihub.run_directory import INDEX_NAME, completed_pairs, read_index
-
-from adversarial.cases import IMAGES, assert_trustworthy, run
 
 IDS = [str(i) for i in range(4)]
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

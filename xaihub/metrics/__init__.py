@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from xaihub.explanation import Explanation
 from xaihub.metrics.agreement import Agreement, agreement, spearman
-from xaihub.metrics.faithfulness import blurred, deletion_auc, degradation, insertion_auc
+from xaihub.metrics.faithfulness import blurred, degradation, deletion_auc, insertion_auc
 from xaihub.metrics.measure import MetricRequests, MetricResult, check_metrics, check_model, measure
 from xaihub.metrics.summary import MetricStat, summarise
 from xaihub.models import ModelAdapter

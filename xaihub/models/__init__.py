@@ -13,12 +13,12 @@ __all__ = ["CallableAdapter", "GradientAdapter", "ModelAdapter", "ModelOptions",
 def adapt(model, options: ModelOptions | None = None) -> ModelAdapter:
     """Wrap ``model`` in the first adapter a plugin offers for it (see the ``adapt_model`` hook)."""
     from xaihub.errors import ModelError
-    from xaihub.plugins import get_plugin_manager
+    from xaihub.plugins import _plugin_manager
 
     if isinstance(model, ModelAdapter):
         return model
     options = options or ModelOptions()
-    adapter = get_plugin_manager().hook.adapt_model(model=model, options=options)
+    adapter = _plugin_manager().hook.adapt_model(model=model, options=options)
     if adapter is None:
         raise ModelError(
             f"don't know how to run a {type(model).__module__}.{type(model).__qualname__}: pass a torch "

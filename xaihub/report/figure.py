@@ -24,7 +24,7 @@ FORMATS = ("png", "svg", "pdf")
 def comparison_figure(comparison: "Comparison", scale: str = "map", target: int | None = None,
                       columns: int = COLUMNS) -> "Figure":
     """The maps of ``target`` (default: every target, one block each) in rows of ``columns`` cells;
-    failed cells show the error class."""
+    failed cells show the error class, methods that refused the model "unavailable for this model"."""
     from matplotlib.figure import Figure
 
     targets = _targets(comparison, target)
@@ -83,8 +83,9 @@ def _block(block: "SubFigure", comparison: "Comparison", target: int, methods: l
             ax.imshow(render.overlay(comparison.image, scaled[method]))
         else:
             failure = comparison.failure(method)
-            ax.text(0.5, 0.5, f"failed\n{failure.error if failure else ''}", ha="center", va="center",
-                    color="#a8071a", transform=ax.transAxes)
+            unavailable = failure is not None and failure.unavailable
+            ax.text(0.5, 0.5, "unavailable\nfor this model" if unavailable else f"failed\n{failure.error if failure else ''}",
+                    ha="center", va="center", color="#595959" if unavailable else "#a8071a", transform=ax.transAxes)
         ax.set_title(method, fontsize=8)
     for ax in axes[len(methods) + 1:]:
         ax.set_axis_off()

@@ -53,6 +53,8 @@ _CSS = """
 .xaihub .views figure{margin:0;font-size:10px;color:#555}.xaihub .views img{width:88px;display:block}
 .xaihub .card.failed{background:#fff1f0;color:#a8071a;padding:6px;box-sizing:border-box;overflow-wrap:anywhere}
 .xaihub .card.failed pre{max-height:240px;overflow:auto;color:#5c0011}
+.xaihub .card.unavailable{background:#f5f5f5;color:#595959;padding:6px;box-sizing:border-box;overflow-wrap:anywhere}
+.xaihub .card.unavailable pre{max-height:240px;overflow:auto}
 .xaihub .bar{background:#69b34c;height:12px;display:inline-block}.xaihub .bar.reused{background:#b7d9a8}
 .xaihub .cbar{display:flex;gap:4px;font-size:11px}
 .xaihub .cbar .ticks{display:flex;flex-direction:column;justify-content:space-between;height:180px}

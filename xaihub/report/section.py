@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from xaihub.comparison import UNAVAILABLE
 from xaihub.metrics import METRICS, MetricStat, summarise
 from xaihub.ranking import is_better, lower_is_better, reference_value
 from xaihub.report import render
@@ -142,6 +143,10 @@ def _card(comparison: "Comparison", method: str, target: int, explanation: "Expl
     if explanation is None:
         failures = [f for f in comparison.failures if f.method == method and f.target in (None, target)]
         message = "\n".join(f"{f.error}: {f.message}" for f in failures) or "no explanation"
+        if failures and all(f.unavailable for f in failures):
+            reason = "\n".join(f.message for f in failures)
+            return (f"<figure class='card unavailable' {where} data-status='unavailable'><figcaption>{e(method)}"
+                    f"</figcaption><b>{UNAVAILABLE}</b> {folded(reason)}</figure>")
         return (f"<figure class='card failed' {where} data-status='failed'><figcaption>{e(method)}</figcaption>"
                 f"<b>failed</b> {folded(message)}</figure>")
     alt = f"{method} map for {_label(comparison, target)}"
@@ -209,7 +214,8 @@ def _costs(comparison: "Comparison", options: Options) -> str:
         seconds = comparison.timings.get(method, 0.0)
         reused = comparison.reused_seconds.get(method, 0.0)
         reused_passes = comparison.reused_forward_passes.get(method, 0)
-        status = "ok" if comparison.by_method(method) else "failed"
+        failure = comparison.failure(method)
+        status = "ok" if comparison.by_method(method) else failure.status if failure else "failed"
         shared = f"{reused:.3f} s · {reused_passes} passes" if reused_passes or reused > 0 else ""
         bar = (f"<span class='bar' style='width:{(seconds - reused) / longest * 300:.0f}px'></span>"
                f"<span class='bar reused' style='width:{reused / longest * 300:.0f}px'></span>")
@@ -326,8 +332,9 @@ def _agreement(agreement: "Agreement") -> str:
 def _failures(comparison: "Comparison") -> str:
     if not comparison.failures:
         return ""
-    items = "".join(f"<li data-method='{e(f.method)}'><b>{e(f.method)}</b>"
-                    f"{'' if f.target is None else f' (target {f.target})'}: {folded(f'{f.error}: {f.message}')}</li>"
+    items = "".join(f"<li data-method='{e(f.method)}' data-failure='{'unavailable' if f.unavailable else 'failed'}'>"
+                    f"<b>{e(f.method)}</b>{'' if f.target is None else f' (target {f.target})'}: "
+                    f"{folded(f'{UNAVAILABLE}: {f.message}' if f.unavailable else f'{f.error}: {f.message}')}</li>"
                     for f in comparison.failures)
     return f"<h3>Failed or unavailable methods</h3><ul class='failures'>{items}</ul>"
 

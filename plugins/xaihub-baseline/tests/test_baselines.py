@@ -48,6 +48,6 @@ def test_centre_prior_peaks_in_the_middle_and_falls_off_with_sigma():
 
 @pytest.mark.parametrize("method, sigma", [("baseline.noise", -1), ("baseline.centre", 0),
                                            ("baseline.centre", "wide")])
-def test_bad_sigma_is_a_failure_that_names_it(method, sigma):
-    result = xaihub.explain(linear_model(), IMAGE, methods=[method], params={method: {"sigma": sigma}})
-    assert result.failures[0].error == "InputError" and "sigma" in result.failures[0].message
+def test_bad_sigma_is_refused_upfront_naming_it(method, sigma):
+    with pytest.raises(xaihub.InputError, match=f"{method}: parameter 'sigma' must be a number"):
+        xaihub.explain(linear_model(), IMAGE, methods=[method], params={method: {"sigma": sigma}})

@@ -12,8 +12,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xaihub import Explainer, Explanation, InputError
+from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
+from xaihub.params import Real
 
 
 class SeededNoise(Explainer):
@@ -24,11 +25,11 @@ class SeededNoise(Explainer):
     family = "baseline"
     summary = "reference: a seeded random map (no forward passes)"
     defaults: dict[str, Any] = {"sigma": 0.0}
+    constraints = {"sigma": Real(0, 1000)}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                **params: Any) -> list[Explanation]:
-        sigma = _non_negative(params["sigma"], "sigma")
-        return [Explanation(target=t, attribution=_noise(image.shape[:2], seed, t, sigma)) for t in targets]
+                sigma: float) -> list[Explanation]:
+        return [Explanation(target=t, attribution=_noise(image.shape[:2], seed, t, float(sigma))) for t in targets]
 
 
 class CentredPrior(Explainer):
@@ -39,13 +40,11 @@ class CentredPrior(Explainer):
     family = "baseline"
     summary = "reference: a centred Gaussian prior (no forward passes)"
     defaults: dict[str, Any] = {"sigma": 0.25}
+    constraints = {"sigma": Real(0, 100, low_open=True)}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                **params: Any) -> list[Explanation]:
-        sigma = _non_negative(params["sigma"], "sigma")
-        if sigma == 0:
-            raise InputError("baseline.centre needs sigma > 0, got 0")
-        prior = centred_gaussian(image.shape[:2], sigma)
+                sigma: float) -> list[Explanation]:
+        prior = centred_gaussian(image.shape[:2], float(sigma))
         return [Explanation(target=t, attribution=prior.copy()) for t in targets]
 
 
@@ -65,8 +64,3 @@ def _noise(shape: tuple[int, int], seed: int, target: int, sigma: float) -> np.n
         values = gaussian_filter(values, sigma)
     return values.astype(np.float32)
 
-
-def _non_negative(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-        raise InputError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)

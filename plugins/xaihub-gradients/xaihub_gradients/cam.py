@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xaihub import GRADIENTS, Explainer, Explanation, Requirement
+from xaihub import GRADIENTS, Explainer, Explanation, MethodUnavailableError, Requirement
 from xaihub.maps import resize_map
 from xaihub.models import GradientAdapter
 from xaihub.params import String
@@ -30,6 +30,13 @@ class GradCam(Explainer):
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {"layer": None}
     constraints = {"layer": [None, String(meaning="a layer name")]}
+
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if model.framework == "keras" and not _has_layer_graph(model.model):
+            raise MethodUnavailableError(
+                f"{self.name} reads a layer's feature map through the Keras model's graph, which a subclassed "
+                "keras.Model does not have; pass a Sequential or functional model")
 
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 layer: str | None) -> list[Explanation]:
@@ -72,3 +79,11 @@ class GradCamPlusPlus(GradCam):
         denominator = 2 * squared + activations.sum(axis=(0, 1)) * gradients**3
         alpha = np.divide(squared, denominator, out=np.zeros_like(squared), where=np.abs(denominator) > 1e-12)
         return (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
+
+
+def _has_layer_graph(net: Any) -> bool:
+    """Whether a Keras model has a graph of its layers (``Sequential`` and functional models do)."""
+    try:
+        return bool(net.inputs)
+    except (AttributeError, ValueError):
+        return False

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import xaihub
+
 from toy_models import region_model, tiles_image
 
 SIZE = 64

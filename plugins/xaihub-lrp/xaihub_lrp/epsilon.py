@@ -42,7 +42,9 @@ class LrpEpsilon(Explainer):
         x = model.model_input(image[None])
         if x.ndim != 4:
             raise InputError(f"LRP needs an N×C×H×W model input; preprocess gave shape {tuple(x.shape)}")
-        net = prepared_copy(model.score_model(), rule, epsilon, gamma)
+        from xaihub_lrp.selected import SelectedScores
+
+        net = SelectedScores(prepared_copy(model.score_model(), rule, epsilon, gamma), model.select_output)
         relevances, scores = relevance(net, x, targets)
         model.count_forward(2 * len(targets))
         height, width = image.shape[:2]

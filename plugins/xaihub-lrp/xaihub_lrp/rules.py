@@ -30,6 +30,9 @@ _PASS_THROUGH = ("ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPa
                  "Unflatten", "AdaptiveMaxPool2d")
 _ELEMENT_WISE = ("ReLU6", "SiLU", "GELU", "Hardswish", "Hardsigmoid", "LeakyReLU", "ELU", "Sigmoid", "Softplus",
                  "Mish", "Dropout2d", "Dropout1d", "AlphaDropout", "Hardtanh")
+_COMPUTING_CONTAINERS = ("MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
+                         "Transformer")
+"""Modules whose own forward computes (softmax attention) beyond the children LRP would give rules to."""
 _captum_table = threading.Lock()
 
 
@@ -60,9 +63,12 @@ def prepared_copy(net: Any, rule: str, epsilon: float, gamma: float) -> Any:
 
 
 def check_supported(net: Any) -> None:
-    """Raise :class:`MethodUnavailableError` naming every layer LRP has no rule for (no copy made)."""
-    unsupported = [f"{type(layer).__name__} (module {name!r})" for name, layer in _leaves(net, merged=True)
-                   if _kind(layer) is None]
+    """Raise :class:`MethodUnavailableError` naming every layer LRP has no rule for (no copy made): leaves
+    without a rule, and modules that compute beyond their children (attention)."""
+    unsupported = [f"{type(layer).__name__} (module {name!r})" for name, layer in net.named_modules()
+                   if type(layer).__name__ in _COMPUTING_CONTAINERS]
+    unsupported += [f"{type(layer).__name__} (module {name!r})" for name, layer in _leaves(net, merged=True)
+                    if _kind(layer) is None]
     if unsupported:
         raise MethodUnavailableError(
             f"LRP has no propagation rule for {', '.join(unsupported[:5])}"

@@ -6,9 +6,9 @@ import pytest
 import xaihub
 from xaihub import demo
 from xaihub.cache import RunCache
-from xaihub_native.kernelshap import shapley_weights
 from xaihub.quickshift_torch import quickshift_torch
 from xaihub.superpixels import segment
+from xaihub_native.kernelshap import shapley_weights
 from xaihub_native.surrogate import fit_weighted_ridge, fit_weighted_ridge_torch
 
 torch = pytest.importorskip("torch")

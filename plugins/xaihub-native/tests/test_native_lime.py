@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 import xaihub
-from toy_models import region_model, tiles_image
 from xaihub.superpixels import fill_image, perturb
 from xaihub_native.surrogate import cosine_distance_to_original, fit_weighted_ridge, lime_kernel
+
+from toy_models import region_model, tiles_image
 
 
 def test_native_lime_finds_the_region_the_class_depends_on():
@@ -65,7 +66,8 @@ def test_fills(fill):
     np.testing.assert_array_equal(out[1][segments == 0], background[segments == 0])
     np.testing.assert_array_equal(out[1][segments == 1], image[segments == 1])
     if fill == "mean":
-        np.testing.assert_allclose(background[segments == 0], image[segments == 0].mean(axis=0)[None].repeat((segments == 0).sum(), 0), rtol=1e-5)
+        np.testing.assert_allclose(background[segments == 0],
+                                   image[segments == 0].mean(axis=0)[None].repeat((segments == 0).sum(), 0), rtol=1e-5)
 
 
 def test_bad_parameters_fail_clearly():

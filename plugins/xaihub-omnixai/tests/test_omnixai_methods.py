@@ -11,7 +11,8 @@ pytest.importorskip("omnixai")
 GRADIENT_METHODS = ["omnixai.shap", "omnixai.ig", "omnixai.gradcam", "omnixai.gradcampp", "omnixai.layercam",
                     "omnixai.scorecam", "omnixai.smoothgrad", "omnixai.guidedbp"]
 ALL = ["omnixai.lime", *GRADIENT_METHODS]
-FAST = {"omnixai.lime": {"num_samples": 200, "num_features": 1}, "omnixai.ig": {"steps": 8}, "omnixai.smoothgrad": {"num_samples": 8}}
+FAST = {"omnixai.lime": {"num_samples": 200, "num_features": 1}, "omnixai.ig": {"steps": 8},
+        "omnixai.smoothgrad": {"num_samples": 8}}
 
 
 def hook_state(model):
@@ -117,3 +118,15 @@ def test_missing_omnixai_makes_only_its_methods_unavailable(monkeypatch, torch_m
     assert "needs omnixai" in result.failure("omnixai.gradcam").message
     assert result.failure("omnixai.gradcam").error == "MethodUnavailableError"
     assert result.get("gradients.gradcam") is not None
+
+
+def test_shap_refuses_upfront_a_keras_model_with_an_op_its_deep_explainer_has_no_rule_for():
+    keras = pytest.importorskip("keras")
+
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.LayerNormalization()(keras.layers.Conv2D(4, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+    result = xaihub.explain(model, np.full((24, 24, 3), 90, np.uint8), methods=["omnixai.shap"])
+    failure = result.failure("omnixai.shap")
+    assert failure.unavailable and "has no rule for the TF operation(s)" in failure.message
+    assert result.forward_passes["omnixai.shap"] == 0

@@ -1,7 +1,7 @@
 """The OmniXAI vision methods, one :class:`xaihub.Explainer` each.
 
-Every gradient method runs on a private deep copy of a torch model (see
-:mod:`xaihub_omnixai.isolation`) or on the Keras model itself; each target is one copy
+Every gradient method runs on a private deep copy of a torch model or on a view of the Keras
+model (see :mod:`xaihub_omnixai.isolation`); each target is one copy
 of the image in one OmniXAI batch, with ``y`` the targets, so OmniXAI answers exactly
 the classes asked for.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -20,8 +20,8 @@ from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
 from xaihub.superpixels import segment, segmentation_constraints
-from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
-from xaihub_omnixai.isolation import private_model
+from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
+from xaihub_omnixai.isolation import check_layer_graph, keras_view, layers_of, private_model
 
 _GRADIENT_FRAMEWORKS = Requirement(GRADIENTS, ("torch", "keras"))
 
@@ -31,21 +31,27 @@ class OmniXaiMethod(Explainer):
 
     #: ``"module:Class"`` of the OmniXAI explainer.
     omnixai_class: ClassVar[str]
+    #: Whether OmniXAI reads the model's layers (then a Keras model must have a graph of them).
+    reads_layers: ClassVar[bool] = False
     requires = _GRADIENT_FRAMEWORKS
     libraries = ("omnixai",)
 
-    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if self.reads_layers:
+            check_layer_graph(model, self.name)
+
+    def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
         extras: dict[str, Any] = {}
-        with quiet(), private_model(model, self.name) as private, seeded_global_numpy(seed):
+        with quiet(), private_model(model, self.name, image, self.reads_layers) as private, seeded_global_numpy(seed):
             network = self.prepared(private, model, image)
-            with _counted(model, network):
-                omnixai_type = _load(self.omnixai_class)
-                preprocess = omnixai_preprocess(model)
-                explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
-                result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
-                                           **self.explain_options(params))
-                input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
+            omnixai_type = _load(self.omnixai_class)
+            preprocess = omnixai_preprocess(model)
+            explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
+            result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
+                                       **self.explain_options(params))
+            input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
         return [
             _explanation(self.name, target, entry, image, input_size, extras)
             for target, entry in zip(targets, result.get_explanations())
@@ -69,11 +75,12 @@ class OmniXaiCam(OmniXaiMethod):
     OmniXAI min-max normalises each CAM to ``[0, 1]``; the attribution is that map.
     """
 
+    reads_layers = True
     defaults: dict[str, Any] = {"layer": None}
     constraints = {"layer": [None, String(meaning="a layer name")]}
 
     def build(self, omnixai_type, network, model, preprocess, params, extras, image):
-        module, extras["layer"] = target_layer(model, network, params["layer"], image)
+        module, extras["layer"] = target_layer(model, layers_of(network), params["layer"], image)
         return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
 
 
@@ -138,6 +145,7 @@ class OmniGuidedBackprop(OmniXaiMethod):
     family = "guided_backprop"
     summary = "OmniXAI guided backpropagation"
     omnixai_class = "omnixai.explainers.vision.specific.guided_bp:GuidedBP"
+    reads_layers = True  # OmniXAI clones a Keras model to swap its activations
     defaults: dict[str, Any] = {}
 
 
@@ -146,11 +154,11 @@ class OmniShap(OmniXaiMethod):
 
     OmniXAI 1.3.1 mis-indexes the output of shap >= 0.45; :mod:`xaihub_omnixai.shap_compat`
     hands it per-class values for the classes up to the lowest-ranked target (not all of a
-    model's classes), with shap's DeepLIFT rules extended to element-wise activations and depthwise
+    model's classes), with shap's DeepLIFT rules lent to element-wise activations and depthwise
     convolutions. A torch module called several times per forward pass gets one copy per call in
-    OmniXAI's private model. ``extras["additivity_gap"]`` is ``f(x) − E[f(background)] − Σ values``; a
-    gap over 1% of the score's range fails the target (an operation shap has no rule for). A torch
-    layer shap's DeepExplainer has no rule for is refused before any work.
+    OmniXAI's private model (shap keeps one input per module). ``extras["additivity_gap"]`` is
+    ``f(x) − E[f(background)] − Σ values``; a gap over 1% of the score's range fails the target. A torch
+    layer or TF operation shap's DeepExplainer has no rule for is refused before any work.
     """
 
     name = "omnixai.shap"
@@ -162,29 +170,41 @@ class OmniShap(OmniXaiMethod):
 
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
-        if model.framework == "torch":
-            from xaihub_omnixai.shap_compat import unsupported_layers
+        if model.framework == "keras":
+            from xaihub_omnixai.shap_compat import unsupported_tf_ops
 
-            unknown = unsupported_layers(model.model)
-            if unknown:
-                raise MethodUnavailableError(f"shap's DeepExplainer has no DeepLIFT rule for {', '.join(unknown[:5])}")
+            with quiet():
+                unsupported = unsupported_tf_ops(keras_view(model, image, layer_graph=False))
+            if unsupported:
+                raise MethodUnavailableError(
+                    f"{self.name}: shap's TF DeepExplainer has no rule for the TF operation(s) "
+                    f"{', '.join(unsupported)} of this model")
+        if model.framework == "torch":
+            from xaihub_omnixai.shap_compat import unsupported_torch_layers
+
+            unsupported = unsupported_torch_layers(model.model)
+            if unsupported:
+                raise MethodUnavailableError(
+                    f"{self.name}: shap's DeepExplainer has no rule for {', '.join(unsupported[:4])}"
+                    f"{f' and {len(unsupported) - 4} more' if len(unsupported) > 4 else ''} (its values would not "
+                    "be DeepLIFT's); it handles convolutions, linear layers, average and (non-adaptive) max "
+                    "pooling, batch norm and element-wise activations")
 
     def prepared(self, network: Any, model: GradientAdapter, image: np.ndarray) -> Any:
         if model.framework != "torch":
             return network
         from xaihub.models.torch_unshare import unshared, uses_per_pass
 
-        counts = uses_per_pass(network, lambda: network(model.model_input(image[None])))
-        model.count_forward(1)
+        counts = uses_per_pass(network, lambda: network(model.model_input(image[None])))  # counted by the copy
         return unshared(network, counts)
 
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
-        from xaihub_omnixai.shap_compat import deeplift_rules, per_class_values
+        from xaihub_omnixai.shap_compat import per_class_values
 
         ranks = np.argsort(-model.predict(image[None])[0], kind="stable")
         ranked = 1 + max(int(np.flatnonzero(ranks == target)[0]) for target in targets)
-        with deeplift_rules(), per_class_values(ranked) as recorder:
+        with per_class_values(ranked) as recorder:
             explanations = super().explain(model, image, targets, seed=seed, **params)
         for row, explanation in enumerate(explanations):
             gap, total = recorder.gaps[(row, explanation.target)]
@@ -280,15 +300,3 @@ def _load(path: str) -> type:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
-
-@contextlib.contextmanager
-def _counted(model: ModelAdapter, network: Any) -> Iterator[None]:
-    """Count the images OmniXAI feeds a torch model (a hook on the private copy); Keras calls go uncounted."""
-    if model.framework != "torch":
-        yield
-        return
-    handle = network.register_forward_pre_hook(lambda module, inputs: model.count_forward(len(inputs[0])))
-    try:
-        yield
-    finally:
-        handle.remove()

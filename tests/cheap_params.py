@@ -1,0 +1,15 @@
+"""Small budgets for every method, so that whole catalogues run in seconds in the tests (each plugin's own
+tests exercise the defaults). A method missing here runs with its defaults: add it when it is slow."""
+
+CHEAP = {
+    "native.lime": {"num_samples": 60},
+    "native.kernelshap": {"num_samples": 60},
+    "lime.image": {"num_samples": 60},
+    "shap.kernel": {"num_samples": 80},
+    "shap.partition": {"max_evals": 60},
+    "shap.gradient": {"nsamples": 20},
+    "omnixai.lime": {"num_samples": 60},
+    "omnixai.ig": {"steps": 4},
+    "omnixai.smoothgrad": {"num_samples": 4},
+    "gradients.integrated": {"steps": 8},
+}

@@ -1,0 +1,163 @@
+"""A zoo of small architectures every method is held to: torch and Keras models with random weights,
+and a plain predict function, each built in milliseconds, with the image they are explained on.
+
+>>> from xaihub.testing import zoo
+>>> [a.name for a in zoo.architectures("keras")]
+['keras.sequential', 'keras.residual', 'keras.depthwise', 'keras.subclassed', 'keras.fixed_input']
+>>> model = zoo.get("torch.vit").build()          # a fresh nn.Module, train mode (see below)
+
+Building a model imports its framework (nothing is imported by this module). Models come the way a
+user hands them over, which the checks then verify is left as it was: torch models in train mode
+with their ``BatchNorm`` layers in eval mode (a fine-tuning set-up), their first parameter frozen
+(``requires_grad=False``) and holding a ``.grad``, and a forward hook of the user's; Keras models with
+their first weighted layer frozen. Keras zoo models count the images they evaluate
+(:class:`~xaihub.keras_counter.EvaluationCounter`); torch models and predict functions are counted
+from outside.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from xaihub.errors import InputError
+from xaihub.preprocess import Preprocess
+
+IMAGE_SIZE = (40, 48)
+"""Height and width of :func:`image`: small, and not square, so that a map with its sides swapped shows."""
+CLASSES = 5
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One kind of model: ``build()`` returns a fresh model (random, seeded weights) to explain with
+    :attr:`preprocess`."""
+
+    name: str
+    framework: str
+    """``"torch"``, ``"keras"`` or ``"callable"``."""
+    label: str
+    """A short name for tables (the support matrix's column)."""
+    summary: str
+    factory: Callable[[], Any]
+    preprocess: Preprocess | None = None
+
+    def build(self) -> Any:
+        """A new model, arranged as a user would hand it over (see the module docstring)."""
+        return self.factory()
+
+    def __repr__(self) -> str:
+        return f"Architecture({self.name!r})"
+
+
+def image(height: int = IMAGE_SIZE[0], width: int = IMAGE_SIZE[1], seed: int = 0) -> np.ndarray:
+    """An ``height×width×3`` uint8 image with something to find: a smooth background, a bright disc and
+    a dark bar, and a little noise."""
+    rng = np.random.default_rng(seed)
+    rows, columns = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
+    picture = np.stack([90 + 80 * rows, 110 + 60 * columns, 140 - 50 * rows * columns], axis=-1)
+    disc = (rows - 0.35) ** 2 + (columns - 0.65) ** 2 < 0.04
+    picture[disc] = (230, 200, 40)
+    picture[int(0.65 * height):int(0.8 * height), int(0.15 * width):int(0.55 * width)] = (30, 40, 90)
+    return np.clip(picture + rng.normal(0, 6, picture.shape), 0, 255).astype(np.uint8)
+
+
+def plain_callable() -> Callable[[np.ndarray], np.ndarray]:
+    """A predict function ``N×H×W×3`` (in [0, 1]) → ``N×5`` logits: fixed random projections of the
+    image's 4×4 average-pooled pixels."""
+    projection = np.random.default_rng(0).normal(0, 1, (16 * 3, CLASSES)).astype(np.float32)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        n, height, width, _ = batch.shape
+        rows = np.array_split(np.arange(height), 4)
+        columns = np.array_split(np.arange(width), 4)
+        pooled = np.stack([batch[:, r][:, :, c].mean(axis=(1, 2)) for r in rows for c in columns], axis=1)
+        return 4 * (pooled.reshape(n, -1) - 0.5) @ projection
+
+    return predict
+
+
+def _torch(name: str) -> Callable[[], Any]:
+    def build() -> Any:
+        zoo_torch = importlib.import_module("xaihub.testing.zoo_torch")
+        return _arranged_torch(zoo_torch.seeded(getattr(zoo_torch, name)))
+
+    return build
+
+
+def _keras(name: str) -> Callable[[], Any]:
+    def build() -> Any:
+        return _arranged_keras(getattr(importlib.import_module("xaihub.testing.zoo_keras"), name)())
+
+    return build
+
+
+def _arranged_torch(model: Any) -> Any:
+    import torch
+
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+            module.eval()
+    first = next(model.parameters())
+    first.requires_grad_(False)
+    first.grad = torch.zeros_like(first)
+    model.register_forward_hook(lambda module, args, output: None)
+    return model
+
+
+def _arranged_keras(model: Any) -> Any:
+    from xaihub.keras_counter import EvaluationCounter
+
+    next(layer for layer in model.layers if layer.weights and not isinstance(layer, EvaluationCounter)).trainable = False
+    return model
+
+
+ARCHITECTURES: tuple[Architecture, ...] = (
+    Architecture("callable", "callable", "callable", "a plain predict function (numpy in, logits out)", plain_callable),
+    Architecture("torch.cnn", "torch", "cnn", "convolutions, ReLU, MaxPool2d, global average pooling", _torch("cnn")),
+    Architecture("torch.adaptive_max_pool", "torch", "amax", "an AdaptiveMaxPool2d head", _torch("adaptive_max_pool")),
+    Architecture("torch.resnet", "torch", "resnet", "BatchNorm and residual additions (ResNet-like)", _torch("resnet")),
+    Architecture("torch.mobilenet", "torch", "mobile", "depthwise-separable blocks, ReLU6, Hardswish (MobileNet-like)",
+                 _torch("mobilenet")),
+    Architecture("torch.silu_gelu", "torch", "silu", "SiLU and GELU activations", _torch("silu_gelu")),
+    Architecture("torch.vit", "torch", "vit", "a vision transformer: patch embedding, class token, MultiheadAttention, "
+                 "LayerNorm (32×32 inputs)", _torch("vit"), Preprocess(size=32)),
+    Architecture("torch.tuple_output", "torch", "tuple", "returns (logits, features)", _torch("tuple_output")),
+    Architecture("torch.dict_output", "torch", "dict", "returns {'logits': ..., 'features': ...}", _torch("dict_output")),
+    Architecture("torch.channels_last", "torch", "chlast", "weights in torch.channels_last memory format",
+                 _torch("channels_last")),
+    Architecture("torch.softmax_sequential", "torch", "softmax", "an nn.Sequential ending in nn.Softmax",
+                 _torch("softmax_sequential")),
+    Architecture("keras.sequential", "keras", "k-seq", "a Sequential CNN, softmax in its last Dense", _keras("sequential")),
+    Architecture("keras.residual", "keras", "k-res", "functional, BatchNormalization and residual Add layers",
+                 _keras("residual")),
+    Architecture("keras.depthwise", "keras", "k-dw", "DepthwiseConv2D and SeparableConv2D, a Softmax layer last",
+                 _keras("depthwise")),
+    Architecture("keras.subclassed", "keras", "k-sub", "a subclassed keras.Model", _keras("subclassed")),
+    Architecture("keras.fixed_input", "keras", "k-fixed", "built for 24×24 inputs, smaller than the image",
+                 _keras("fixed_input")),
+)
+DEFAULTS = {"callable": "callable", "torch": "torch.cnn", "keras": "keras.sequential"}
+"""The architecture each framework's checks run on when no model is given."""
+
+
+def architectures(framework: str | None = None) -> list[Architecture]:
+    """Every architecture, or those of one framework (``"torch"``, ``"keras"``, ``"callable"``)."""
+    return [a for a in ARCHITECTURES if framework is None or a.framework == framework]
+
+
+def get(name: str) -> Architecture:
+    """The architecture called ``name``."""
+    for architecture in ARCHITECTURES:
+        if architecture.name == name:
+            return architecture
+    raise InputError(f"no zoo architecture {name!r}; there are {[a.name for a in ARCHITECTURES]}")
+
+
+def default(framework: str) -> Architecture:
+    """The architecture checks use for ``framework`` when no model is given."""
+    return get(DEFAULTS[framework])
