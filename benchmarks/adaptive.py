@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'photo':<22} {'class':<22} {'auto N':>7} {'rule met':>8} {'top-4 =':>8} {'|top-4| =':>9} {'bootstrap':>9}")
     images = photos()
     for name, image in images.items():
-        def run(params: dict) -> xaihub.Explanation:
+        def run(params: dict, image: np.ndarray = image) -> xaihub.Explanation:
             result = xaihub.explain(model, image, methods=["native.lime"], preprocess=pretrained.preprocess,
                                     labels=pretrained.labels, device=args.device, params={"native.lime": params})
             return result.get("native.lime")

@@ -140,8 +140,8 @@ def method_rows(device: str) -> list[dict[str, Any]]:
     per_image = timed(lambda: adapter.predict(batch), device)[0] / BATCH
     rows = []
     for method in methods:
-        seconds, result = timed(lambda: xaihub.explain(model, image, methods=[method], device=device,
-                                                       preprocess=pretrained.preprocess), device)
+        seconds, result = timed(lambda method=method: xaihub.explain(model, image, methods=[method], device=device,
+                                                                     preprocess=pretrained.preprocess), device)
         passes = result.forward_passes.get(method, 0)
         failure = result.failure(method)
         rows.append({"method": method, "seconds": result.timings.get(method, seconds), "forward_passes": passes,

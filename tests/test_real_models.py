@@ -3,9 +3,9 @@ public API, with the models' own preprocessing — and the two ports agreeing wi
 
 import numpy as np
 import pytest
+from test_all_methods import CHEAP, methods_for
 
 import xaihub
-from test_all_methods import CHEAP, methods_for
 from xaihub.metrics import spearman
 
 # The real model's last convolution has 1280 channels: Score-CAM would run 1280 forward passes per

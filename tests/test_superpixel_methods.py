@@ -1,6 +1,5 @@
 """Superpixels sized to the image: on 32×32 and 48×48 images every superpixel method points at the object."""
 
-import numpy as np
 import pytest
 
 import xaihub

@@ -68,13 +68,15 @@ class SuperpixelExplainer(Explainer):
     - ``num_samples``: an int, or ``"auto"``: perturbations are added ``ADAPTIVE_BATCH`` at a time until,
       for every target, the leading superpixels — the ``stable_top`` (or fewer) of largest ``|weight|``
       whose 95% intervals exclude zero, the last one's interval above the next one's — are the same as
-      after the previous batch, or ``max_samples`` are drawn. A grown set of ``n`` samples equals the fixed set of ``n`` for the seed.
+      after the previous batch, or ``max_samples`` are drawn. A grown set of ``n`` samples equals the
+      fixed set of ``n`` for the seed.
       ``extras["stability"]`` records the samples used, whether the rule was met, and the share of
       bootstrap refits (on the same predictions) that keep the top superpixels;
     - ``segmentation``: ``auto`` (SLIC with superpixels sized to the image: about 40 on 32×32, about
       100 on a photo), ``quickshift`` with ``kernel_size``, ``max_dist``, ``ratio`` (the seed
       project's settings), or ``slic``/``felzenszwalb`` with ``segmentation_params``; or precomputed
-      ``segments`` (see :func:`xaihub.superpixels.superpixels_for`). Fewer than 10 superpixels give a warning in ``extras["warning"]``;
+      ``segments`` (see :func:`xaihub.superpixels.superpixels_for`). Fewer than 10 superpixels give a
+      warning in ``extras["warning"]``;
     - ``fill`` of switched-off superpixels (``zero``, ``mean``, ``blur``);
     - ``perturb_on``: ``auto`` (in torch on the model's device for a torch model with a declared
       preprocessing, else on the host), ``host`` or ``device``; ``autocast``: ``"auto"`` (bf16 where

@@ -8,7 +8,6 @@ the classes asked for.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 from typing import Any, ClassVar, Sequence
 

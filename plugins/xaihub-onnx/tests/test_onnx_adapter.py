@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from test_all_methods import CHEAP
 
 import xaihub
-from test_all_methods import CHEAP
 from xaihub.models import ModelOptions, adapt
 from xaihub.plugins import list_methods
 
