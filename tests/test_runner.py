@@ -95,12 +95,12 @@ def test_an_unknown_method_fails_clearly_and_the_others_finish():
 
 @pytest.mark.parametrize("params, message", [
     ({"samples": 5}, r"native.lime got unknown parameter\(s\) \['samples'\]"),
-    ({"num_samples": 1}, r"native.lime: parameter 'num_samples' must be an int in \[2, 100000\], got 1"),
-    ({"num_samples": True}, "parameter 'num_samples' must be an int"),
+    ({"num_samples": 1}, r"native.lime: parameter 'num_samples' must be one of 'auto' or an int in \[2, 100000\], got 1"),
+    ({"num_samples": True}, "parameter 'num_samples' must be one of 'auto' or an int"),
     ({"alpha": -1.0}, "parameter 'alpha' must be a number >= 0"),
     ({"kernel_width": 0}, "parameter 'kernel_width' must be a number > 0"),
     ({"fill": "grey"}, "parameter 'fill' must be one of 'zero', 'mean', 'blur'"),
-    ({"num_samples": 10**9}, "parameter 'num_samples' must be an int in"),
+    ({"num_samples": 10**9}, "parameter 'num_samples' must be one of 'auto' or an int in"),
 ])
 def test_bad_parameters_are_refused_before_any_method_runs(params, message):
     calls = []

@@ -245,7 +245,7 @@ class OmniLime(Explainer):
         def superpixels(shrunk: np.ndarray) -> np.ndarray:
             return segment(shrunk.astype(np.uint8), segmentation, dict(segmentation_params or {}), seed, model.cache)
 
-        with quiet():
+        with quiet(), seeded_global_numpy(seed):  # OmniXAI's LimeImageExplainer samples from numpy's global state
             lime_type = _load("omnixai.explainers.vision.agnostic.lime:LimeImage")
             explainer = lime_type(predict_function=lambda images: model.predict(images.to_numpy(keepdim=True)))
             # OmniXAI's LIME explains the top-k classes only: k reaches the lowest-ranked target

@@ -122,8 +122,10 @@ def test_native_lime_and_kernelshap_maps_equal_the_torch_originals(cnn, onnx_fil
 
     image = (resize(data.chelsea(), (64, 64)) * 255).astype(np.uint8)
     preprocess = xaihub.Preprocess(size=32, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
+    exact = {"autocast": None, "num_samples": 150}  # torch's bf16 path would differ from ONNX Runtime's fp32
     runs = [xaihub.explain(model, image, methods=["native.lime", "native.kernelshap"], targets="top-2",
-                           preprocess=preprocess, seed=3, progress=False)
+                           preprocess=preprocess, seed=3, progress=False,
+                           params={"native.lime": exact, "native.kernelshap": exact})
             for model in (cnn, str(onnx_files["dynamic"]))]
     original, exported = runs
     assert exported.targets == original.targets and not exported.failures
@@ -279,9 +281,9 @@ def test_bad_files_are_refused_clearly(tmp_path):
 
 def test_recognising_models_imports_no_onnx_library():
     code = ("import sys, xaihub\n"
-            "from xaihub.plugins import get_plugin_manager\n"
+            "from xaihub.plugins import _plugin_manager\n"
             "from xaihub_onnx.plugin import is_onnx_model\n"
-            "get_plugin_manager()\n"
+            "_plugin_manager()\n"
             "xaihub.explain(lambda b: b.mean(axis=(1, 2)), [[[0, 0, 9]] * 8] * 8, methods=['baseline.centre'])\n"
             "assert is_onnx_model('m.ONNX') and not is_onnx_model('m.pt') and not is_onnx_model(3)\n"
             "print(sorted(m for m in ('onnx', 'onnxruntime', 'onnxscript') if m in sys.modules))\n")

@@ -44,7 +44,7 @@ def test_an_onnx_file_is_explained_into_a_report(workdir, capsys):
 ])
 def test_a_bad_onnx_file_exits_with_one_line(workdir, capsys, model, message):
     (workdir / "text.onnx").write_text("not a model")
-    assert compare("--model", model, "--image", "photo.png", "--out", "never.html") == 2
+    assert compare("--model", model, "--image", "photo.png", "--methods", "native.lime", "--out", "never.html") == 2
     err = capsys.readouterr().err
     assert err.startswith("xaihub: error: ") and message in err and err.count("\n") == 1
     assert not (workdir / "never.html").exists()
