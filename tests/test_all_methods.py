@@ -15,6 +15,16 @@ CHEAP = {
     "shap.partition": {"max_evals": 60},
     "shap.gradient": {"nsamples": 20},
     "omnixai.lime": {"num_samples": 60},
+    "xplique.integrated_gradients": {"steps": 4},
+    "xplique.smoothgrad": {"nb_samples": 4},
+    "xplique.vargrad": {"nb_samples": 4},
+    "xplique.squaregrad": {"nb_samples": 4},
+    "xplique.occlusion": {"patch_size": 32, "patch_stride": 32},
+    "xplique.rise": {"nb_samples": 40},
+    "xplique.lime": {"nb_samples": 60},
+    "xplique.kernelshap": {"nb_samples": 60},
+    "xplique.sobol": {"grid_size": 4, "nb_design": 4},
+    "xplique.hsic": {"grid_size": 4, "nb_design": 20},
 }
 
 
