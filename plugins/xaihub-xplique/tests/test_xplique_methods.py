@@ -216,6 +216,20 @@ def test_models_xplique_cannot_read_are_refused_upfront(object_image):
     assert result.get("xplique.saliency") is not None
 
 
+def test_every_method_declares_its_parameters():
+    from xaihub import params as constraints
+    from xaihub.explainer import FAMILIES
+    from xaihub.plugins import get_method
+
+    for name in ALL:
+        explainer = get_method(name).explainer
+        assert explainer.family in FAMILIES and explainer.summary and explainer.__doc__
+        assert set(explainer.constraints) == set(explainer.defaults), name
+        for parameter, spec in explainer.constraints.items():
+            assert constraints.accepts(spec, explainer.defaults[parameter]), (name, parameter)
+            assert not any(constraints.accepts(spec, bad) for bad in constraints.invalid_examples(spec)), (name, parameter)
+
+
 def test_bad_parameters_and_layers_fail_clearly(keras_model, object_image):
     image, _, _ = object_image
     with pytest.raises(xaihub.InputError, match="power of two"):

@@ -47,9 +47,12 @@ class XpliqueMethod(Explainer):
 
     def run(self, model: ModelAdapter, image: np.ndarray, targets: list[int], seed: int,
             params: dict[str, Any]) -> list[Explanation]:
+        """One explanation per target (Xplique explains one copy of the image per target);
+        ``params`` are the method's parameters, checked by the runner."""
         raise NotImplementedError
 
     def xplique_type(self) -> type:
+        """Xplique's explainer class (importing Xplique, which imports TensorFlow, on first use)."""
         module, _, name = self.xplique_class.partition(":")
         return getattr(importlib.import_module(module), name)
 
