@@ -71,7 +71,8 @@ def test_bad_images_and_a_raising_model_fail_alone(tmp_path):
     failed = {r["image"]: r for r in read_index(tmp_path) if r["status"] == "failed"}
     assert set(failed) == {"1", "2", "missing"} and summary.failed == 3
     assert failed["1"]["error"] == "InputError" and "NaN" in failed["1"]["message"]
-    assert failed["2"]["error"] == "RuntimeError" and "dark image" in failed["2"]["message"]
+    assert failed["2"]["error"] == "ModelError" and "the model raised RuntimeError" in failed["2"]["message"]
+    assert "dark image" in failed["2"]["message"]
     assert "does not exist" in failed["missing"]["message"]
     assert {k[0] for k in ok_lines(tmp_path)} == {"0", "4"} and summary.done == 4
 

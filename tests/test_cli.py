@@ -81,7 +81,7 @@ def test_torchscript_model_file(workdir, capsys):
     (["--model", f"{MODULE}:predict", "--image", "missing.png"], "image file 'missing.png' does not exist"),
     (["--model", f"{MODULE}:predict", "--image", "broken.png"], "cannot read image file 'broken.png'"),
     (["--model", "nothere.pt", "--image", "blue.png"], "model file 'nothere.pt' does not exist"),
-    (["--model", "model.onnx", "--image", "blue.png"], "neither a .pt/.pth/.keras file nor module:object"),
+    (["--model", "model.tflite", "--image", "blue.png"], "neither a .pt/.pth/.keras/.onnx file nor module:object"),
     (["--model", f"{MODULE}:missing", "--image", "blue.png"], f"module '{MODULE}' has no 'missing'"),
     (["--model", "no_such_module_xyz:f", "--image", "blue.png"], "cannot import module 'no_such_module_xyz'"),
     (["--model", f"{MODULE}:NOT_CALLABLE", "--image", "blue.png"], "don't know how to run a builtins.int"),

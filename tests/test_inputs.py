@@ -164,7 +164,8 @@ def test_a_model_raising_on_large_batches_fails_that_method_only(fixed, tmp_path
         return channel_means(batch)
 
     result = xaihub.explain(small_batches_only, RGB, methods=["native.lime", fixed], params=LIME)
-    assert result.failure("native.lime").error == "MemoryError"
+    failure = result.failure("native.lime")
+    assert failure.error == "ModelError" and "the model raised MemoryError: batch too large" in failure.message
     assert "batch too large" in result.failure("native.lime").message
     assert result.get(fixed).attribution.shape == (12, 14)
     summary = xaihub.explain_many(small_batches_only, [RGB, RGB], methods=["native.lime", fixed], params=LIME,
@@ -180,7 +181,7 @@ def test_a_predict_function_returning_lists_fails_clearly(fixed):
 
     result = xaihub.explain(ragged_when_batched, RGB, methods=["native.lime", fixed], params=LIME)
     failure = result.failure("native.lime")
-    assert failure.error == "ModelError" and "model output is not numeric: list" in failure.message
+    assert failure.error == "ModelError" and "model output is not an array: list" in failure.message
     assert result.get(fixed) is not None
     with pytest.raises(ModelError, match="N×K scores for N=1 images, got shape"):
         xaihub.explain(lambda b: [[1.0, 2.0]] * (len(b) + 1), RGB)

@@ -167,5 +167,6 @@ def test_a_failing_metric_is_recorded_and_the_explanation_kept(fixed):
                             metrics=["deletion", "degradation"])
     assert set(result.get(good).metrics) == {"degradation", "degradation_top1"}  # the other metric still ran
     [failure] = result.failures
-    assert (failure.method, failure.target, failure.error) == (good, 0, "RuntimeError")
+    assert (failure.method, failure.target, failure.error) == (good, 0, "ModelError")
+    assert "the model raised RuntimeError" in failure.message
     assert "metric deletion failed" in failure.message and "black image" in failure.message

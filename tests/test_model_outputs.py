@@ -49,7 +49,7 @@ def test_output_index_chooses_another_output_without_a_note():
     (lambda b: np.zeros(len(b), dtype=np.int64), ModelError, "int64 values \\(class ids\\?\\)"),
     (lambda b: np.array(["a"] * len(b)), ModelError, "numeric class scores"),
     (lambda b: (_ for _ in ()).throw(ValueError("bad input")), ModelError, "the model raised ValueError: bad input"),
-    (lambda b: means(b)[:1], ModelError, "N×K scores for N=1"),
+    (lambda b: np.zeros((len(b), 2, 2)), ModelError, r"N×K scores for N=1 images, got shape \(1, 2, 2\)"),
     (lambda b: (means(b),), InputError, r"output_index=3, but the model returns a tuple of 1"),
 ])
 def test_unusable_outputs_are_clear_xaihub_errors(model, error, message):

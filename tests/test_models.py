@@ -115,3 +115,24 @@ def test_the_on_device_path_checks_scores_like_the_host_path(torch_model):
         counted.predict_pixels(pixels)
     auto = TorchAdapter(torch_model)
     np.testing.assert_allclose(auto.predict_pixels(pixels).cpu().numpy(), auto.predict(IMAGES.images[:2]), atol=1e-5)
+
+
+def test_module_restored_removes_hooks_and_restores_modes_set_inside():
+    torch = pytest.importorskip("torch")
+    from xaihub.models.torch_state import ModuleState, restored
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+    model[1].eval()
+    kept = model[0].register_forward_hook(lambda *args: None)
+    with restored(model):
+        model[0].register_forward_hook(lambda *args: None)
+        model[1].register_full_backward_hook(lambda *args: None)
+        model.train()
+        model(torch.ones(1, 2)).sum().backward()
+    assert list(model[0]._forward_hooks) == [kept.id] and not model[1]._backward_hooks
+    assert model.training and model[0].training and not model[1].training
+    assert all(p.grad is None for p in model.parameters())
+    state = ModuleState.capture(model)
+    model[1].register_forward_hook(lambda *args: None)
+    model.eval()
+    assert state.changes(model) == ["hooks of 1", "train/eval mode"]

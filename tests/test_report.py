@@ -235,3 +235,14 @@ def test_large_images_are_embedded_as_thumbnails():
     assert thumbnail(big).shape == (THUMBNAIL, THUMBNAIL // 2, 3)
     small = np.zeros((40, 30, 3), np.uint8)
     assert thumbnail(small) is small
+
+
+def test_model_notes_and_few_superpixel_warnings_are_shown(tmp_path):
+    image = photo_like(32)
+    result = xaihub.explain(lambda b: (b.mean(axis=(1, 2)), b.std(axis=(1, 2))), image, methods=["native.lime"],
+                            params={"native.lime": {"num_samples": 20, "segmentation": "quickshift"}})
+    assert result.notes and "warning" in result.get("native.lime").extras
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    notes = page.split("<ul class='note model-notes'>")[1].split("</ul>")[0]
+    assert "returns 2 outputs; explaining the first" in notes
+    assert "⚠ only" in page and "superpixels: the map can hardly point at anything" in page

@@ -14,13 +14,17 @@ from xaihub.errors import InputError
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth")
 KERAS_SUFFIXES = (".keras",)
+ONNX_SUFFIXES = (".onnx",)
 
 
 def load_model(spec: str) -> Any:
-    """A model from a TorchScript file (``.pt``/``.pth``), a saved Keras model (``.keras``) or
-    ``module:object`` (the object is used as-is: a model, or a predict function; a module, a class
-    or a function that cannot take a batch is refused, see :func:`check_model_object`)."""
+    """A model from a TorchScript file (``.pt``/``.pth``), a saved Keras model (``.keras``), an ONNX
+    file (``.onnx``: its path, which the ``xaihub-onnx`` plugin opens) or ``module:object`` (the object
+    is used as-is: a model, or a predict function; a module, a class or a function that cannot take a
+    batch is refused, see :func:`check_model_object`)."""
     suffix = os.path.splitext(spec)[1].lower()
+    if suffix in ONNX_SUFFIXES:
+        return _onnx_file(spec)
     if suffix in TORCHSCRIPT_SUFFIXES + KERAS_SUFFIXES:
         if not os.path.isfile(spec):
             raise InputError(f"model file {spec!r} does not exist")
@@ -38,7 +42,21 @@ def load_model(spec: str) -> Any:
         model = import_object(spec, "model")
         check_model_object(model, spec)
         return model
-    raise InputError(f"model {spec!r} is neither a .pt/.pth/.keras file nor module:object")
+    raise InputError(f"model {spec!r} is neither a .pt/.pth/.keras/.onnx file nor module:object")
+
+
+def _onnx_file(spec: str) -> str:
+    """The path of an ONNX file, once a plugin's ``adapt_model`` has opened it (so that a file that is
+    not ONNX is refused before any image is read; the plugin keeps the session for ``explain``)."""
+    from xaihub.models import ModelOptions
+    from xaihub.plugins import get_plugin_manager
+
+    if not os.path.isfile(spec):
+        raise InputError(f"model file {spec!r} does not exist")
+    if get_plugin_manager().hook.adapt_model(model=spec, options=ModelOptions()) is None:
+        raise InputError(f"model {spec!r} is an ONNX file, and no installed plugin runs ONNX models: "
+                         "install xaihub-onnx (plugins/xaihub-onnx)")
+    return spec
 
 
 def import_object(spec: str, what: str) -> Any:

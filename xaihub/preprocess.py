@@ -100,13 +100,19 @@ class Preprocess:
         """``N×3×H×W`` pixel tensor → ``N×3×h×w`` model input on the same device (differentiable)."""
         import torch
 
-        x = images
-        if self.size is not None and tuple(x.shape[2:4]) != self.size:
-            x = torch.nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False,
-                                                antialias=_shrinks(tuple(x.shape[2:4]), self.size))
+        x = self.resize_torch(images)
         scale = torch.tensor(self.scale, dtype=x.dtype, device=x.device).reshape(1, _CHANNELS, 1, 1)
         offset = torch.tensor(self.offset, dtype=x.dtype, device=x.device).reshape(1, _CHANNELS, 1, 1)
         return x * scale + offset
+
+    def resize_torch(self, images: Any) -> Any:
+        """The resizing step alone: ``N×3×H×W`` pixels → ``N×3×h×w`` pixels (unchanged without ``size``)."""
+        import torch
+
+        if self.size is None or tuple(images.shape[2:4]) == self.size:
+            return images
+        return torch.nn.functional.interpolate(images, size=self.size, mode="bilinear", align_corners=False,
+                                               antialias=_shrinks(tuple(images.shape[2:4]), self.size))
 
     def keras(self, images: Any) -> Any:
         """``N×H×W×3`` pixel tensor → ``N×h×w×3`` model input (``keras.ops``, differentiable)."""

@@ -54,8 +54,15 @@ def perturb(image: np.ndarray, fill: np.ndarray, segments: np.ndarray, masks: np
     return np.where(keep[..., None], image.astype(np.float32)[None], fill[None])
 
 
-ALGORITHMS = ("quickshift", "slic", "felzenszwalb")
+ALGORITHMS = ("auto", "quickshift", "slic", "felzenszwalb")
+AUTO_PIXELS_PER_SUPERPIXEL = 128
+AUTO_RANGE = (60, 150)
+"""``"auto"`` asks SLIC for one superpixel per this many pixels, within this range; SLIC merges
+some, giving about 40 superpixels on a 32×32 image and about 100 on a photo."""
+FEW_SUPERPIXELS = 10
+"""An explanation over fewer superpixels than this carries a warning: it can hardly point at anything."""
 _DEFAULTS = {
+    "auto": {"n_segments": None},
     "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
     "slic": {"n_segments": 50, "compactness": 10.0, "start_label": 0},
     "felzenszwalb": {"scale": 100.0, "sigma": 0.5, "min_size": 50},
@@ -66,8 +73,11 @@ def segment(image: np.ndarray, algorithm: str, params: Mapping[str, Any], seed: 
             cache: RunCache | None = None, device: Any = None) -> np.ndarray:
     """Superpixel ids ``H×W`` int32 numbered ``0..n-1``.
 
-    :param algorithm: ``"quickshift"`` (scikit-image's, or the identical torch version
-        when ``device`` is a CUDA device), ``"slic"`` or ``"felzenszwalb"``.
+    :param algorithm: ``"auto"``: SLIC asked for ``n_segments`` superpixels, by default one per
+        ``AUTO_PIXELS_PER_SUPERPIXEL`` pixels within ``AUTO_RANGE`` (about 40 result on a 32×32 image,
+        about 100 on a photo), so that superpixels are sized to the image; ``"quickshift"`` (scikit-image's, or
+        the identical torch version when ``device`` is a CUDA device; its defaults are the seed
+        project's, tuned for 299×299 photos), ``"slic"`` or ``"felzenszwalb"``.
     :param params: the algorithm's parameters; missing ones take scikit-image's usual values.
     :param cache: when given, every method of one ``explain`` call that segments the
         same image the same way gets the same (cached) result.
@@ -93,11 +103,48 @@ def segment(image: np.ndarray, algorithm: str, params: Mapping[str, Any], seed: 
     return cache.get_or_compute("segments", key, compute)
 
 
+def few_superpixels_warning(segments: np.ndarray) -> str | None:
+    """A warning for an explanation over fewer than ``FEW_SUPERPIXELS`` superpixels, else ``None``."""
+    count = int(segments.max()) + 1
+    if count >= FEW_SUPERPIXELS:
+        return None
+    return (f"only {count} superpixels: the map can hardly point at anything; use segmentation='auto' "
+            "or parameters for smaller superpixels")
+
+
 def _skimage_segments(image: np.ndarray, algorithm: str, params: dict[str, Any], seed: int) -> np.ndarray:
     from skimage import segmentation
 
+    if algorithm == "auto":
+        wanted = params["n_segments"] or int(np.clip(image.shape[0] * image.shape[1] // AUTO_PIXELS_PER_SUPERPIXEL,
+                                                     *AUTO_RANGE))
+        return segmentation.slic(image, n_segments=wanted, compactness=10.0, start_label=0, channel_axis=-1)
     if algorithm == "quickshift":
         return segmentation.quickshift(image, **params, rng=seed)
     if algorithm == "slic":
         return segmentation.slic(image, **params, channel_axis=-1)
     return segmentation.felzenszwalb(image, **params, channel_axis=-1)
+
+
+SEGMENTATION_DEFAULTS: dict[str, Any] = {"segmentation": "auto", "segmentation_params": None, "segments": None}
+"""The superpixel parameters every superpixel method takes (see :func:`superpixels_for`)."""
+
+
+def segmentation_constraints() -> dict[str, Any]:
+    """The constraints of :data:`SEGMENTATION_DEFAULTS`."""
+    from xaihub.params import Anything, Array, Choice
+
+    return {
+        "segmentation": Choice(*ALGORITHMS),
+        "segmentation_params": [None, Anything("a dict of the segmentation algorithm's parameters")],
+        "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
+    }
+
+
+def superpixels_for(image: np.ndarray, params: Mapping[str, Any], seed: int, cache: RunCache | None = None,
+                    device: Any = None) -> np.ndarray:
+    """The superpixels a method's ``params`` ask for: the given ``segments``, or ``segmentation`` with
+    ``segmentation_params``, cached per call (see :func:`segment`)."""
+    if params["segments"] is not None:
+        return check_segments(params["segments"], image)
+    return segment(image, params["segmentation"], dict(params["segmentation_params"] or {}), seed, cache, device)

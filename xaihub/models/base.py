@@ -125,7 +125,9 @@ class ModelAdapter:
     - :attr:`batch_size` and :meth:`images_per_batch` — how many images to build at a time;
     - :attr:`framework` — ``"torch"``, ``"keras"``, ``"callable"`` or a plugin's own name;
     - the perturbation fast path: when :attr:`accepts_device_batches`, :meth:`predict_pixels` scores
-      image tensors already on :attr:`device` (torch models with a declared preprocessing).
+      image tensors already on :attr:`device` (torch models with a declared preprocessing), with the
+      autocast :meth:`fast_autocast` chooses; :meth:`input_size` and :meth:`resize_pixels` let a method
+      build its images at the size the model sees them.
 
     Subclasses implement :meth:`_forward` (a batch of pixel images → the model's raw output) and
     set :attr:`framework`.
@@ -232,6 +234,19 @@ class ModelAdapter:
         only when :attr:`accepts_device_batches`. ``autocast``: ``None``, ``"bf16"`` or ``"fp16"``."""
         raise ModelError(f"a {self.framework!r} model takes no device batches; use predict")
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``height×width`` at which :meth:`predict_pixels` feeds a ``height×width`` image to the model."""
+        return height, width
+
+    def resize_pixels(self, images: Any) -> Any:
+        """Device image tensors ``N×H×W×3`` resized to :meth:`input_size`, as :meth:`predict_pixels` would."""
+        raise ModelError(f"a {self.framework!r} model takes no device batches; use predict")
+
+    def fast_autocast(self, image: np.ndarray, wanted: str | None) -> tuple[str | None, dict[str, Any]]:
+        """The autocast for :meth:`predict_pixels` on perturbations of ``image`` (``wanted``, or for
+        ``"auto"`` a checked choice), and facts to record about the choice."""
+        return (None if wanted == "auto" else wanted), {}
+
     # -- for subclasses -------------------------------------------------------------------------
     def _forward(self, batch: np.ndarray) -> Any:
         """The model's raw output for ``batch`` (pixel scale, ``N×H×W×3`` float32)."""
@@ -295,7 +310,9 @@ class ModelAdapter:
             out = np.exp(out - out.max(axis=1, keepdims=True))
             return out / out.sum(axis=1, keepdims=True)
         if self.output_kind == "multilabel-logits":
-            return 1.0 / (1.0 + np.exp(-out))
+            from scipy.special import expit
+
+            return expit(out)
         return out
 
     def _check_scores(self, shape: tuple[int, ...], n: int, finite: bool, low: float, high: float) -> None:

@@ -11,6 +11,10 @@ from xaihub.errors import InputError, ModelError
 from xaihub.models.differentiable import GradientAdapter
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+GUARD_TOP = 5
+GUARD_TOLERANCE = 0.02
+"""``autocast="auto"`` keeps bf16 only when, on the unperturbed image, its top-5 classes equal fp32's
+(in order) and no probability differs by more than this."""
 
 
 class TorchAdapter(GradientAdapter):
@@ -187,7 +191,57 @@ class TorchAdapter(GradientAdapter):
         self.count_forward(len(images))
         return self._probabilities_tensor(self._checked_scores(self.select_output(out), len(images)).double())
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``height×width`` at which the model sees a ``height×width`` image (the declared resize)."""
+        return self.options.declared.input_size(height, width)
+
+    def resize_pixels(self, images: Any) -> Any:
+        """``N×H×W×3`` pixel tensors on the device at :meth:`input_size`, as :meth:`predict_pixels` would
+        resize them (linear: a sum of images resizes to the sum of their resizings)."""
+        return self.options.declared.resize_torch(images.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+    def fast_autocast(self, image: np.ndarray, wanted: str | None) -> tuple[str | None, dict[str, Any]]:
+        """The autocast :meth:`predict_pixels` should use for perturbations of ``image``, and what decided it.
+
+        ``wanted`` ``None``, ``"bf16"`` or ``"fp16"`` is taken as asked. ``"auto"`` takes bf16 where the
+        device runs it natively (a CUDA device with bf16, a CPU with AVX512-BF16 or AMX) and where, on
+        ``image`` itself, bf16 keeps fp32's top-5 classes in order and every probability within
+        ``GUARD_TOLERANCE``; else fp32. The check costs two forward passes, once per image and call.
+        """
+        if wanted != "auto":
+            return wanted, {}
+        if not self._native_bf16():
+            return None, {"autocast_guard": "bf16 is not native on this device"}
+        from xaihub.cache import array_key
+
+        def guard() -> tuple[str | None, dict[str, Any]]:
+            import torch
+
+            pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(self.device)
+            exact = self.predict_pixels(pixels)[0].cpu().numpy()
+            fast = self.predict_pixels(pixels, "bf16")[0].cpu().numpy()
+            same = bool(np.array_equal(np.argsort(-exact, kind="stable")[:GUARD_TOP],
+                                       np.argsort(-fast, kind="stable")[:GUARD_TOP]))
+            difference = float(np.abs(exact - fast).max())
+            verdict = {"top5_kept": same, "max_difference": difference}
+            return ("bf16" if same and difference <= GUARD_TOLERANCE else None), {"autocast_guard": verdict}
+
+        return self.cache.get_or_compute("autocast-guard", array_key(image), guard)
+
     # -- private --------------------------------------------------------------------------------
+    def _native_bf16(self) -> bool:
+        import torch
+
+        device = self.device
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported())
+        if device.type != "cpu":
+            return False
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+
     def _forward(self, batch: np.ndarray) -> Any:
         import torch
 
@@ -224,8 +278,9 @@ class TorchAdapter(GradientAdapter):
             raise ModelError(f"the model returned {out.dtype} values (class ids?); xaihub needs N×K class scores")
         if out.ndim == 1 and out.shape[0] == n:
             out = out[:, None]
-        finite = bool(torch.isfinite(out).all())
-        low, high = (float(out.min()), float(out.max())) if finite and out.numel() else (0.0, 0.0)
+        values = out.detach()
+        finite = bool(torch.isfinite(values).all())
+        low, high = (float(values.min()), float(values.max())) if finite and values.numel() else (0.0, 0.0)
         self._check_scores(tuple(out.shape), n, finite, low, high)
         return out
 

@@ -56,7 +56,7 @@ _CSS = """
 .xaihub .bar{background:#69b34c;height:12px;display:inline-block}.xaihub .bar.reused{background:#b7d9a8}
 .xaihub .cbar{display:flex;gap:4px;font-size:11px}
 .xaihub .cbar .ticks{display:flex;flex-direction:column;justify-content:space-between;height:180px}
-.xaihub .note{color:#555;font-size:13px;max-width:900px}.xaihub .input img{width:240px}
+.xaihub .note{color:#555;font-size:13px;max-width:900px}.xaihub .warning{color:#ad4e00}.xaihub .input img{width:240px}
 .xaihub .input{display:flex;flex-wrap:wrap;gap:24px}.xaihub tr.explained{font-weight:bold;background:#f3f9ee}
 .xaihub code,.xaihub pre{font-size:12px}.xaihub pre{background:#f6f6f6;padding:8px}
 .xaihub pre{white-space:pre-wrap;overflow-wrap:anywhere}

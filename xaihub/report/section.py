@@ -59,10 +59,18 @@ def comparison_section(comparison: "Comparison", name: str = "Image", options: O
     agreement = comparison.agreement()
     families = family_agreement(comparison, agreement)
     parts = [f"<section class='comparison' data-image='{index}'><h2>{e(name)}</h2>", _input(comparison),
+             _notes(comparison),
              _maps(comparison, options, index, families), _costs(comparison, options),
              _faithfulness(comparison, options), _families(families, index), _agreement(agreement),
              _failures(comparison), _parameters(comparison), "</section>"]
     return "".join(parts)
+
+
+def _notes(comparison: "Comparison") -> str:
+    """What xaihub decided about the model (which output it read, a resize, ...)."""
+    if not comparison.notes:
+        return ""
+    return "<ul class='note model-notes'>" + "".join(f"<li>{e(note)}</li>" for note in comparison.notes) + "</ul>"
 
 
 def _input(comparison: "Comparison") -> str:
@@ -179,6 +187,8 @@ def _references(explanations: Iterable["Explanation"]) -> dict[str, float]:
 
 def _stats(explanation: "Explanation", references: dict[str, float]) -> str:
     lines = [e(f"{explanation.seconds:.2f} s · {explanation.forward_passes} forward passes")]
+    if isinstance(explanation.extras.get("warning"), str):
+        lines.append(f"<span class='warning'>⚠ {e(explanation.extras['warning'])}</span>")
     if explanation.reused_forward_passes or explanation.reused_seconds >= 0.005:
         lines.append(e(f"(reused {explanation.reused_seconds:.2f} s · {explanation.reused_forward_passes} passes)"))
     reference_row = family_of(explanation.method) == BASELINE

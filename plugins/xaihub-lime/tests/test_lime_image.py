@@ -17,7 +17,7 @@ def quadrants(ids=(0, 1, 2, 3)) -> np.ndarray:
 def test_lime_image_finds_the_region_the_class_depends_on(capsys):
     image, region = tiles_image(tile=16)  # quickshift merges smaller tiles into larger superpixels
     result = xaihub.explain(region_model(region), image, methods=["lime.image"], targets=[1, 0],
-                            params={"lime.image": {"num_samples": 150}})
+                            params={"lime.image": {"num_samples": 150, "segmentation": "quickshift"}})
     assert not result.failures
     for_one, for_zero = result.get("lime.image", 1), result.get("lime.image", 0)
     assert for_one.attribution[region].min() > 0.2  # blacking out the region drops p(1) by 0.43
@@ -76,14 +76,20 @@ def test_mean_colour_hiding_cannot_hide_a_uniform_superpixel():
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"hide_color": 300}, "hide_color must be"),
-    ({"num_samples": 1}, "num_samples must be"),
-    ({"kernel_width": 0}, "kernel_width must be"),
-    ({"segments": np.zeros((3, 3), int)}, "segments must be"),
+    ({"hide_color": 300}, "parameter 'hide_color' must be None or a number in"),
+    ({"num_samples": 1}, "parameter 'num_samples' must be an int in"),
+    ({"kernel_width": 0}, "parameter 'kernel_width' must be a number > 0"),
 ])
-def test_bad_parameters_fail_clearly(params, message):
+def test_bad_parameters_are_refused_upfront(params, message):
+    image, region = tiles_image()
+    with pytest.raises(xaihub.InputError, match=message):
+        xaihub.explain(region_model(region), image, methods=["lime.image", "native.lime"],
+                       params={"lime.image": params, "native.lime": {"num_samples": 10}})
+
+
+def test_segments_of_another_shape_fail_that_method_only():
     image, region = tiles_image()
     result = xaihub.explain(region_model(region), image, methods=["lime.image", "native.lime"],
-                            params={"lime.image": params, "native.lime": {"num_samples": 10}})
-    assert message in result.failure("lime.image").message
+                            params={"lime.image": {"segments": np.zeros((3, 3), int)}, "native.lime": {"num_samples": 10}})
+    assert "segments must be" in result.failure("lime.image").message
     assert result.get("native.lime") is not None

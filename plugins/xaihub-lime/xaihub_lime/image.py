@@ -10,15 +10,18 @@ import numpy as np
 
 from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
-from xaihub.params import Array, Integer, Real
-from xaihub.superpixels import check_segments
+from xaihub.params import Integer, Real
+from xaihub.superpixels import SEGMENTATION_DEFAULTS, segmentation_constraints, superpixels_for
 
 
 class LimeImage(Explainer):
     """LIME from the reference implementation, ``lime.lime_image.LimeImageExplainer``.
 
-    Superpixels come from lime's own quickshift wrapper (or from ``segments``); all
-    targets are explained from one set of perturbations. Switched-off superpixels show
+    Superpixels as every superpixel method takes them (``segmentation`` ``"auto"``, sized to the
+    image, by default; see :func:`xaihub.superpixels.superpixels_for`), except that
+    ``segmentation="quickshift"`` runs lime's own quickshift wrapper, as the library does, with the
+    seed project's ``kernel_size``, ``max_dist``, ``ratio`` (override them in ``segmentation_params``).
+    All targets are explained from one set of perturbations. Switched-off superpixels show
     the grey level ``hide_color`` (default black, as ``native.lime``), or their own mean
     colour with ``hide_color=None``, lime's default, which cannot hide a superpixel of
     uniform colour.
@@ -26,40 +29,29 @@ class LimeImage(Explainer):
 
     name = "lime.image"
     family = "lime"
-    summary = "lime library's LimeImageExplainer (quickshift superpixels, ridge surrogate)"
+    summary = "lime library's LimeImageExplainer (superpixels sized to the image, ridge surrogate)"
     libraries = ("lime", "scikit-image", "scikit-learn")
-    defaults: dict[str, Any] = {
-        "num_samples": 1000,
-        "kernel_size": 4,
-        "max_dist": 200,
-        "ratio": 0.2,
-        "hide_color": 0,
-        "kernel_width": 0.25,
-        "segments": None,
-    }
+    defaults: dict[str, Any] = {"num_samples": 1000, "hide_color": 0, "kernel_width": 0.25, **SEGMENTATION_DEFAULTS}
     constraints = {
         "num_samples": Integer(2, 100_000),
-        "kernel_size": Real(0, low_open=True),
-        "max_dist": Real(0, low_open=True),
-        "ratio": Real(0, 1),
         "hide_color": [None, Real(0, 255)],
         "kernel_width": Real(0, low_open=True),
-        "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
+        **segmentation_constraints(),
     }
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                num_samples: int, kernel_size: float, max_dist: float, ratio: float, hide_color: int | None,
-                kernel_width: float, segments: np.ndarray | None) -> list[Explanation]:
+                num_samples: int, hide_color: int | None, kernel_width: float, **superpixels: Any
+                ) -> list[Explanation]:
         from lime.lime_image import LimeImageExplainer
         from lime.wrappers.scikit_image import SegmentationAlgorithm
 
-        if segments is None:
+        if superpixels["segmentation"] == "quickshift" and superpixels["segments"] is None:
             # lime seeds quickshift with ``random_seed``, which current scikit-image calls ``rng``;
             # lime drops names quickshift does not take, so every seed would get quickshift's default.
-            segmentation = SegmentationAlgorithm("quickshift", kernel_size=kernel_size, max_dist=max_dist,
-                                                 ratio=ratio, rng=seed)
+            options = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2, **(superpixels["segmentation_params"] or {})}
+            segmentation = SegmentationAlgorithm("quickshift", **options, rng=seed)
         else:
-            given = check_segments(segments, image)
+            given = superpixels_for(image, superpixels, seed, model.cache)
 
             def segmentation(_image: np.ndarray) -> np.ndarray:
                 return given

@@ -10,7 +10,9 @@ Beyond captum's own table, the copy gets rules for the layers published models a
   epsilon rule, which passes relevance through a re-indexing unchanged (and picks the maximum, as
   captum does for ``MaxPool2d``);
 - element-wise activations (``ReLU6``, ``SiLU``, ``GELU``, ``Hardswish``, ...) pass relevance through
-  unchanged, as captum treats ``ReLU``; they may be called several times in one forward pass;
+  unchanged, as captum treats ``ReLU``: in the copy each becomes a
+  :class:`~xaihub_lrp.straight_through.StraightThrough` (its value, an identity gradient), which stays
+  right when activations are chained or called several times in one forward pass;
 - a subclass of a supported layer that owns parameter-free helper modules (a "same"-padding
   ``Conv2d`` with its own ``ZeroPad2d``) is explained as one layer.
 """
@@ -50,6 +52,7 @@ def prepared_copy(net: Any, rule: str, epsilon: float, gamma: float) -> Any:
         raise ModelError(f"LRP runs on a copy of the model and copy.deepcopy failed: {exc}") from exc
     copied.eval()
     _merge_helpers(copied)
+    _straight_through_activations(copied)
     for _, layer in _leaves(copied):
         if _kind(layer) == "rule":
             layer.rule = GammaRule(gamma) if rule == "gamma" and isinstance(layer, nn.Conv2d) else EpsilonRule(epsilon)
@@ -69,20 +72,32 @@ def check_supported(net: Any) -> None:
 
 @contextlib.contextmanager
 def element_wise_pass_through() -> Iterator[None]:
-    """While active, captum's LRP passes relevance through the element-wise activations above, as it
-    does through ``ReLU`` (its table of such layers is a module-level list; it is put back after)."""
+    """While active, captum's LRP accepts :class:`StraightThrough` leaves as it accepts ``ReLU`` (its
+    table of such layers is a module-level list; it is put back after)."""
     from captum.attr._core import lrp
-    from torch import nn
 
-    extra = [getattr(nn, name) for name in _ELEMENT_WISE if hasattr(nn, name)]
+    from xaihub_lrp.straight_through import StraightThrough
+
     with _captum_table:
         table = lrp.SUPPORTED_NON_LINEAR_LAYERS
         saved = list(table)
-        table.extend(t for t in extra if t not in table)
+        table.append(StraightThrough)
         try:
             yield
         finally:
             table[:] = saved
+
+
+def _straight_through_activations(net: Any) -> None:
+    """Replace every element-wise activation (each instance once, wherever it is used) by a
+    :class:`StraightThrough` of it."""
+    from xaihub_lrp.straight_through import StraightThrough
+
+    wrapped: dict[int, Any] = {}
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child).__name__ in _ELEMENT_WISE:
+                parent._modules[name] = wrapped.setdefault(id(child), StraightThrough(child))
 
 
 def _kind(layer: Any) -> str | None:

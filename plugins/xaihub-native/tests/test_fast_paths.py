@@ -55,8 +55,8 @@ def test_device_surrogate_matches_host_surrogate():
 
 def test_on_device_path_gives_the_host_path_weights(torch_model, object_image):
     image = object_image[0]
-    run = lambda where: xaihub.explain(torch_model, image, methods=["native.lime"], targets="top-3",
-                                       params={"native.lime": {"perturb_on": where, "num_samples": 100}})
+    run = lambda where: xaihub.explain(torch_model, image, methods=["native.lime"], targets="top-3", params={
+        "native.lime": {"perturb_on": where, "num_samples": 100, "autocast": None}})
     host, device = run("host"), run("device")
     for h, d in zip(host, device):
         assert h.target == d.target and d.extras["perturbed_on"] == "device"
@@ -69,16 +69,39 @@ def test_autocast_is_recorded_and_close(torch_model, object_image):
     result = xaihub.explain(torch_model, image, methods=["native.lime"], targets=label,
                             params={"native.lime": {"autocast": "bf16", "num_samples": 100}})
     reference = xaihub.explain(torch_model, image, methods=["native.lime"], targets=label,
-                               params={"native.lime": {"num_samples": 100}})
+                               params={"native.lime": {"num_samples": 100, "autocast": None}})
     fast, exact = result.get("native.lime"), reference.get("native.lime")
     assert fast.params["autocast"] == "bf16" and fast.extras["perturbed_on"] == "device"
+    assert fast.extras["autocast"] == "bf16" and exact.extras["autocast"] is None
     assert np.corrcoef(fast.segment_weights, exact.segment_weights)[0, 1] > 0.95
+
+
+def test_autocast_auto_is_guarded_on_the_unperturbed_image(torch_model, object_image, monkeypatch):
+    from xaihub.models import torch_adapter
+
+    image, mask, label = object_image
+    params = {"native.lime": {"num_samples": 60}}
+    chosen = xaihub.explain(torch_model, image, methods=["native.lime"], targets=label, params=params)
+    explanation = chosen.get("native.lime")
+    guard = explanation.extras["autocast_guard"]
+    if isinstance(guard, str):  # this CPU has no native bf16
+        assert explanation.extras["autocast"] is None
+    else:
+        assert explanation.extras["autocast"] == ("bf16" if guard["top5_kept"] and guard["max_difference"] <= 0.02
+                                                  else None)
+        assert explanation.forward_passes == 60 + 2  # the guard scores the image in fp32 and in bf16
+        monkeypatch.setattr(torch_adapter, "GUARD_TOLERANCE", -1.0)  # no bf16 result can pass now
+        refused = xaihub.explain(torch_model, image, methods=["native.lime"], targets=label, params=params)
+        assert refused.get("native.lime").extras["autocast"] is None
 
 
 def test_lime_and_kernelshap_share_one_perturbation_budget(torch_model, object_image):
     image, mask, label = object_image
-    both = xaihub.explain(torch_model, image, methods=["native.lime", "native.kernelshap"], targets="top-5")
-    alone = xaihub.explain(torch_model, image, methods=["native.kernelshap"], targets="top-5")
+    fixed = {"num_samples": 150, "autocast": None}
+    both = xaihub.explain(torch_model, image, methods=["native.lime", "native.kernelshap"], targets="top-5",
+                          params={"native.lime": fixed, "native.kernelshap": fixed})
+    alone = xaihub.explain(torch_model, image, methods=["native.kernelshap"], targets="top-5",
+                           params={"native.kernelshap": fixed})
     assert both.forward_passes == {"native.lime": 150, "native.kernelshap": 151}  # each one's cost alone
     assert both.reused_forward_passes == {"native.lime": 0, "native.kernelshap": 150}  # so it spent 1
     assert alone.forward_passes == {"native.kernelshap": 151}
@@ -138,3 +161,15 @@ def test_cuda_model_perturbs_on_the_gpu_with_the_host_weights(torch_model, objec
     for g, h in zip(gpu, host):
         assert g.extras["perturbed_on"] == "device" and h.extras["perturbed_on"] == "host"
         np.testing.assert_allclose(g.segment_weights, h.segment_weights, atol=1e-4)
+
+
+def test_a_model_that_shrinks_the_image_is_perturbed_at_its_own_size_with_the_same_result(torch_model, object_image):
+    image = object_image[0]  # 128×128, seen by the model at 96×96
+    preprocess = xaihub.Preprocess(size=96)
+    run = lambda where: xaihub.explain(torch_model, image, methods=["native.lime"], targets="top-2",
+                                       preprocess=preprocess, params={"native.lime": {
+                                           "perturb_on": where, "num_samples": 80, "autocast": None}})
+    host, device = run("host"), run("device")
+    for h, d in zip(host, device):
+        assert d.extras["perturbed_on"] == "device" and h.extras["perturbed_on"] == "host"
+        np.testing.assert_allclose(d.segment_weights, h.segment_weights, atol=1e-5)

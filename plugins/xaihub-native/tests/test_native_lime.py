@@ -10,7 +10,7 @@ from xaihub_native.surrogate import cosine_distance_to_original, fit_weighted_ri
 def test_native_lime_finds_the_region_the_class_depends_on():
     image, region = tiles_image(16)
     result = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0],
-                            params={"native.lime": {"num_samples": 200}})
+                            params={"native.lime": {"num_samples": 200, "segmentation": "quickshift"}})
     for_one, for_zero = result.get("native.lime", 1), result.get("native.lime", 0)
     assert for_one.attribution[region].min() > 0.3  # switching the region off drops the score by 0.43
     assert np.abs(for_one.attribution[~region]).max() < 0.05 * for_one.attribution[region].min()
@@ -21,10 +21,36 @@ def test_native_lime_finds_the_region_the_class_depends_on():
 
 def test_all_targets_share_one_set_of_forward_passes():
     image, region = tiles_image(16)
-    one = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=1)
-    both = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0])
+    params = {"native.lime": {"num_samples": 150}}
+    one = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=1, params=params)
+    both = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0], params=params)
     assert one.get("native.lime", 1).forward_passes == both.get("native.lime", 0).forward_passes == 150
     np.testing.assert_array_equal(one.get("native.lime", 1).attribution, both.get("native.lime", 1).attribution)
+
+
+def test_auto_sample_count_stops_when_the_top_superpixels_are_stable_and_equals_the_fixed_count():
+    image, region = tiles_image(16)
+    auto = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0],
+                          params={"native.lime": {"segmentation": "quickshift"}}).get("native.lime", 1)
+    used = auto.extras["num_samples"]
+    assert auto.extras["stability"]["rule_met"] and used < 1000 and used % 50 == 0
+    assert auto.extras["stability"]["bootstrap_top_agreement"][0] >= 0.9
+    fixed = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0],
+                           params={"native.lime": {"segmentation": "quickshift", "num_samples": used}})
+    np.testing.assert_array_equal(auto.attribution, fixed.get("native.lime", 1).attribution)
+    capped = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=[1, 0], params={
+        "native.lime": {"segmentation": "quickshift", "max_samples": 100, "stable_top": 20}}).get("native.lime", 1)
+    assert capped.extras["num_samples"] == 100 and capped.extras["stability"]["rule_met"] is False
+
+
+def test_tiny_images_get_superpixels_sized_to_them_and_few_superpixels_warn():
+    image, region = tiles_image(4)  # 32×32
+    result = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=1,
+                            params={"native.lime": {"num_samples": 60}})
+    assert result.get("native.lime").extras["n_segments"] >= 20 and "warning" not in result.get("native.lime").extras
+    coarse = xaihub.explain(region_model(region), image, methods=["native.lime"], targets=1,
+                            params={"native.lime": {"num_samples": 60, "segmentation": "quickshift"}})
+    assert "superpixels: the map can hardly point" in coarse.get("native.lime").extras["warning"]
 
 
 @pytest.mark.parametrize("fill", ["zero", "mean", "blur"])
@@ -44,9 +70,8 @@ def test_fills(fill):
 
 def test_bad_parameters_fail_clearly():
     image, region = tiles_image(16)
-    result = xaihub.explain(region_model(region), image, methods=["native.lime"],
-                            params={"native.lime": {"fill": "purple"}})
-    assert "fill must be one of" in result.failure("native.lime").message
+    with pytest.raises(xaihub.InputError, match="parameter 'fill' must be one of"):
+        xaihub.explain(region_model(region), image, methods=["native.lime"], params={"native.lime": {"fill": "purple"}})
     result = xaihub.explain(region_model(region), image, methods=["native.lime"],
                             params={"native.lime": {"segments": np.zeros((3, 3), int)}})
     assert "segments must be" in result.failure("native.lime").message

@@ -11,36 +11,43 @@ from xaihub import Explanation
 from xaihub.cache import array_key
 from xaihub.models import ModelAdapter
 from xaihub.superpixels import fill_image
+from xaihub_native.stability import Fit
 from xaihub_native.superpixel_explainer import SUPERPIXEL_DEFAULTS, SuperpixelExplainer, painted
 
 
 class SuperpixelKernelShap(SuperpixelExplainer):
     """Kernel SHAP (Lundberg & Lee, 2017) with superpixels as players.
 
-    Coalitions are the same binomial masks ``native.lime`` draws (shared through the
-    run cache, so running both costs one set of forward passes plus one image), weighted
-    by the Shapley kernel and fitted under the efficiency constraint: the weights of a
-    target sum to ``f(image) − f(all superpixels off)``.
+    Coalitions are the binomial masks ``native.lime`` draws, weighted by the Shapley kernel and
+    fitted under the efficiency constraint: the weights of a target sum to
+    ``f(image) − f(all superpixels off)``. With a fixed ``num_samples`` the masks and predictions
+    are shared with ``native.lime`` through the run cache (running both costs one set of forward
+    passes plus one image); with ``"auto"`` each method grows the same stream until its own
+    weights are stable.
     """
 
     name = "native.kernelshap"
     family = "kernel_shap"
-    summary = "Kernel SHAP over superpixels; reuses native.lime's perturbations"
+    summary = "Kernel SHAP over superpixels sized to the image; shares native.lime's perturbations"
     defaults: dict[str, Any] = dict(SUPERPIXEL_DEFAULTS)
+
+    def fitter(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, targets: Sequence[int],
+               params: dict[str, Any]) -> Fit:
+        empty = self._all_off(model, image, segments, params["fill"])[list(targets)]
+
+        def fit(masks: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return shapley_weights_and_errors(masks, responses, empty)
+
+        return fit
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
-        segments, samples = self.sample(model, image, seed, params)
-        predictions = samples.predictions
-        if samples.on_device:
-            predictions = predictions.cpu().numpy()
-        empty = self._all_off(model, image, segments, params["fill"])
-        values = shapley_weights(samples.masks, predictions[:, list(targets)], empty[list(targets)])
+        sampled = self.sample(model, image, targets, seed, params)
+        empty = self._all_off(model, image, sampled.segments, params["fill"])
+        predictions = sampled.samples.host_predictions()
+        values = shapley_weights(sampled.samples.masks, predictions[:, list(targets)], empty[list(targets)])
         return [
-            painted(target, segments, values[i], {
-                "n_segments": int(segments.max()) + 1, "base_value": float(empty[target]),
-                "perturbed_on": "device" if samples.on_device else "host",
-            })
+            painted(target, sampled.segments, values[i], {**sampled.facts, "base_value": float(empty[target])})
             for i, target in enumerate(targets)
         ]
 
@@ -67,11 +74,18 @@ def shapley_weights(masks: np.ndarray, predictions: np.ndarray, empty: np.ndarra
     :param predictions: ``N×T`` model outputs per coalition; ``predictions[0]`` is the full image.
     :param empty: ``T`` outputs with every player off.
     """
+    return shapley_weights_and_errors(masks, predictions, empty)[0]
+
+
+def shapley_weights_and_errors(masks: np.ndarray, predictions: np.ndarray, empty: np.ndarray
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shapley_weights` and their standard errors ``T×M`` (weighted least squares; the last
+    player's from the efficiency constraint)."""
     z = masks.astype(np.float64)
     players = z.shape[1]
     total = predictions[0] - empty
     if players == 1:
-        return total[:, None]
+        return total[:, None], np.zeros((len(total), 1))
     weights = shapley_kernel(z.sum(axis=1), players)
     keep = weights > 0
     z, w = z[keep], weights[keep]
@@ -79,4 +93,8 @@ def shapley_weights(masks: np.ndarray, predictions: np.ndarray, empty: np.ndarra
     x = z[:, :-1] - z[:, -1:]
     sqrt_w = np.sqrt(w)[:, None]
     beta = np.linalg.lstsq(x * sqrt_w, y * sqrt_w, rcond=None)[0]
-    return np.vstack([beta, total - beta.sum(axis=0)]).T
+    values = np.vstack([beta, total - beta.sum(axis=0)]).T
+    inverse = np.linalg.pinv((x * w[:, None]).T @ x)
+    variance = (w @ (y - x @ beta) ** 2) / max(len(x) - x.shape[1], 1)  # per target
+    spread = np.concatenate([np.diag(inverse), [inverse.sum()]])
+    return values, np.sqrt(np.outer(variance, spread))

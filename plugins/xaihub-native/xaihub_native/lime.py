@@ -9,6 +9,7 @@ import numpy as np
 from xaihub import Explanation
 from xaihub.models import ModelAdapter
 from xaihub.params import Real
+from xaihub_native.stability import Fit
 from xaihub_native.superpixel_explainer import (
     SUPERPIXEL_CONSTRAINTS,
     SUPERPIXEL_DEFAULTS,
@@ -24,7 +25,7 @@ from xaihub_native.surrogate import (
 
 
 class QuickshiftLime(SuperpixelExplainer):
-    """LIME as in the seed project: quickshift superpixels, binomial masks, weighted ridge.
+    """LIME as in the seed project: superpixels switched off by binomial masks, a weighted ridge surrogate.
 
     Extra parameters: ``kernel_width`` of LIME's exponential kernel on cosine distance
     (0.25) and the ridge ``alpha`` (1.0, as lime; 0 gives plain weighted least squares).
@@ -34,13 +35,23 @@ class QuickshiftLime(SuperpixelExplainer):
 
     name = "native.lime"
     family = "lime"
-    summary = "LIME over quickshift superpixels; all targets share one set of perturbations"
+    summary = "LIME over superpixels sized to the image; adaptive sample count; all targets share the perturbations"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "kernel_width": 0.25, "alpha": 1.0}
     constraints = {**SUPERPIXEL_CONSTRAINTS, "kernel_width": Real(0, low_open=True), "alpha": Real(0)}
 
+    def fitter(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, targets: Sequence[int],
+               params: dict[str, Any]) -> Fit:
+        def fit(masks: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            weights = lime_kernel(cosine_distance_to_original(masks), params["kernel_width"])
+            surrogate = fit_weighted_ridge(masks, responses, weights, params["alpha"])
+            return surrogate.coef, surrogate.stderr
+
+        return fit
+
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
-        segments, samples = self.sample(model, image, seed, params)
+        sampled = self.sample(model, image, targets, seed, params)
+        samples = sampled.samples
         weights = lime_kernel(cosine_distance_to_original(samples.masks), params["kernel_width"])
         if samples.on_device:
             import torch
@@ -53,9 +64,8 @@ class QuickshiftLime(SuperpixelExplainer):
             surrogate = fit_weighted_ridge(samples.masks, samples.predictions[:, list(targets)], weights,
                                            params["alpha"])
         return [
-            painted(target, segments, surrogate.coef[i], {
-                "n_segments": int(segments.max()) + 1, "intercept": float(surrogate.intercept[i]),
-                "r2": float(surrogate.r2[i]), "perturbed_on": "device" if samples.on_device else "host",
+            painted(target, sampled.segments, surrogate.coef[i], {
+                **sampled.facts, "intercept": float(surrogate.intercept[i]), "r2": float(surrogate.r2[i]),
             })
             for i, target in enumerate(targets)
         ]

@@ -10,11 +10,13 @@ import numpy as np
 
 @dataclass
 class Surrogate:
-    """Per-target weights ``T×F``, intercepts ``T`` and weighted R² ``T``."""
+    """Per-target weights ``T×F``, intercepts ``T``, weighted R² ``T`` and, from the numpy solver, the
+    weights' standard errors ``T×F`` (heteroskedasticity-robust, HC0)."""
 
     coef: np.ndarray
     intercept: np.ndarray
     r2: np.ndarray
+    stderr: np.ndarray | None = None
 
 
 def cosine_distance_to_original(masks: np.ndarray) -> np.ndarray:
@@ -47,16 +49,18 @@ def fit_weighted_ridge(features: np.ndarray, responses: np.ndarray, weights: np.
     xc, yc = x - x_mean, y - y_mean
     xw = xc * w[:, None]
     gram = xc.T @ xw + alpha * np.eye(x.shape[1])
-    try:
-        coef = np.linalg.solve(gram, xw.T @ yc).T
-    except np.linalg.LinAlgError:  # alpha=0 with collinear masks: the minimum-norm solution
-        coef = np.linalg.lstsq(gram, xw.T @ yc, rcond=None)[0].T
+    inverse = np.linalg.pinv(gram)  # alpha=0 with collinear masks: the minimum-norm solution
+    coef = (inverse @ (xw.T @ yc)).T
     intercept = y_mean - coef @ x_mean
     residual = yc - xc @ coef.T
     ss_res = w @ residual**2
     ss_tot = w @ yc**2
     r2 = 1.0 - np.divide(ss_res, ss_tot, out=np.zeros_like(ss_res), where=ss_tot > 0)
-    return Surrogate(coef=coef, intercept=intercept, r2=r2)
+    stderr = np.empty_like(coef)
+    for t in range(coef.shape[0]):
+        scores = xc * (w * residual[:, t])[:, None]
+        stderr[t] = np.sqrt(np.maximum(np.einsum("ij,jk,ki->i", inverse, scores.T @ scores, inverse), 0.0))
+    return Surrogate(coef=coef, intercept=intercept, r2=r2, stderr=stderr)
 
 
 def fit_weighted_ridge_torch(features: Any, responses: Any, weights: Any, alpha: float) -> Surrogate:

@@ -14,11 +14,12 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, ModelError, Requirement
+from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, MethodUnavailableError, ModelError, Requirement
 from xaihub.maps import resize_map
 from xaihub.models import GradientAdapter, ModelAdapter
 from xaihub.params import Integer, Real, String
 from xaihub.seeding import seeded_global_numpy
+from xaihub.superpixels import segment, segmentation_constraints
 from xaihub_omnixai.bridge import omnixai_preprocess, omnixai_images, quiet, target_layer
 from xaihub_omnixai.isolation import private_model
 
@@ -36,14 +37,15 @@ class OmniXaiMethod(Explainer):
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
         extras: dict[str, Any] = {}
-        with quiet(), private_model(model, self.name) as network, seeded_global_numpy(seed), _counted(model, network):
-            omnixai_type = _load(self.omnixai_class)
-            preprocess = omnixai_preprocess(model)
-            explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
-            with self.patches():
+        with quiet(), private_model(model, self.name) as private, seeded_global_numpy(seed):
+            network = self.prepared(private, model, image)
+            with _counted(model, network):
+                omnixai_type = _load(self.omnixai_class)
+                preprocess = omnixai_preprocess(model)
+                explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
                 result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
                                            **self.explain_options(params))
-            input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
+                input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
         return [
             _explanation(self.name, target, entry, image, input_size, extras)
             for target, entry in zip(targets, result.get_explanations())
@@ -56,8 +58,9 @@ class OmniXaiMethod(Explainer):
     def explain_options(self, params: dict[str, Any]) -> dict[str, Any]:
         return {}
 
-    def patches(self) -> contextlib.AbstractContextManager:
-        return contextlib.nullcontext()
+    def prepared(self, network: Any, model: GradientAdapter, image: np.ndarray) -> Any:
+        """The model OmniXAI gets (a private copy for torch), made ready for this method."""
+        return network
 
 
 class OmniXaiCam(OmniXaiMethod):
@@ -142,7 +145,12 @@ class OmniShap(OmniXaiMethod):
     """OmniXAI's SHAP: shap's DeepExplainer against a constant image of the mean pixel value.
 
     OmniXAI 1.3.1 mis-indexes the output of shap >= 0.45; :mod:`xaihub_omnixai.shap_compat`
-    hands it the per-class list it expects, so the maps are the target's SHAP values.
+    hands it per-class values for the classes up to the lowest-ranked target (not all of a
+    model's classes), with shap's DeepLIFT rules extended to element-wise activations and depthwise
+    convolutions. A torch module called several times per forward pass gets one copy per call in
+    OmniXAI's private model. ``extras["additivity_gap"]`` is ``f(x) − E[f(background)] − Σ values``; a
+    gap over 1% of the score's range fails the target (an operation shap has no rule for). A torch
+    layer shap's DeepExplainer has no rule for is refused before any work.
     """
 
     name = "omnixai.shap"
@@ -152,17 +160,50 @@ class OmniShap(OmniXaiMethod):
     libraries = ("omnixai", "shap")
     defaults: dict[str, Any] = {}
 
-    def patches(self):
-        from xaihub_omnixai.shap_compat import list_per_class
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if model.framework == "torch":
+            from xaihub_omnixai.shap_compat import unsupported_layers
 
-        return list_per_class()
+            unknown = unsupported_layers(model.model)
+            if unknown:
+                raise MethodUnavailableError(f"shap's DeepExplainer has no DeepLIFT rule for {', '.join(unknown[:5])}")
+
+    def prepared(self, network: Any, model: GradientAdapter, image: np.ndarray) -> Any:
+        if model.framework != "torch":
+            return network
+        from xaihub.models.torch_unshare import unshared, uses_per_pass
+
+        counts = uses_per_pass(network, lambda: network(model.model_input(image[None])))
+        model.count_forward(1)
+        return unshared(network, counts)
+
+    def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
+                **params: Any) -> list[Explanation]:
+        from xaihub_omnixai.shap_compat import deeplift_rules, per_class_values
+
+        ranks = np.argsort(-model.predict(image[None])[0], kind="stable")
+        ranked = 1 + max(int(np.flatnonzero(ranks == target)[0]) for target in targets)
+        with deeplift_rules(), per_class_values(ranked) as recorder:
+            explanations = super().explain(model, image, targets, seed=seed, **params)
+        for row, explanation in enumerate(explanations):
+            gap, total = recorder.gaps[(row, explanation.target)]
+            explanation.extras["additivity_gap"] = gap
+            if abs(gap) > 0.01 * max(1.0, abs(total)):
+                raise ModelError(f"omnixai.shap: shap's values for class {explanation.target} miss the score "
+                                 f"difference by {gap:.4g}; an operation of the model has no DeepLIFT rule in shap")
+        return explanations
 
 
 class OmniLime(Explainer):
-    """OmniXAI's LIME (lime's quickshift superpixels) on ``model.predict``: any model.
+    """OmniXAI's LIME on ``model.predict``: any model.
 
-    OmniXAI keeps lime's top ``num_features`` superpixels per class as a mask: the
-    attribution is ``+1`` on those supporting the target, ``−1`` on those against it.
+    OmniXAI shrinks images larger than 256 pixels a side first, then segments them: with
+    ``segmentation="auto"`` (the default) into superpixels sized to that image
+    (:func:`xaihub.superpixels.segment`), with ``"quickshift"`` by lime's own quickshift wrapper, as
+    OmniXAI does by default (``segmentation_params`` apply to ``"auto"``, ``"slic"`` and
+    ``"felzenszwalb"``). OmniXAI keeps lime's top ``num_features`` superpixels per class as a mask:
+    the attribution is ``+1`` on those supporting the target, ``−1`` on those against it.
     Hidden superpixels are filled with ``hide_color`` (default black); lime's own default,
     ``None``, fills a superpixel with its mean colour, which leaves a uniform object as it was.
     """
@@ -172,12 +213,19 @@ class OmniLime(Explainer):
     summary = "OmniXAI LIME: ±1 on the top superpixels for and against the target"
     requires = Requirement(BLACK_BOX)
     libraries = ("omnixai", "lime")
-    defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0}
+    defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0,
+                                "segmentation": "auto", "segmentation_params": None}
     constraints = {"num_samples": Integer(2, 100_000), "num_features": Integer(1, 10_000),
-                   "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)]}
+                   "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)],
+                   "segmentation": segmentation_constraints()["segmentation"],
+                   "segmentation_params": segmentation_constraints()["segmentation_params"]}
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                num_samples: int, num_features: int, batch_size: int, hide_color: Any) -> list[Explanation]:
+                num_samples: int, num_features: int, batch_size: int, hide_color: Any, segmentation: str,
+                segmentation_params: dict[str, Any] | None) -> list[Explanation]:
+        def superpixels(shrunk: np.ndarray) -> np.ndarray:
+            return segment(shrunk.astype(np.uint8), segmentation, dict(segmentation_params or {}), seed, model.cache)
+
         with quiet():
             lime_type = _load("omnixai.explainers.vision.agnostic.lime:LimeImage")
             explainer = lime_type(predict_function=lambda images: model.predict(images.to_numpy(keepdim=True)))
@@ -188,7 +236,7 @@ class OmniLime(Explainer):
             result = explainer.explain(
                 omnixai_images(image, 1), top_labels=top_labels, num_samples=num_samples,
                 num_features=num_features, batch_size=batch_size, random_seed=seed, positive_only=False,
-                hide_color=hide_color,
+                hide_color=hide_color, segmentation_fn=None if segmentation == "quickshift" else superpixels,
             ).get_explanations()[0]
         labels = [int(label) for label in result["labels"]]
         height, width = image.shape[:2]

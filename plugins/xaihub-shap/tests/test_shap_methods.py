@@ -30,7 +30,7 @@ def test_kernel_shap_gives_exact_shapley_values_of_an_additive_model():
 def test_kernel_shap_on_quickshift_superpixels_adds_up_and_finds_the_region():
     image, region = tiles_image(tile=16)
     result = xaihub.explain(region_model(region), image, methods=["shap.kernel"], targets=1,
-                            params={"shap.kernel": {"num_samples": 300}})
+                            params={"shap.kernel": {"num_samples": 300, "segmentation": "quickshift"}})
     explanation = result.get("shap.kernel", 1)
     assert explanation.forward_passes <= 300 + 2
     assert explanation.segment_weights.sum() == pytest.approx(explanation.score - explanation.extras["filled_score"],
@@ -85,16 +85,22 @@ def test_partition_shap_library_maskers(masker):
 
 
 @pytest.mark.parametrize(("method", "params", "message"), [
-    ("shap.kernel", {"fill": "purple"}, "fill must be one of"),
-    ("shap.kernel", {"num_samples": 0}, "num_samples must be"),
-    ("shap.kernel", {"segments": np.zeros((3, 3), int)}, "segments must be"),
-    ("shap.partition", {"masker": "inpaint_magic"}, "masker must be"),
-    ("shap.partition", {"masker": -1}, "masker must be"),
-    ("shap.partition", {"max_evals": 2}, "max_evals must be"),
+    ("shap.kernel", {"fill": "purple"}, "parameter 'fill' must be one of"),
+    ("shap.kernel", {"num_samples": 0}, "parameter 'num_samples' must be one of 'auto' or an int"),
+    ("shap.partition", {"masker": "inpaint_magic"}, "parameter 'masker' must be 'inpaint_telea'"),
+    ("shap.partition", {"masker": -1}, "parameter 'masker' must be"),
+    ("shap.partition", {"max_evals": 2}, "parameter 'max_evals' must be an int in"),
 ])
-def test_bad_parameters_fail_clearly(method, params, message):
+def test_bad_parameters_are_refused_upfront(method, params, message):
     image, region = tiles_image()
-    result = xaihub.explain(region_model(region), image, methods=[method, "native.lime"],
-                            params={method: params, "native.lime": {"num_samples": 10}})
-    assert message in result.failure(method).message
+    with pytest.raises(xaihub.InputError, match=message):
+        xaihub.explain(region_model(region), image, methods=[method, "native.lime"],
+                       params={method: params, "native.lime": {"num_samples": 10}})
+
+
+def test_segments_of_another_shape_fail_that_method_only():
+    image, region = tiles_image()
+    result = xaihub.explain(region_model(region), image, methods=["shap.kernel", "native.lime"],
+                            params={"shap.kernel": {"segments": np.zeros((3, 3), int)}, "native.lime": {"num_samples": 10}})
+    assert "segments must be" in result.failure("shap.kernel").message
     assert result.get("native.lime") is not None

@@ -8,13 +8,24 @@ import numpy as np
 
 from xaihub import Explainer, Explanation
 from xaihub.models import ModelAdapter
-from xaihub.params import Anything, Array, Choice, Integer, Real
+from xaihub.params import Anything, Choice, Integer
 from xaihub.seeding import seeded_global_numpy
-from xaihub.superpixels import FILLS, check_segments, fill_image, perturb, segment
+from xaihub.superpixels import (
+    FILLS,
+    SEGMENTATION_DEFAULTS,
+    fill_image,
+    perturb,
+    segmentation_constraints,
+    superpixels_for,
+)
 
 
 class SuperpixelKernelShap(Explainer):
-    """Shapley values of quickshift superpixels (or given ``segments``), estimated by Kernel SHAP.
+    """Shapley values of superpixels, estimated by Kernel SHAP.
+
+    Superpixels as every superpixel method takes them (:func:`xaihub.superpixels.superpixels_for`):
+    ``segmentation`` ``"auto"`` (sized to the image), ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``
+    with ``segmentation_params``, or given ``segments``; shared with the other methods of the call.
 
     A coalition shows its superpixels and ``fill`` elsewhere (black, the mean colour of
     each superpixel, or a blurred image), so for each target the
@@ -25,37 +36,21 @@ class SuperpixelKernelShap(Explainer):
 
     name = "shap.kernel"
     family = "kernel_shap"
-    summary = "shap library's KernelExplainer over quickshift superpixels"
+    summary = "shap library's KernelExplainer over superpixels sized to the image"
     libraries = ("shap", "scikit-image")
-    defaults: dict[str, Any] = {
-        "num_samples": "auto",
-        "fill": "zero",
-        "kernel_size": 4,
-        "max_dist": 200,
-        "ratio": 0.2,
-        "l1_reg": False,
-        "segments": None,
-    }
+    defaults: dict[str, Any] = {"num_samples": "auto", "fill": "zero", "l1_reg": False, **SEGMENTATION_DEFAULTS}
     constraints = {
         "num_samples": [Choice("auto"), Integer(2, 1_000_000)],
         "fill": Choice(*FILLS),
-        "kernel_size": Real(0, low_open=True),
-        "max_dist": Real(0, low_open=True),
-        "ratio": Real(0, 1),
         "l1_reg": Anything("shap's l1_reg: False, 'auto', 'num_features(k)', 'aic', 'bic' or a number"),
-        "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
+        **segmentation_constraints(),
     }
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                num_samples: int | str, fill: str, kernel_size: float, max_dist: float, ratio: float,
-                l1_reg: Any, segments: np.ndarray | None) -> list[Explanation]:
+                num_samples: int | str, fill: str, l1_reg: Any, **segmentation: Any) -> list[Explanation]:
         import shap
 
-        if segments is not None:
-            segment_ids = check_segments(segments, image)
-        else:
-            options = {"kernel_size": kernel_size, "max_dist": max_dist, "ratio": ratio}
-            segment_ids = segment(image, "quickshift", options, seed, model.cache)
+        segment_ids = superpixels_for(image, segmentation, seed, model.cache)
         n_segments = int(segment_ids.max()) + 1
         background = fill_image(image, segment_ids, fill)
         columns = list(targets)
