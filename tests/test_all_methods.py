@@ -19,12 +19,12 @@ CHEAP = {
     "xplique.smoothgrad": {"nb_samples": 4},
     "xplique.vargrad": {"nb_samples": 4},
     "xplique.squaregrad": {"nb_samples": 4},
-    "xplique.occlusion": {"patch_size": 32, "patch_stride": 32},
-    "xplique.rise": {"nb_samples": 40},
-    "xplique.lime": {"nb_samples": 60},
-    "xplique.kernelshap": {"nb_samples": 60},
-    "xplique.sobol": {"grid_size": 4, "nb_design": 4},
-    "xplique.hsic": {"grid_size": 4, "nb_design": 20},
+    "xplique.occlusion": {"patch_size": 128, "patch_stride": 128},
+    "xplique.rise": {"nb_samples": 20},
+    "xplique.lime": {"nb_samples": 30},
+    "xplique.kernelshap": {"nb_samples": 30},
+    "xplique.sobol": {"grid_size": 2, "nb_design": 2},
+    "xplique.hsic": {"grid_size": 2, "nb_design": 8},
 }
 
 

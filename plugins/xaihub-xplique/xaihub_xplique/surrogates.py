@@ -1,8 +1,9 @@
 """Xplique's LIME and Kernel SHAP over xaihub's shared superpixels, on any model.
 
-The superpixels are ``xaihub.superpixels.segment(image, "quickshift", ...)`` (the segmentation every
-superpixel method of an ``explain`` call shares), handed to Xplique through its
-``map_to_interpret_space`` hook, or the user's ``segments``. Switched-off superpixels show
+The superpixels are those every superpixel method takes (:func:`xaihub.superpixels.superpixels_for`:
+``segmentation`` ``"auto"``, sized to the image, ``"quickshift"``, ``"slic"``, ``"felzenszwalb"`` with
+``segmentation_params``, or given ``segments``), computed once per ``explain`` call and handed to
+Xplique through its ``map_to_interpret_space`` hook. Switched-off superpixels show
 ``ref_value`` (0: black, as ``native.lime``). Both explain the target's probability, and every target
 gets the same coalitions, so they share the model's predictions.
 """
@@ -14,16 +15,9 @@ from typing import Any, Callable
 import numpy as np
 
 from xaihub import Explanation
-from xaihub.params import Array, Integer, Real
-from xaihub.superpixels import check_segments, segment
+from xaihub.params import Integer, Real
+from xaihub.superpixels import SEGMENTATION_DEFAULTS, few_superpixels_warning, segmentation_constraints, superpixels_for
 from xaihub_xplique.perturbations import PerturbationMethod
-
-SUPERPIXEL_DEFAULTS: dict[str, Any] = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2, "segments": None}
-SUPERPIXEL_CONSTRAINTS: dict[str, Any] = {
-    "kernel_size": Real(0, low_open=True), "max_dist": Real(0, low_open=True), "ratio": Real(0, 1),
-    "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
-}
-
 
 class SurrogateMethod(PerturbationMethod):
     """A linear surrogate over superpixels: the map paints each superpixel with its coefficient."""
@@ -31,17 +25,16 @@ class SurrogateMethod(PerturbationMethod):
     libraries = ("xplique", "scikit-image", "scikit-learn")
 
     def run(self, model, image, targets, seed, params):
-        if params["segments"] is not None:
-            segments = check_segments(params["segments"], image)
-        else:
-            options = {name: params[name] for name in ("kernel_size", "max_dist", "ratio")}
-            segments = segment(image, "quickshift", options, seed, model.cache)
+        segments = superpixels_for(image, params, seed, model.cache)
         explanations = super().run(model, image, targets, seed, {**params, "segments": segments})
         return [_painted(explanation, segments) for explanation in explanations]
 
     def build(self, predictions, model, image, seed, params, extras):
         segments = params["segments"]
         extras["n_segments"] = int(segments.max()) + 1
+        warning = few_superpixels_warning(segments)
+        if warning:
+            extras["warning"] = warning
         return self.surrogate(predictions, model.images_per_batch(*image.shape[:2]), _fixed_mapping(segments),
                               np.full(image.shape[2], float(params["ref_value"]), np.float32), seed, params)
 
@@ -52,8 +45,9 @@ class SurrogateMethod(PerturbationMethod):
 
 
 class XpliqueLime(SurrogateMethod):
-    """LIME (Ribeiro et al. 2016) as Xplique runs it, set up as ``native.lime``: ``nb_samples`` (150)
-    coalitions, each superpixel on with probability ``prob``, weighted by LIME's kernel
+    """LIME (Ribeiro et al. 2016) as Xplique runs it, weighted and fitted as ``native.lime``:
+    ``nb_samples`` (150, Xplique's default) coalitions, each superpixel on with probability ``prob``,
+    weighted by LIME's kernel
     ``sqrt(exp(-d² / kernel_width²))`` of the cosine distance ``d`` between the coalition and the
     all-on one (width 0.25); a ridge regression (``alpha`` 1, with intercept) gives each superpixel's
     weight. Xplique's own defaults (euclidean distance between images, width 45, ``alpha`` 2) are
@@ -61,13 +55,13 @@ class XpliqueLime(SurrogateMethod):
 
     name = "xplique.lime"
     family = "lime"
-    summary = "Xplique LIME over the shared quickshift superpixels, black fill (any model)"
+    summary = "Xplique LIME over the shared superpixels, black fill (any model)"
     xplique_class = "xplique.attributions:Lime"
     defaults: dict[str, Any] = {"nb_samples": 150, "prob": 0.5, "kernel_width": 0.25, "alpha": 1.0, "ref_value": 0.0,
-                                **SUPERPIXEL_DEFAULTS}
+                                **SEGMENTATION_DEFAULTS}
     constraints = {"nb_samples": Integer(2, 100_000), "prob": Real(0, 1, low_open=True, high_open=True),
                    "kernel_width": Real(0, low_open=True), "alpha": Real(0), "ref_value": Real(0, 255),
-                   **SUPERPIXEL_CONSTRAINTS}
+                   **segmentation_constraints()}
 
     def surrogate(self, predictions, batch_size, mapping, ref_value, seed, params):
         from sklearn.linear_model import Ridge
@@ -87,11 +81,11 @@ class XpliqueKernelShap(SurrogateMethod):
 
     name = "xplique.kernelshap"
     family = "kernel_shap"
-    summary = "Xplique Kernel SHAP over the shared quickshift superpixels, black fill (any model)"
+    summary = "Xplique Kernel SHAP over the shared superpixels, black fill (any model)"
     xplique_class = "xplique.attributions:KernelShap"
     draws_in_tensorflow = True
-    defaults: dict[str, Any] = {"nb_samples": 800, "ref_value": 0.0, **SUPERPIXEL_DEFAULTS}
-    constraints = {"nb_samples": Integer(2, 100_000), "ref_value": Real(0, 255), **SUPERPIXEL_CONSTRAINTS}
+    defaults: dict[str, Any] = {"nb_samples": 800, "ref_value": 0.0, **SEGMENTATION_DEFAULTS}
+    constraints = {"nb_samples": Integer(2, 100_000), "ref_value": Real(0, 255), **segmentation_constraints()}
 
     def surrogate(self, predictions, batch_size, mapping, ref_value, seed, params):
         explainer = self.xplique_type()(predictions, batch_size=batch_size, nb_samples=params["nb_samples"],
