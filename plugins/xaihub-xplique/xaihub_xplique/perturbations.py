@@ -46,8 +46,9 @@ class PerturbationMethod(XpliqueMethod):
 class XpliqueOcclusion(PerturbationMethod):
     """Occlusion sensitivity (Zeiler & Fergus 2014): square patches of ``occlusion_value`` slide over
     the image; a pixel's attribution is the sum, over the patches covering it, of the probability
-    drop they cause. ``patch_size`` ``None`` is an eighth of the image's shorter side and
-    ``patch_stride`` ``None`` half the patch (in ``extras``); cost: 1 + the number of patch positions."""
+    drop they cause. ``patch_size`` ``None`` is an eighth of the image's shorter side (a larger one is
+    cut to that side) and ``patch_stride`` ``None`` half the patch (both in ``extras``); cost: 1 + the
+    number of patch positions."""
 
     name = "xplique.occlusion"
     family = "occlusion"
@@ -58,7 +59,8 @@ class XpliqueOcclusion(PerturbationMethod):
                    "occlusion_value": Real(0, 255)}
 
     def build(self, predictions, model, image, seed, params, extras):
-        size = params["patch_size"] or max(1, min(image.shape[:2]) // 8)
+        shorter = min(image.shape[:2])
+        size = min(params["patch_size"] or max(1, shorter // 8), shorter)
         stride = params["patch_stride"] or max(1, size // 2)
         extras.update(patch_size=size, patch_stride=stride)
         return self.xplique_type()(predictions, batch_size=model.images_per_batch(*image.shape[:2]),
