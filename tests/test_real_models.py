@@ -3,7 +3,8 @@ public API, with the models' own preprocessing — and the two ports agreeing wi
 
 import numpy as np
 import pytest
-from test_all_methods import CHEAP, methods_for
+from cheap_params import CHEAP
+from test_all_methods import methods_for
 
 import xaihub
 from xaihub.metrics import spearman

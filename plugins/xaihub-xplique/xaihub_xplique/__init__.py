@@ -1,0 +1,1 @@
+"""Xplique's attribution methods as xaihub methods."""
