@@ -15,6 +15,16 @@ CHEAP = {
     "shap.partition": {"max_evals": 60},
     "shap.gradient": {"nsamples": 20},
     "omnixai.lime": {"num_samples": 60},
+    "captum.integrated_gradients": {"n_steps": 4},
+    "captum.gradient_shap": {"n_samples": 2, "n_baselines": 2},
+    "captum.deeplift_shap": {"n_baselines": 2},
+    "captum.occlusion": {"window": 32, "stride": 32},
+    "captum.shapley_value_sampling": {"n_samples": 1},
+    "captum.lime": {"n_samples": 30},
+    "captum.kernel_shap": {"n_samples": 30},
+    "captum.smoothgrad": {"nt_samples": 2},
+    "captum.vargrad": {"nt_samples": 2},
+    "captum.smoothgrad_sq": {"nt_samples": 2},
 }
 
 

@@ -23,8 +23,8 @@ def network(kind: str):
             super().__init__()
             self.conv1, self.conv2 = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 6, 3, padding=1)
             self.conv3 = nn.Conv2d(3, 6, 5, padding=2)
-            self.act = nn.SiLU() if kind == "silu" else nn.ReLU6() if kind == "relu6" else nn.ReLU()
-            self.act2 = type(self.act)()
+            self.act = nn.SiLU() if kind == "silu" else nn.ReLU6() if kind == "relu6" else nn.ReLU(kind == "inplace")
+            self.act2 = nn.ReLU(inplace=True) if kind == "inplace" else type(self.act)()
             self.norm = nn.LayerNorm([6, 24, 24])
             self.head = nn.Linear(6, 3)
 
@@ -48,7 +48,7 @@ def network(kind: str):
                 h = F.relu(self.conv2(F.relu(h)))
             elif kind == "layernorm":
                 h = self.act2(self.conv2(self.norm(self.act(h))))
-            else:  # "relu", "silu", "relu6": conv-act-conv-act
+            else:  # "relu", "inplace", "silu", "relu6": conv-act-conv-act
                 h = self.act2(self.conv2(self.act(h)))
             return self.head(h.mean(dim=(2, 3)))
 
@@ -70,10 +70,16 @@ def failures(model, methods):
     return {f.method: f for f in result.failures}, result
 
 
-def test_a_plain_relu_network_runs_every_hook_based_method():
-    found, result = failures(network("relu"), GUIDED + DEEPLIFT)
+@pytest.mark.parametrize("kind", ["relu", "inplace"])
+def test_a_plain_relu_network_runs_every_hook_based_method(kind):
+    found, result = failures(network(kind), GUIDED + DEEPLIFT)
     assert found == {}
     assert abs(result.get("captum.deeplift", 0).extras["convergence_delta"]) < 1e-4
+    if kind == "inplace":
+        plain = failures(network("relu"), GUIDED + DEEPLIFT)[1]
+        for method in GUIDED + DEEPLIFT:
+            np.testing.assert_allclose(result.get(method, 0).attribution, plain.get(method, 0).attribution, rtol=1e-5,
+                                       atol=1e-9)
 
 
 def test_a_reused_relu_is_refused_by_deeplift_because_captum_raises():

@@ -113,15 +113,26 @@ def trace(model: GradientAdapter, image: np.ndarray) -> Trace:
     import torch
 
     net = model.model
-    seen: list[tuple[str, type, Any, Any]] = []
+    started: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
+    seen: list[tuple[str, type, Any, Any]] = []  # in the order calls end: an inner module before its parent
 
-    def recorder(name: str):
-        def hook(module, args, output):
+    def before(name: str):
+        def hook(module, args):  # the input's producer, read before an in-place module overwrites it
             first = next((a for a in args if isinstance(a, torch.Tensor)), None)
-            seen.append((name, type(module), output if isinstance(output, torch.Tensor) else None, first))
+            started[name].append((first, None if first is None else first.grad_fn))
         return hook
 
-    handles = [module.register_forward_hook(recorder(name or "(the model)")) for name, module in net.named_modules()]
+    def after(name: str):
+        def hook(module, args, output):
+            first, producer = started[name].pop()
+            seen.append((name, type(module), output if isinstance(output, torch.Tensor) else None,
+                         producer if producer is not None else first))
+        return hook
+
+    handles = []
+    for name, module in net.named_modules():
+        label = name or "(the model)"
+        handles += [module.register_forward_pre_hook(before(label)), module.register_forward_hook(after(label))]
     try:
         with model.session(), torch.enable_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns when the adapter reads the range of scores with a graph
@@ -208,12 +219,15 @@ def _read_graph(root: Any, into: Trace) -> dict[int, int]:
     return leaves
 
 
-def _node(tensor: Any, leaves: dict[int, int]) -> int | None:
-    if tensor is None:
+def _node(value: Any, leaves: dict[int, int]) -> int | None:
+    """The graph node of a tensor (its ``grad_fn``, or a leaf's own node), or of a ``grad_fn`` itself."""
+    import torch
+
+    if value is None:
         return None
-    if tensor.grad_fn is not None:
-        return id(tensor.grad_fn)
-    return leaves.get(id(tensor))
+    if not isinstance(value, torch.Tensor):
+        return id(value)
+    return id(value.grad_fn) if value.grad_fn is not None else leaves.get(id(value))
 
 
 def _upstream_of(node: int | None, trace: Trace) -> set[int]:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from xaihub import MethodUnavailableError
+from xaihub import InputError, MethodUnavailableError
 from xaihub.models import GradientAdapter
 from xaihub.params import Choice
 from xaihub_captum.architecture import rectifier_problems, traced
@@ -99,6 +99,9 @@ class GuidedGradCam(RectifiedGradient):
         values = torch.cat([method.attribute(repeated(inputs, len(group)), target=group,
                                              interpolate_mode=interpolate_mode).detach()
                             for group in batches(targets, per_batch)])
+        if tuple(values.shape[1:]) != tuple(inputs.shape[1:]):  # captum returns an empty map when it cannot upsample
+            raise InputError(f"layer {layer_name!r} gives a Grad-CAM map captum cannot bring to the input "
+                             f"{tuple(inputs.shape[1:])}; pass a layer with an N×C×h×w output")
         return values, [{"layer": layer_name} for _ in targets]
 
 
