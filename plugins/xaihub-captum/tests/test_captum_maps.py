@@ -154,3 +154,30 @@ def test_gradcam_equals_xaihubs_own(torch_model, object_image):
         np.testing.assert_allclose(captum_map.attribution, result.get("gradients.gradcam", target).attribution,
                                    rtol=1e-4, atol=1e-6)
         assert captum_map.extras["layer"] == "6"
+
+
+def test_perturbation_methods_recover_a_linear_models_contributions():
+    """On a model linear in its pixels, with black fills, every method's value for a 4×4 block is exactly that
+    block's share of the logit: Σ weight × pixel / 255."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 3)).eval()
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    blocks = (np.arange(16)[:, None] // 4 * 4 + np.arange(16)[None] // 4).astype(np.int32)
+    with torch.no_grad():
+        weights = model[1].weight.numpy().reshape(3, 3, 16, 16)  # class, channel, row, column
+    pixels = image.transpose(2, 0, 1).astype(np.float64) / 255
+    shares = {c: np.bincount(blocks.ravel(), (weights[c] * pixels).sum(axis=0).ravel()) for c in (0, 1)}
+    common = {"segments": blocks, "score": "logit"}
+    params = {"captum.feature_ablation": common, "captum.shapley_value_sampling": {**common, "n_samples": 1},
+              "captum.lime": {**common, "n_samples": 200, "alpha": 1e-9},
+              "captum.kernel_shap": {**common, "n_samples": 200}, "captum.occlusion": {"window": 4, "stride": 4}}
+    result = xaihub.explain(model, image, methods=list(params), targets=[0, 1], params=params, output="logits")
+    assert result.failures == []
+    for target in (0, 1):
+        for method in ("captum.feature_ablation", "captum.shapley_value_sampling", "captum.lime", "captum.kernel_shap"):
+            np.testing.assert_allclose(result.get(method, target).segment_weights, shares[target], rtol=1e-3,
+                                       atol=1e-4, err_msg=method)
+        np.testing.assert_allclose(result.get("captum.occlusion", target).attribution, shares[target][blocks],
+                                   rtol=1e-3, atol=1e-4)
