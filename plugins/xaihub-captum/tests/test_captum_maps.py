@@ -1,13 +1,18 @@
-"""captum.* maps are right: they find the object, add up where the method promises it, cost what captum
-documents, and agree with xaihub's own implementations of the same methods."""
+"""captum.* maps are right: they find the object, add up where the method promises it, recover a linear
+model's contributions, cost what captum documents, agree with xaihub's own implementations of the same
+methods, and leave the user's model as it was."""
 
+import copy
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
 import xaihub
+from xaihub.models.torch_state import ModuleState
 from xaihub.plugins import list_methods
 
 TARGETS = [1, 0]  # the object's class, then another
@@ -52,10 +57,32 @@ def expected_forward_passes(method: str, explanation: xaihub.Explanation) -> int
     }[method]
 
 
+@dataclass
+class DemoRun:
+    """Every captum method on a copy of the demo CNN, in train mode with a hook of its own, and that
+    copy's state before the call."""
+
+    model: Any
+    before: ModuleState
+    weights: dict
+    attributes: list
+    result: xaihub.Comparison
+
+
 @pytest.fixture(scope="module")
-def demo_result(torch_model, object_image):
-    image, _, _ = object_image
-    return xaihub.explain(torch_model, image, methods=captum_methods(), targets=TARGETS, params=PARAMS, progress=False)
+def demo_run(torch_model, object_image):
+    model = copy.deepcopy(torch_model).train()
+    model[0].register_forward_hook(lambda module, args, output: None)
+    before, attributes = ModuleState.capture(model), [sorted(vars(m)) for m in model.modules()]
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    result = xaihub.explain(model, object_image[0], methods=captum_methods(), targets=TARGETS, params=PARAMS,
+                            progress=False)
+    return DemoRun(model, before, weights, attributes, result)
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_run):
+    return demo_run.result
 
 
 def test_every_method_runs_and_costs_what_captum_documents(demo_result, object_image):
@@ -70,6 +97,18 @@ def test_every_method_runs_and_costs_what_captum_documents(demo_result, object_i
     occlusion = demo_result.get("captum.occlusion", 1).extras
     assert (occlusion["window"], occlusion["stride"]) == (16, 8)
     assert occlusion["windows"] == (math.ceil((128 - 16) / 8) + 1) ** 2
+
+
+def test_the_users_model_is_left_as_it_was(demo_run):
+    import torch
+
+    model = demo_run.model
+    assert demo_run.result.failures == []
+    assert demo_run.before.changes(model) == []  # hooks, train/eval modes, .grad
+    assert model.training and all(p.grad is None for p in model.parameters())
+    assert [sorted(vars(m)) for m in model.modules()] == demo_run.attributes  # no attribute left by DeepLift
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, demo_run.weights[key]), key
 
 
 def test_maps_put_their_mass_on_the_object(demo_result, object_image):
