@@ -86,9 +86,6 @@ class Trace:
     consumers: Counter[int] = field(default_factory=Counter)
     """Node → how many operations take its output."""
 
-    def calls_of(self, kinds: tuple[type, ...]) -> list[Call]:
-        return [call for call in self.calls if issubclass(call.kind, kinds)]
-
     def reaches(self, start: int, goal: int) -> bool:
         """Whether ``goal`` lies upstream of ``start`` (``start`` was computed from ``goal``)."""
         stack, seen = [start], set()
@@ -152,7 +149,7 @@ def deeplift_problems(trace: Trace, rules: tuple[type, ...]) -> list[str]:
     """Why captum's DeepLift cannot explain the traced model, given the module types it has ``rules``
     for; empty when it can."""
     problems = []
-    hooked = trace.calls_of(rules)
+    hooked = [call for call in trace.calls if call.kind in rules]  # captum looks the exact type up
     reused = _reused(hooked)
     if reused:
         problems.append(f"{_modules(reused)} run more than once per forward pass (captum's DeepLift keeps one "
@@ -173,7 +170,7 @@ def rectifier_problems(trace: Trace, rectifiers: tuple[type, ...], follows_outpu
     """Why hooks on ``rectifiers`` modules (guided backpropagation, deconvolution) cannot explain the traced
     model; ``follows_output_gradient`` for deconvolution, whose hook reads the call's output gradient."""
     names = " and ".join(kind.__name__ for kind in rectifiers)
-    calls = trace.calls_of(rectifiers)
+    calls = [call for call in trace.calls if issubclass(call.kind, rectifiers)]
     if not calls:
         return [f"no {names} module runs, so captum's hooks would change nothing (the map would be the plain gradient)"]
     problems = []
