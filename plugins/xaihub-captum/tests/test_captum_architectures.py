@@ -87,7 +87,7 @@ def test_a_reused_relu_is_refused_by_deeplift_because_captum_raises():
     assert set(found) == set(DEEPLIFT)
     for method in DEEPLIFT:
         assert found[method].error == "MethodUnavailableError"
-        assert "ReLU module 'act' run more than once per forward pass" in found[method].message
+        assert "modules run more than once per forward pass: ReLU 'act'" in found[method].message
     with pytest.raises(RuntimeError, match="used more than once"):
         explain_bypassing_checks(network("reused"), "captum.deeplift")
     # guided methods take a ReLU called twice in sequence: the same maps as with two ReLU modules
@@ -99,7 +99,7 @@ def test_a_reused_relu_is_refused_by_deeplift_because_captum_raises():
 def test_a_relu_on_parallel_paths_is_refused_by_deconvolution_because_the_map_would_be_wrong():
     found, _ = failures(network("parallel"), ["captum.deconvolution", "captum.guided_backprop"])
     assert set(found) == {"captum.deconvolution"}
-    assert "ReLU module 'act' run more than once on parallel paths" in found["captum.deconvolution"].message
+    assert "rectifiers run more than once on parallel paths: ReLU 'act'" in found["captum.deconvolution"].message
     reused = explain_bypassing_checks(network("parallel"), "captum.deconvolution").attribution
     distinct = explain_bypassing_checks(network("parallel-distinct"), "captum.deconvolution").attribution
     assert not np.allclose(reused, distinct, rtol=1e-3, atol=1e-3 * np.abs(distinct).max())
@@ -108,7 +108,7 @@ def test_a_relu_on_parallel_paths_is_refused_by_deconvolution_because_the_map_wo
 def test_a_relu_whose_input_feeds_a_residual_is_refused_because_deeplift_stops_adding_up():
     found, _ = failures(network("shared-input"), DEEPLIFT + ["captum.guided_backprop"])
     assert set(found) == set(DEEPLIFT) | {"captum.guided_backprop"}
-    assert "the input of ReLU module 'act' also feeds other operations" in found["captum.deeplift"].message
+    assert "also feeds other operations: ReLU 'act'" in found["captum.deeplift"].message
     broken = explain_bypassing_checks(network("shared-input"), "captum.deeplift").extras["convergence_delta"]
     sound = explain_bypassing_checks(network("fresh-input"), "captum.deeplift").extras["convergence_delta"]
     assert abs(sound) < 1e-4 < abs(broken)

@@ -152,12 +152,12 @@ def deeplift_problems(trace: Trace, rules: tuple[type, ...]) -> list[str]:
     hooked = [call for call in trace.calls if call.kind in rules]  # captum looks the exact type up
     reused = _reused(hooked)
     if reused:
-        problems.append(f"{_modules(reused)} run more than once per forward pass (captum's DeepLift keeps one "
-                        "input and output per module and raises 'used more than once')")
+        problems.append(f"non-linear modules run more than once per forward pass: {_modules(reused)} (captum's "
+                        "DeepLift keeps one input and output per module and raises 'used more than once')")
     shared = [call for call in hooked if trace.consumers[call.input] > 1]
     if shared:
-        problems.append(f"the input of {_modules(shared)} also feeds other operations (captum's hook replaces "
-                        "that tensor's whole gradient, so the contributions would not add up)")
+        problems.append(f"the input of a non-linear module also feeds other operations: {_modules(shared)} "
+                        "(captum's hook replaces that tensor's whole gradient, so the contributions would not add up)")
     explained = {call.output for call in hooked}
     unruled = _nonlinear_operations(trace, explained)
     if unruled:
@@ -182,13 +182,13 @@ def rectifier_problems(trace: Trace, rectifiers: tuple[type, ...], follows_outpu
                         "modules do not reach (gradients would pass through them unchanged)")
     shared = [call for call in calls if trace.consumers[call.input] > 1]
     if shared:
-        problems.append(f"the input of {_modules(shared)} also feeds other operations (captum's hook would "
-                        "rectify that tensor's whole gradient, other paths included)")
+        problems.append(f"the input of a rectifier also feeds other operations: {_modules(shared)} (captum's "
+                        "hook would rectify that tensor's whole gradient, other paths included)")
     if follows_output_gradient:
         interleaved = [call for call in _reused(calls) if not _chained(trace, call.module)]
         if interleaved:
-            problems.append(f"{_modules(interleaved)} run more than once on parallel paths (captum's hook keeps "
-                            "one output gradient per module, so the calls would get each other's)")
+            problems.append(f"rectifiers run more than once on parallel paths: {_modules(interleaved)} (captum's "
+                            "hook keeps one output gradient per module, so the calls would get each other's)")
     return problems
 
 
@@ -275,11 +275,10 @@ def _chained(trace: Trace, module: str) -> bool:
 
 
 def _modules(calls: list[Call]) -> str:
-    counts = Counter(call.module for call in calls)
-    kinds = sorted({call.kind.__name__ for call in calls})
-    named = [f"'{name}'" for name in counts][:_SHOWN]
-    more = len(counts) - len(named)
-    return f"{'/'.join(kinds)} module{'s' if len(counts) > 1 else ''} {', '.join(named)}" + (f" and {more} more" if more else "")
+    """``"ReLU6 '_swish', ReLU6 '_blocks.1._swish' and 14 more"``."""
+    kinds = {call.module: call.kind.__name__ for call in calls}
+    shown = ", ".join(f"{kind} '{name}'" for name, kind in list(kinds.items())[:_SHOWN])
+    return shown + (f" and {len(kinds) - _SHOWN} more" if len(kinds) > _SHOWN else "")
 
 
 def _described(nodes: list[int], trace: Trace) -> str:

@@ -59,18 +59,18 @@ class SuperpixelAttribution(CaptumMethod):
 
         segments = _superpixels(model, image, seed, {k: params.pop(k) for k in _SEGMENTATION})
         fill, score = params.pop("fill"), params.pop("score")
-        problem = _Problem(
+        perturbation = _Perturbation(
             pixels=pixel_images(model, image[None]), fill=pixel_images(model, fill_image(image, segments, fill)[None]),
             mask=torch.from_numpy(segments)[None, None].to(model.device), scores=pixel_scores(model, score),
             per_batch=model.images_per_batch(*image.shape[:2]), n_segments=int(segments.max()) + 1)
         with captum_run(model, seed):
-            weights = self.weights(model, problem, list(targets), seed, **params)
-        extras = {"score": score_name(model, score), "n_segments": problem.n_segments, "fill": fill}
+            weights = self.weights(model, perturbation, list(targets), seed, **params)
+        extras = {"score": score_name(model, score), "n_segments": perturbation.n_segments, "fill": fill}
         return [Explanation(target=target, attribution=weights[i][segments], segments=segments,
                             segment_weights=weights[i], extras=dict(extras))
                 for i, target in enumerate(targets)]
 
-    def weights(self, model: GradientAdapter, problem: "_Problem", targets: list[int], seed: int,
+    def weights(self, model: GradientAdapter, perturbation: "_Perturbation", targets: list[int], seed: int,
                 **params: Any) -> np.ndarray:
         """``T×S`` float32: each target's weight for each superpixel."""
         raise NotImplementedError
@@ -87,13 +87,13 @@ class FeatureAblation(SuperpixelAttribution):
     summary = "captum FeatureAblation: the score drop when each superpixel alone is switched off"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "score": "logit"}
 
-    def weights(self, model, problem, targets, seed):
+    def weights(self, model, perturbation, targets, seed):
         from captum.attr import FeatureAblation as CaptumFeatureAblation
 
-        method = CaptumFeatureAblation(lambda pixels: problem.scores(pixels)[:, targets])
-        values = method.attribute(problem.pixels, baselines=problem.fill, feature_mask=problem.mask,
-                                  perturbations_per_eval=problem.per_batch)
-        return problem.per_segment(values)
+        method = CaptumFeatureAblation(lambda pixels: perturbation.scores(pixels)[:, targets])
+        values = method.attribute(perturbation.pixels, baselines=perturbation.fill, feature_mask=perturbation.mask,
+                                  perturbations_per_eval=perturbation.per_batch)
+        return perturbation.per_segment(values)
 
 
 class ShapleyValueSampling(SuperpixelAttribution):
@@ -110,13 +110,13 @@ class ShapleyValueSampling(SuperpixelAttribution):
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "score": "logit", "n_samples": 10}
     constraints = {**SUPERPIXEL_CONSTRAINTS, "n_samples": Integer(1, 10_000)}
 
-    def weights(self, model, problem, targets, seed, *, n_samples):
+    def weights(self, model, perturbation, targets, seed, *, n_samples):
         from captum.attr import ShapleyValueSampling as CaptumShapleyValueSampling
 
-        method = CaptumShapleyValueSampling(lambda pixels: problem.scores(pixels)[:, targets])
-        values = method.attribute(problem.pixels, baselines=problem.fill, feature_mask=problem.mask,
-                                  n_samples=n_samples, perturbations_per_eval=problem.per_batch)
-        return problem.per_segment(values[0])
+        method = CaptumShapleyValueSampling(lambda pixels: perturbation.scores(pixels)[:, targets])
+        values = method.attribute(perturbation.pixels, baselines=perturbation.fill, feature_mask=perturbation.mask,
+                                  n_samples=n_samples, perturbations_per_eval=perturbation.per_batch)
+        return perturbation.per_segment(values[0])
 
 
 class SurrogateAttribution(SuperpixelAttribution):
@@ -127,16 +127,16 @@ class SurrogateAttribution(SuperpixelAttribution):
     (:class:`~xaihub_captum.replay.ReplayedScores`). Forward passes: ``n_samples``, for all targets together.
     """
 
-    def weights(self, model, problem, targets, seed, **params):
-        replay = ReplayedScores(problem.scores)
+    def weights(self, model, perturbation, targets, seed, **params):
+        replay = ReplayedScores(perturbation.scores)
         rows = []
         for target in targets:
             reseed(model, seed)
             replay.rewind()
             method = self.captum_method(lambda pixels, target=target: replay(pixels)[:, target], **params)
-            coefficients = method.attribute(problem.pixels, baselines=problem.fill, feature_mask=problem.mask,
-                                            n_samples=params["n_samples"], perturbations_per_eval=problem.per_batch,
-                                            return_input_shape=False)
+            coefficients = method.attribute(
+                perturbation.pixels, baselines=perturbation.fill, feature_mask=perturbation.mask,
+                n_samples=params["n_samples"], perturbations_per_eval=perturbation.per_batch, return_input_shape=False)
             rows.append(coefficients.detach().reshape(-1).float().cpu().numpy())
         return np.stack(rows).astype(np.float32)
 
@@ -191,7 +191,7 @@ class KernelShap(SurrogateAttribution):
         return CaptumKernelShap(forward)
 
 
-class _Problem:
+class _Perturbation:
     """What every run over one image's superpixels needs (tensors on the model's device)."""
 
     def __init__(self, pixels: Any, fill: Any, mask: Any, scores: Any, per_batch: int, n_segments: int) -> None:
