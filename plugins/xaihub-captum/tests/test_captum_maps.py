@@ -17,16 +17,16 @@ from xaihub.plugins import list_methods
 
 TARGETS = [1, 0]  # the object's class, then another
 PARAMS = {
-    "captum.integrated_gradients": {"n_steps": 16},
-    "captum.gradient_shap": {"n_samples": 6, "n_baselines": 3},
+    "captum.integrated_gradients": {"n_steps": 8},
+    "captum.gradient_shap": {"n_samples": 4, "n_baselines": 3},
     "captum.deeplift_shap": {"n_baselines": 3},
-    "captum.occlusion": {"window": 16, "stride": 8},
-    "captum.shapley_value_sampling": {"n_samples": 3},
-    "captum.lime": {"n_samples": 80},
-    "captum.kernel_shap": {"n_samples": 80},
-    "captum.smoothgrad": {"nt_samples": 5},
-    "captum.vargrad": {"nt_samples": 5},
-    "captum.smoothgrad_sq": {"nt_samples": 5},
+    "captum.occlusion": {"window": 24, "stride": 12},
+    "captum.shapley_value_sampling": {"n_samples": 2},
+    "captum.lime": {"n_samples": 50},
+    "captum.kernel_shap": {"n_samples": 50},
+    "captum.smoothgrad": {"nt_samples": 3},
+    "captum.vargrad": {"nt_samples": 3},
+    "captum.smoothgrad_sq": {"nt_samples": 3},
 }
 NOT_LOCALISING = {"captum.deconvolution"}  # deconvolution ignores the forward pass's ReLU masks: not class-discriminative
 
@@ -95,8 +95,8 @@ def test_every_method_runs_and_costs_what_captum_documents(demo_result, object_i
         assert np.abs(explanation.attribution).max() > 0, method
         assert explanation.forward_passes == expected_forward_passes(method, explanation), method
     occlusion = demo_result.get("captum.occlusion", 1).extras
-    assert (occlusion["window"], occlusion["stride"]) == (16, 8)
-    assert occlusion["windows"] == (math.ceil((128 - 16) / 8) + 1) ** 2
+    assert (occlusion["window"], occlusion["stride"]) == (24, 12)
+    assert occlusion["windows"] == (math.ceil((128 - 24) / 12) + 1) ** 2
 
 
 def test_the_users_model_is_left_as_it_was(demo_run):
@@ -220,3 +220,15 @@ def test_perturbation_methods_recover_a_linear_models_contributions():
                                        atol=1e-4, err_msg=method)
         np.testing.assert_allclose(result.get("captum.occlusion", target).attribution, shares[target][blocks],
                                    rtol=1e-3, atol=1e-4)
+
+
+def test_occlusion_sizes_its_window_to_the_image():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 56 * 84, 2)).eval()
+    image = np.random.default_rng(0).integers(0, 256, (56, 84, 3), dtype=np.uint8)
+    result = xaihub.explain(model, image, methods=["captum.occlusion"], targets=[0], output="logits")
+    extras = result.get("captum.occlusion", 0).extras
+    assert (extras["window"], extras["stride"]) == (4, 2)  # 56 / 14 px, and half of it
+    assert extras["windows"] == (math.ceil((56 - 4) / 2) + 1) * (math.ceil((84 - 4) / 2) + 1)
+    assert result.forward_passes["captum.occlusion"] == extras["windows"] + 1
