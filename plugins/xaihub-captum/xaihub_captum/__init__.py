@@ -1,0 +1,1 @@
+"""Captum's image attribution methods as xaihub methods, for torch models."""
