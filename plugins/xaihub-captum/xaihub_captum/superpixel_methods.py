@@ -1,8 +1,9 @@
 """``captum.feature_ablation``, ``captum.shapley_value_sampling``, ``captum.lime``, ``captum.kernel_shap``:
 captum's perturbation methods with the shared superpixels as features.
 
-The feature mask is the image's superpixels (``xaihub.superpixels.segment``, computed once per
-``explain`` call and shared with ``native.lime``, ``native.kernelshap``, …; or given ``segments``), one
+The feature mask is the image's superpixels (``xaihub.superpixels.superpixels_for``: ``segmentation``
+``"auto"`` by default, sized to the image, computed once per ``explain`` call and shared with
+``native.lime``, ``native.kernelshap``, …; or given ``segments``), one
 ``1×1×H×W`` mask broadcast over the colour channels. A switched-off superpixel shows ``fill``: black
 (``"zero"``, the default, as ``native.lime``'s and ``lime.image``'s), its own ``"mean"`` colour, or a
 ``"blur"``red copy (``xaihub.superpixels.fill_image``). Each explanation has ``segments`` and
@@ -17,35 +18,28 @@ import numpy as np
 
 from xaihub import Explanation
 from xaihub.models import GradientAdapter
-from xaihub.params import Anything, Array, Choice, Integer, Real
-from xaihub.superpixels import ALGORITHMS, FILLS, check_segments, fill_image, segment
+from xaihub.params import Choice, Integer, Real
+from xaihub.superpixels import (
+    FILLS,
+    SEGMENTATION_DEFAULTS,
+    fill_image,
+    segmentation_constraints,
+    superpixels_for,
+)
 from xaihub_captum.method import CaptumMethod
 from xaihub_captum.pixel_scores import SCORES, pixel_images, pixel_scores, score_name
 from xaihub_captum.replay import ReplayedScores
 from xaihub_captum.running import captum_run, reseed
 
-SUPERPIXEL_DEFAULTS: dict[str, Any] = {
-    "segmentation": "quickshift", "kernel_size": 4, "max_dist": 200, "ratio": 0.2, "segmentation_params": None,
-    "segments": None, "fill": "zero",
-}
-SUPERPIXEL_CONSTRAINTS: dict[str, Any] = {
-    "segmentation": Choice(*ALGORITHMS),
-    "kernel_size": Real(0, low_open=True),
-    "max_dist": Real(0, low_open=True),
-    "ratio": Real(0, 1),
-    "segmentation_params": [None, Anything("a dict of the segmentation algorithm's parameters")],
-    "segments": [None, Array(2, "iu", "an H×W array of superpixel ids")],
-    "fill": Choice(*FILLS),
-    "score": Choice(*SCORES),
-}
-_SEGMENTATION = ("segmentation", "kernel_size", "max_dist", "ratio", "segmentation_params", "segments")
+SUPERPIXEL_DEFAULTS: dict[str, Any] = {**SEGMENTATION_DEFAULTS, "fill": "zero"}
+SUPERPIXEL_CONSTRAINTS: dict[str, Any] = {**segmentation_constraints(), "fill": Choice(*FILLS), "score": Choice(*SCORES)}
 
 
 class SuperpixelAttribution(CaptumMethod):
     """Base: superpixels, fill and forward function; subclasses compute one weight per superpixel and target.
 
-    Parameters shared by subclasses: ``segmentation`` (``"quickshift"`` with ``kernel_size``, ``max_dist``,
-    ``ratio``, or ``"slic"``/``"felzenszwalb"`` with ``segmentation_params``) or ``segments``; ``fill``;
+    Parameters shared by subclasses: ``segmentation`` (``"auto"``, ``"quickshift"``, ``"slic"``,
+    ``"felzenszwalb"``, with ``segmentation_params``) or ``segments``; ``fill``;
     ``score`` (``"logit"``: the raw score, ``"probability"``: as ``model.predict``). Perturbed images are
     evaluated ``model.images_per_batch`` at a time (captum's ``perturbations_per_eval``).
     """
@@ -57,7 +51,8 @@ class SuperpixelAttribution(CaptumMethod):
                 **params: Any) -> list[Explanation]:
         import torch
 
-        segments = _superpixels(model, image, seed, {k: params.pop(k) for k in _SEGMENTATION})
+        segments = superpixels_for(image, {k: params.pop(k) for k in SEGMENTATION_DEFAULTS}, seed, model.cache,
+                                   model.device)
         fill, score = params.pop("fill"), params.pop("score")
         perturbation = _Perturbation(
             pixels=pixel_images(model, image[None]), fill=pixel_images(model, fill_image(image, segments, fill)[None]),
@@ -203,16 +198,6 @@ class _Perturbation:
     def per_segment(self, values: Any) -> np.ndarray:
         """``T×S`` weights from captum's ``T×C×H×W`` attributions (constant over a superpixel and channels)."""
         return values[:, 0].reshape(len(values), -1)[:, self._first_pixel].float().cpu().numpy().astype(np.float32)
-
-
-def _superpixels(model: GradientAdapter, image: np.ndarray, seed: int, params: dict[str, Any]) -> np.ndarray:
-    if params["segments"] is not None:
-        return check_segments(params["segments"], image)
-    if params["segmentation"] == "quickshift":
-        options = {k: params[k] for k in ("kernel_size", "max_dist", "ratio")}
-    else:
-        options = dict(params["segmentation_params"] or {})
-    return segment(image, params["segmentation"], options, seed, model.cache, model.device)
 
 
 def _lime_kernel(mask: Any, kernel_width: float) -> float:
