@@ -210,14 +210,20 @@ def test_evaluations_outside_the_adapter_must_be_counted(model):
     assert "the model evaluated 2 image(s) but the adapter counted 1 forward pass(es)" in message
 
 
-def test_a_refusal_must_cost_no_forward_pass():
-    class Costly(Brightness):
+def test_a_refusal_may_cost_one_probe_of_the_image_at_most():
+    class Probing(Brightness):
         def check_model(self, model, image):
             model.predict(image[None])
             raise MethodUnavailableError("contract.brightness cannot explain this model")
 
+    class Costly(Brightness):
+        def check_model(self, model, image):
+            model.predict(np.stack([image, image]))
+            raise MethodUnavailableError("contract.brightness cannot explain this model")
+
+    assert not check_explainer(Probing(), checks=[checks.check_refusal_is_upfront], raise_on_failure=False).failures
     message = failures(Costly(), checks.check_refusal_is_upfront)
-    assert "check_model spent 1 forward pass(es) (1 image(s) evaluated) before refusing" in message
+    assert "check_model spent 2 forward pass(es) (2 image(s) evaluated) before refusing" in message
     report = check_explainer(Costly(), checks=[checks.check_maps], raise_on_failure=False)
     assert not report.failures and report.unavailable("callable") == "contract.brightness cannot explain this model"
 

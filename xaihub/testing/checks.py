@@ -171,15 +171,16 @@ def check_forward_passes_counted(subject: Subject) -> None:
 
 def check_refusal_is_upfront(subject: Subject) -> None:
     """A model the method cannot explain is refused by ``check_model`` (``MethodUnavailableError`` with a
-    reason) before any forward pass."""
+    reason) before the method spends time: at most one probe of the image (one forward pass, say a
+    traced pass that reads the architecture), never more."""
     run = subject.run()
     if run.unavailable is None:
         return
     passes, images = run.refusal_cost
     _expect(bool(run.unavailable.strip()), "check_model refused the model without a reason")
-    _expect(passes == 0 and not images,
+    _expect(passes <= 1 and images <= 1,
             f"check_model spent {passes} forward pass(es) ({images} image(s) evaluated) before refusing the "
-            f"model ({run.unavailable}); refusing must cost none")
+            f"model ({run.unavailable}); refusing may cost one probe of the image at most")
 
 
 def check_seeds(subject: Subject) -> None:

@@ -127,7 +127,7 @@ def check_explainer(explainer: Explainer | str, model: Any = None, image: np.nda
     honoured (a model it cannot serve refused upfront, for free; a black-box method explains a plain
     function); and on each model: ``H×W`` finite float maps (``channels``, ``segments`` consistent), exactly
     the asked targets, the model left exactly as it was, forward passes counted no fewer than the images
-    the model really evaluated, a refusal that costs no forward pass, equal maps for equal seeds.
+    the model really evaluated, a refusal that costs at most one probe of the image, equal maps for equal seeds.
 
     ``model`` and the other arguments are those of :func:`explainer_checks` (``model`` may be a list).
     A method that refuses a model upfront passes the checks of maps on it: they do not apply
