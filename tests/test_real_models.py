@@ -3,11 +3,12 @@ public API, with the models' own preprocessing — and the two ports agreeing wi
 
 import numpy as np
 import pytest
-from cheap_params import CHEAP
 from test_all_methods import methods_for
 
 import xaihub
 from xaihub.metrics import spearman
+
+from cheap_params import CHEAP
 
 # The real model's last convolution has 1280 channels: Score-CAM would run 1280 forward passes per
 # target, so the one-call test points it at a 16-channel layer; integrated gradients get few steps.

@@ -19,6 +19,7 @@ from xaihub.params import Integer, Real
 from xaihub.superpixels import SEGMENTATION_DEFAULTS, few_superpixels_warning, segmentation_constraints, superpixels_for
 from xaihub_xplique.perturbations import PerturbationMethod
 
+
 class SurrogateMethod(PerturbationMethod):
     """A linear surrogate over superpixels: the map paints each superpixel with its coefficient."""
 
