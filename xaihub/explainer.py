@@ -149,17 +149,26 @@ class Explainer(ABC):
 
         The default checks that every distribution in ``libraries`` is installed.
         """
-        from xaihub.errors import MethodUnavailableError
-
-        missing = [lib for lib in self.libraries if installed_version(lib) is None]
-        if missing:
-            raise MethodUnavailableError(
-                f"{self.name} needs {', '.join(missing)}; install it (pip install {' '.join(missing)})"
-            )
+        check_libraries(self.name, self.libraries)
 
     def versions(self) -> dict[str, str]:
         """Installed versions of the libraries this method uses."""
-        return {lib: v for lib in self.libraries if (v := installed_version(lib)) is not None}
+        return library_versions(self.libraries)
+
+
+def check_libraries(user: str, libraries: Sequence[str]) -> None:
+    """Raise :class:`~xaihub.errors.MethodUnavailableError` naming the ``libraries`` ``user`` needs that
+    are not installed."""
+    from xaihub.errors import MethodUnavailableError
+
+    missing = [lib for lib in libraries if installed_version(lib) is None]
+    if missing:
+        raise MethodUnavailableError(f"{user} needs {', '.join(missing)}; install it (pip install {' '.join(missing)})")
+
+
+def library_versions(libraries: Sequence[str]) -> dict[str, str]:
+    """Installed versions of ``libraries`` (missing ones left out)."""
+    return {lib: v for lib in libraries if (v := installed_version(lib)) is not None}
 
 
 @lru_cache(maxsize=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-from xaihub.explainer import Requirement, installed_version
+from xaihub.explainer import Requirement, check_libraries, library_versions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,17 +72,11 @@ class Metric(ABC):
 
     def check_available(self) -> None:
         """Raise :class:`~xaihub.errors.MethodUnavailableError` if a library in ``libraries`` is missing."""
-        from xaihub.errors import MethodUnavailableError
-
-        missing = [lib for lib in self.libraries if installed_version(lib) is None]
-        if missing:
-            raise MethodUnavailableError(
-                f"metric {self.name} needs {', '.join(missing)}; install it (pip install {' '.join(missing)})"
-            )
+        check_libraries(f"metric {self.name}", self.libraries)
 
     def versions(self) -> dict[str, str]:
         """Installed versions of the libraries this metric uses."""
-        return {lib: v for lib in self.libraries if (v := installed_version(lib)) is not None}
+        return library_versions(self.libraries)
 
     def describe_needs(self) -> str:
         """What the metric needs, for ``xaihub list``."""

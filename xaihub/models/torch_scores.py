@@ -1,8 +1,8 @@
-"""``TorchAdapter.scores`` as an ``nn.Module``, for libraries that need a module. Imports torch."""
+"""Torch modules over the adapter, for libraries that need a module. Imports torch."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -20,3 +20,17 @@ class ScoresModule(torch.nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self._adapter[0].scores(inputs)
+
+
+class SelectedScores(torch.nn.Module):
+    """``select(copy(x))``: a private copy of the user's model giving the class scores among its outputs
+    (a dict or tuple output is read as the adapter reads it, :meth:`ModelAdapter.select_output`), for
+    libraries that need a module returning one score tensor (captum's LRP, OmniXAI)."""
+
+    def __init__(self, copy: torch.nn.Module, select: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.copy = copy
+        self._select = select
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self._select(self.copy(inputs))

@@ -42,7 +42,7 @@ class LrpEpsilon(Explainer):
         x = model.model_input(image[None])
         if x.ndim != 4:
             raise InputError(f"LRP needs an N×C×H×W model input; preprocess gave shape {tuple(x.shape)}")
-        from xaihub_lrp.selected import SelectedScores
+        from xaihub.models.torch_scores import SelectedScores
 
         net = SelectedScores(prepared_copy(model.score_model(), rule, epsilon, gamma), model.select_output)
         relevances, scores = relevance(net, x, targets)

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
-import warnings
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from xaihub.models import GradientAdapter, ModelAdapter
+from xaihub.quiet import quiet as quiet_libraries
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
+def quiet() -> contextlib.AbstractContextManager:
     """Silence what OmniXAI, TensorFlow and shap print or warn while importing and explaining."""
-    loggers = [logging.getLogger(name) for name in ("omnixai", "tensorflow", "shap", "absl")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+    return quiet_libraries("omnixai", "tensorflow", "shap", "absl")
 
 
 def omnixai_images(image: np.ndarray, copies: int) -> Any:

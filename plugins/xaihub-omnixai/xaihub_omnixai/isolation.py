@@ -60,8 +60,8 @@ def layers_of(network: Any) -> Any:
 
 @contextlib.contextmanager
 def _torch_copy(model: GradientAdapter, method: str) -> Iterator[Any]:
+    from xaihub.models.torch_scores import SelectedScores
     from xaihub.models.torch_state import ModuleState
-    from xaihub_omnixai.torch_scores import SelectedScores
 
     user = model.model
     before = ModuleState.capture(user)

@@ -14,14 +14,12 @@ perturbation sizes assume; pixels are clipped to ``[0, 255]`` on their way to th
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
-import warnings
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from xaihub.metric import rerun_method
+from xaihub.quiet import quiet as quiet_libraries
 
 if TYPE_CHECKING:
     from xaihub import Explanation
@@ -69,21 +67,9 @@ def explain_function(adapter: "ModelAdapter", explanation: "Explanation", seed: 
     return explain
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
+def quiet() -> contextlib.AbstractContextManager:
     """Silence what Quantus (and TensorFlow, which it imports when installed) prints, logs or warns."""
-    loggers = [logging.getLogger(name) for name in ("quantus", "tensorflow", "absl")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+    return quiet_libraries("quantus", "tensorflow", "absl")
 
 
 def import_quantus() -> Any:
