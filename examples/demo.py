@@ -22,14 +22,23 @@ from xaihub import demo
 
 # Sample budgets that keep the demo to minutes on two CPU cores; each method's defaults are larger.
 BUDGETS = {
-    "lime.image": {"num_samples": 300},
-    "omnixai.lime": {"num_samples": 300},
-    "shap.kernel": {"num_samples": 300},
-    "shap.partition": {"max_evals": 300},
-    "shap.gradient": {"nsamples": 50},
-    "native.lime": {"max_samples": 500},
-    "native.kernelshap": {"max_samples": 500},
+    "native.lime": {"max_samples": 300},
+    "native.kernelshap": {"max_samples": 300},
+    "lime.image": {"num_samples": 200},
+    "omnixai.lime": {"num_samples": 200},
     "omnixai.ig": {"steps": 16},
+    "shap.kernel": {"num_samples": 200},
+    "shap.partition": {"max_evals": 200},
+    "shap.gradient": {"nsamples": 30},
+    "captum.integrated_gradients": {"n_steps": 20},
+    "captum.kernel_shap": {"n_samples": 200},
+    "captum.lime": {"n_samples": 200},
+    "captum.occlusion": {"window": 64, "stride": 32},
+    "captum.shapley_value_sampling": {"n_samples": 2},
+    "xplique.hsic": {"nb_design": 150},
+    "xplique.kernelshap": {"nb_samples": 200},
+    "xplique.rise": {"nb_samples": 200},
+    "xplique.sobol": {"nb_design": 4},
 }
 PHOTOS = ("coffee", "chelsea")
 

@@ -1,0 +1,40 @@
+"""The `make demo` script: its budgets name real parameters, and it runs end to end on the real model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+import xaihub
+from xaihub.params import check
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def demo_script():
+    spec = importlib.util.spec_from_file_location("xaihub_demo_script", os.path.join(ROOT, "examples", "demo.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_budget_is_a_valid_parameter_of_a_registered_method(demo_script):
+    registered = {r.explainer.name: r.explainer for r in xaihub.list_methods()}
+    for method, params in demo_script.BUDGETS.items():
+        assert method in registered, f"the demo budgets {method}, which no plugin registers"
+        explainer = registered[method]
+        check(method, explainer.constraints, params, known=explainer.defaults)
+
+
+def test_the_demo_explains_both_photos_and_writes_its_report(demo_script, imagenet_torch, tmp_path, capsys):
+    status = demo_script.main(["--out", str(tmp_path), "--methods", "native.lime,gradients.gradcam,baseline.centre"])
+    assert status == 0
+    output = capsys.readouterr().out
+    assert "coffee: espresso" in output and "chelsea: Egyptian Mau" in output
+    assert (tmp_path / "report.html").stat().st_size > 0
+    for photo in demo_script.PHOTOS:
+        assert len(os.listdir(tmp_path / "explanations" / photo)) >= 3
+        assert list(tmp_path.glob(f"maps-{photo}*"))
