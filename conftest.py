@@ -78,3 +78,28 @@ def registered():
     yield add
     for name in names:
         xaihub.unregister(name)
+
+
+@pytest.fixture
+def uninstalled(monkeypatch):
+    """``uninstalled(distribution)`` makes a distribution look missing (its metadata unreadable) for
+    one test, as on a machine without it; the real metadata is seen again afterwards."""
+    import importlib.metadata
+
+    from xaihub.explainer import installed_version
+
+    real = importlib.metadata.version
+    hidden = set()
+
+    def version(name):
+        if name in hidden:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    def hide(distribution: str) -> None:
+        hidden.add(distribution)
+        installed_version.cache_clear()
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    yield hide
+    installed_version.cache_clear()

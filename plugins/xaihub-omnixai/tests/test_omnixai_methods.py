@@ -1,10 +1,8 @@
-import importlib.metadata
 
 import numpy as np
 import pytest
 
 import xaihub
-from xaihub.explainer import installed_version
 
 pytest.importorskip("omnixai")
 
@@ -100,21 +98,10 @@ def test_bad_layer_fails_clearly(torch_model, object_image):
     assert "no module named 'nope'" in result.failure("omnixai.gradcam").message
 
 
-def test_missing_omnixai_makes_only_its_methods_unavailable(monkeypatch, torch_model, object_image):
-    real = importlib.metadata.version
-
-    def version(name):
-        if name == "omnixai":
-            raise importlib.metadata.PackageNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(importlib.metadata, "version", version)
-    installed_version.cache_clear()
+def test_missing_omnixai_makes_only_its_methods_unavailable(uninstalled, torch_model, object_image):
+    uninstalled("omnixai")
     image, _, _ = object_image
-    try:
-        result = xaihub.explain(torch_model, image, methods=["omnixai.gradcam", "gradients.gradcam"])
-    finally:
-        installed_version.cache_clear()  # the next caller sees the real metadata again
+    result = xaihub.explain(torch_model, image, methods=["omnixai.gradcam", "gradients.gradcam"])
     assert "needs omnixai" in result.failure("omnixai.gradcam").message
     assert result.failure("omnixai.gradcam").error == "MethodUnavailableError"
     assert result.get("gradients.gradcam") is not None

@@ -1,4 +1,3 @@
-import importlib.metadata
 import math
 
 import numpy as np
@@ -6,7 +5,6 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 
 import xaihub
-from xaihub.explainer import installed_version
 
 pytest.importorskip("xplique")
 
@@ -239,21 +237,10 @@ def test_bad_parameters_and_layers_fail_clearly(keras_model, object_image):
     assert "no layer named 'nope'" in result.failure("xplique.gradcam").message
 
 
-def test_missing_xplique_makes_only_its_methods_unavailable(monkeypatch, keras_model, object_image):
-    real = importlib.metadata.version
-
-    def version(name):
-        if name == "xplique":
-            raise importlib.metadata.PackageNotFoundError(name)
-        return real(name)
-
-    monkeypatch.setattr(importlib.metadata, "version", version)
-    installed_version.cache_clear()
+def test_missing_xplique_makes_only_its_methods_unavailable(uninstalled, keras_model, object_image):
+    uninstalled("xplique")
     image, _, _ = object_image
-    try:
-        result = xaihub.explain(keras_model, image, methods=["xplique.saliency", "gradients.saliency"], progress=False)
-    finally:
-        installed_version.cache_clear()
+    result = xaihub.explain(keras_model, image, methods=["xplique.saliency", "gradients.saliency"], progress=False)
     assert result.failure("xplique.saliency").error == "MethodUnavailableError"
     assert "--no-deps" in result.failure("xplique.saliency").message
     assert result.get("gradients.saliency") is not None
