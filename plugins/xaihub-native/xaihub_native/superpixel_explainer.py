@@ -68,8 +68,8 @@ class SuperpixelExplainer(Explainer):
     - ``num_samples``: an int, or ``"auto"``: perturbations are added ``ADAPTIVE_BATCH`` at a time until,
       for every target, the leading superpixels — the ``stable_top`` (or fewer) of largest ``|weight|``
       whose 95% intervals exclude zero, the last one ahead of the next by a standard error of their
-      difference (``stability.SEPARATION``) — are the same as after the previous batch, or ``max_samples`` are drawn. A grown set of ``n`` samples equals the
-      fixed set of ``n`` for the seed.
+      difference (``stability.SEPARATION``) — are the same as after the previous batch, or
+      ``max_samples`` are drawn. A grown set of ``n`` samples equals the fixed set of ``n`` for the seed.
       ``extras["stability"]`` records the samples used, whether the rule was met, and the share of
       bootstrap refits (on the same predictions) that keep the top superpixels;
     - ``segmentation``: ``auto`` (SLIC with superpixels sized to the image: about 40 on 32×32, about
