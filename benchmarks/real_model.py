@@ -99,6 +99,11 @@ def model_sized(image: np.ndarray, size: int) -> np.ndarray:
     return np.rint(resized).clip(0, 255).astype(np.uint8)
 
 
+def what_ran(explanation: xaihub.Explanation) -> dict[str, Any]:
+    """Where the perturbations were scored, under which autocast, and what the guard found."""
+    return {k: explanation.extras.get(k) for k in ("perturbed_on", "autocast", "autocast_guard")}
+
+
 def bound_rows(device: str, n: int) -> list[dict[str, Any]]:
     from xaihub.pretrained import imagenet_model, photo
 
@@ -116,13 +121,13 @@ def bound_rows(device: str, n: int) -> list[dict[str, Any]]:
                      forward_bound(model, preprocess, image, n, device, "channels-last", "bf16"), n, {}))
     seconds, result = native_lime(model, image, n, device, preprocess)
     explanation = result.get("native.lime")
-    facts = {k: explanation.extras.get(k) for k in ("perturbed_on", "autocast", "autocast_guard")}
-    rows.append(("native.lime, declared Preprocess (autocast auto)", seconds, explanation.forward_passes, facts))
+    rows.append(("native.lime, declared Preprocess (autocast auto)", seconds, explanation.forward_passes,
+                 what_ran(explanation)))
     # On coffee the bf16 guard refuses (its 5th and 6th classes swap); chelsea shows the path the guard admits.
     seconds, other = native_lime(model, chelsea, n, device, preprocess)
     explanation = other.get("native.lime")
     rows.append(("native.lime, chelsea instead (autocast auto)", seconds, explanation.forward_passes,
-                 {k: explanation.extras.get(k) for k in ("perturbed_on", "autocast", "autocast_guard")}))
+                 what_ran(explanation)))
     seconds, result = native_lime(model, image, n, device, preprocess.numpy)
     rows.append(("native.lime, preprocess as a function", seconds, result.get("native.lime").forward_passes, {}))
     target = int(result.targets[0])
