@@ -147,7 +147,8 @@ def method_rows(device: str) -> list[dict[str, Any]]:
     model, image = pretrained.model.to(device), photo("coffee")
     methods = [r.explainer.name for r in xaihub.list_methods()
                if r.explainer.requires.kind == xaihub.BLACK_BOX or "torch" in r.explainer.requires.frameworks]
-    from xaihub.models import ModelOptions, adapt
+    from xaihub.models import ModelOptions
+    from xaihub.plugins import adapt
 
     adapter = adapt(model, ModelOptions(preprocess=pretrained.preprocess, device=device))
     batch = np.repeat(image[None], BATCH, 0)

@@ -160,7 +160,7 @@ class Slow(Explainer):
 
 def test_progress_shows_the_forward_passes_of_the_running_method(registered, capsys):
     registered(Slow())
-    model = xaihub.models.adapt(linear_model())
+    model = xaihub.plugins.adapt(linear_model())
     xaihub.explain(model, IMAGE, methods=["test.slow"], progress=True)
     shown = capsys.readouterr().err
     assert "test.slow: 10 forward passes" in shown and "1/1" in shown

@@ -11,8 +11,7 @@ import xaihub
 from xaihub import Explanation, InputError, MethodUnavailableError, Metric, XaihubError
 from xaihub.explainer import Requirement
 from xaihub.metric import WEIGHTS
-from xaihub.metrics import LOWER_IS_BETTER, lower_is_better
-from xaihub.plugins import get_metric, list_metrics
+from xaihub.plugins import LOWER_IS_BETTER, get_metric, list_metrics, lower_is_better
 
 from toy_models import region_model, tiles_image
 

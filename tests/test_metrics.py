@@ -5,17 +5,17 @@ import pytest
 
 import xaihub
 from xaihub import Comparison, Explanation, InputError
+from xaihub.measure import check_metrics
 from xaihub.metrics import (
     agreement,
     blurred,
-    check_metrics,
     degradation,
     deletion_auc,
     insertion_auc,
     spearman,
     summarise,
 )
-from xaihub.models import adapt
+from xaihub.plugins import adapt
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)
 IMAGE[:2, :2, 0] = 255

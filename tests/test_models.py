@@ -3,8 +3,9 @@ import pytest
 
 import xaihub
 from xaihub import ModelError, demo
-from xaihub.models import ModelOptions, adapt
+from xaihub.models import ModelOptions
 from xaihub.models.base import CallableAdapter
+from xaihub.plugins import adapt
 
 IMAGES = demo.shapes_dataset(10, seed=3)
 

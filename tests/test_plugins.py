@@ -201,8 +201,7 @@ def test_methods_are_required_the_core_names_no_default_method():
 
 
 def test_methods_for_lists_the_methods_whose_needs_a_model_meets():
-    from xaihub.models import adapt
-    from xaihub.plugins import methods_for
+    from xaihub.plugins import adapt, methods_for
 
     on_callable = methods_for(adapt(linear_model()))
     assert "native.lime" in on_callable and "gradients.saliency" not in on_callable

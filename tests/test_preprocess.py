@@ -5,7 +5,8 @@ import pytest
 
 import xaihub
 from xaihub import InputError, Preprocess
-from xaihub.models import ModelOptions, adapt
+from xaihub.models import ModelOptions
+from xaihub.plugins import adapt
 from xaihub.preprocess import IMAGENET_MEAN, IMAGENET_STD, resize_matrix
 
 RNG = np.random.default_rng(0)

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xaihub.models import ModelOptions, adapt
-from xaihub.plugins import list_methods
+from xaihub.models import ModelOptions
+from xaihub.plugins import adapt, list_methods
 from xaihub.testing import ON_ARCHITECTURES, check_explainer, zoo
 from xaihub.testing.checks import installed_frameworks
 

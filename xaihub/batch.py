@@ -12,7 +12,7 @@ from xaihub.errors import InputError
 from xaihub.executors import ImageResult, ImageTask, open_executor
 from xaihub.fingerprint import run_fingerprint
 from xaihub.image_sources import SourceImage, image_source
-from xaihub.metrics import check_metrics
+from xaihub.measure import check_metrics
 from xaihub.models import ModelOptions
 from xaihub.progress import progress_bar
 from xaihub.run_directory import INDEX_NAME, RESUME_MODES, RunDirectory, explanation_file, record

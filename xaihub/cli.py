@@ -57,7 +57,8 @@ def _model_check(args: argparse.Namespace) -> Any:
     from xaihub.errors import MethodUnavailableError
     from xaihub.images import to_rgb_uint8
     from xaihub.loading import import_object, load_model
-    from xaihub.models import ModelOptions, adapt
+    from xaihub.models import ModelOptions
+    from xaihub.plugins import adapt
 
     image = to_rgb_uint8(args.image) if args.image else np.full((224, 224, 3), 128, np.uint8)
     preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
@@ -81,7 +82,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub.image_sources import image_source
     from xaihub.images import to_rgb_uint8
     from xaihub.loading import import_object, load_labels, load_model, source_file
-    from xaihub.metrics import check_metrics
+    from xaihub.measure import check_metrics
     from xaihub.preprocess import Preprocess
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -127,7 +128,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _methods_for(model: Any, preprocess: Any) -> list[str]:
     """``--methods all``: every installed method whose needs the model meets (see ``methods_for``)."""
-    from xaihub.models import ModelOptions, adapt
+    from xaihub.models import ModelOptions
+    from xaihub.plugins import adapt
 
     methods = methods_for(adapt(model, ModelOptions(preprocess=preprocess)))
     if not methods:

@@ -1,19 +1,25 @@
-"""`Comparison`: everything one `explain` call produced, failures included."""
+"""`Comparison`: everything one `explain` call produced, failures included.
+
+A comparison is data: its views (:meth:`Comparison.report`, :meth:`~Comparison.figure`,
+:meth:`~Comparison.save_figures`, the notebook display) are functions of :mod:`xaihub.report`, which
+hands them to this module with :func:`provide_views` when it is imported (``import xaihub`` imports it),
+so that data never imports a view.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
+from xaihub.agreement import Agreement, agreement
+from xaihub.errors import XaihubError
 from xaihub.explanation import Explanation
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from xaihub.metrics import Agreement
 
 
 UNAVAILABLE = "unavailable for this model"
@@ -112,13 +118,11 @@ class Comparison:
             paths.append(path)
         return paths
 
-    def agreement(self) -> "Agreement":
+    def agreement(self) -> Agreement:
         """Spearman rank correlation between every pair of methods' maps, averaged over targets.
 
-        Returns ``(matrix, methods)``; see :func:`xaihub.metrics.agreement`.
+        Returns ``(matrix, methods)``; see :func:`xaihub.agreement.agreement`.
         """
-        from xaihub.metrics import agreement
-
         return agreement(self)
 
     def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map",
@@ -130,29 +134,21 @@ class Comparison:
         metric); ``chart_metric`` and ``chart_cost`` choose the axes of the faithfulness-vs-cost chart.
         See :func:`xaihub.report_many`.
         """
-        from xaihub.report import report_many
-
-        return report_many([self], path, title=title, scale=scale, sort_by=sort_by, chart_metric=chart_metric,
-                           chart_cost=chart_cost)
+        return _view("report")([self], path, title=title, scale=scale, sort_by=sort_by, chart_metric=chart_metric,
+                               chart_cost=chart_cost)
 
     def figure(self, scale: str = "map", target: int | None = None) -> "Figure":
         """The report's maps as a matplotlib ``Figure`` (``fig.savefig`` exports PNG, SVG, PDF): for ``target``,
         or one block per target; the input then the methods grouped by family, wrapped into rows."""
-        from xaihub.report.figure import comparison_figure
-
-        return comparison_figure(self, scale=scale, target=target)
+        return _view("figure")(self, scale=scale, target=target)
 
     def save_figures(self, directory: str | os.PathLike, format: str = "png", scale: str = "map") -> list[str]:
         """Write :meth:`figure` once per target as ``maps-target-<t>.<format>`` (``png``, ``svg`` or ``pdf``)
         under ``directory``; return the paths."""
-        from xaihub.report.figure import save_figures
-
-        return save_figures(self, directory, format=format, scale=scale)
+        return _view("save_figures")(self, directory, format=format, scale=scale)
 
     def _repr_html_(self) -> str:
-        from xaihub.report.html import notebook_html
-
-        return notebook_html(self)
+        return _view("notebook_html")(self)
 
     def summary(self) -> str:
         """A plain-text table of methods, targets, scores, costs alone (and the part reused from another
@@ -178,6 +174,28 @@ class Comparison:
     def _reused(self, method: str) -> str:
         seconds, passes = self.reused_seconds.get(method, 0.0), self.reused_forward_passes.get(method, 0)
         return f"{seconds:.3f} s, {passes} passes" if seconds or passes else ""
+
+
+_VIEWS: dict[str, Callable[..., Any]] = {}
+VIEWS = ("report", "figure", "save_figures", "notebook_html")
+"""The views :mod:`xaihub.report` provides: ``report(comparisons, path, **options)`` (the HTML page),
+``figure(comparison, scale, target)``, ``save_figures(comparison, directory, format, scale)`` and
+``notebook_html(comparison)``."""
+
+
+def provide_views(**views: Callable[..., Any]) -> None:
+    """Called by :mod:`xaihub.report` with every view of :data:`VIEWS`, by name."""
+    unknown = sorted(set(views) - set(VIEWS))
+    if unknown:
+        raise XaihubError(f"unknown comparison view(s) {unknown}; the views are {list(VIEWS)}")
+    _VIEWS.update(views)
+
+
+def _view(name: str) -> Callable[..., Any]:
+    try:
+        return _VIEWS[name]
+    except KeyError:
+        raise XaihubError(f"no {name} view: xaihub.report provides it when imported (import xaihub)") from None
 
 
 def _safe(name: str) -> str:

@@ -48,12 +48,11 @@ def load_model(spec: str) -> Any:
 def _onnx_file(spec: str) -> str:
     """The path of an ONNX file, once a plugin's ``adapt_model`` has opened it (so that a file that is
     not ONNX is refused before any image is read; the plugin keeps the session for ``explain``)."""
-    from xaihub.models import ModelOptions
-    from xaihub.plugins import _plugin_manager
+    from xaihub.plugins import adapter_for
 
     if not os.path.isfile(spec):
         raise InputError(f"model file {spec!r} does not exist")
-    if _plugin_manager().hook.adapt_model(model=spec, options=ModelOptions()) is None:
+    if adapter_for(spec) is None:
         raise InputError(f"model {spec!r} is an ONNX file, and no installed plugin runs ONNX models: "
                          "install xaihub-onnx (plugins/xaihub-onnx)")
     return spec

@@ -1,11 +1,13 @@
-"""The contract every metric follows, and :func:`rerun_method` for metrics that explain again."""
+"""The contract every metric follows, and how a metric that explains again (:class:`Rerun`) runs a method."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol
 
-from xaihub.explainer import Requirement, check_libraries, library_versions
+from xaihub.errors import InputError, ValidationError
+from xaihub.explainer import Explainer, Requirement, check_libraries, library_versions
+from xaihub.validation import validate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,6 +50,9 @@ class Metric(ABC):
     libraries: ClassVar[tuple[str, ...]] = ()
     #: One-line description shown by ``xaihub list``.
     summary: ClassVar[str] = ""
+    #: ``True`` for a metric that runs the explanation's method again (on a perturbed image, for another
+    #: class, on a randomised model): :meth:`compute` then also receives ``rerun``, a :class:`Rerun`.
+    reruns_method: ClassVar[bool] = False
 
     @abstractmethod
     def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
@@ -59,7 +64,8 @@ class Metric(ABC):
         :param explanation: carries ``image``, ``attribution``, ``target``, ``method``,
             ``params`` and ``seed`` of the method's run.
         :param seed: seed for every random choice the metric makes.
-        :param params: ``defaults`` updated with the user's parameters.
+        :param params: ``defaults`` updated with the user's parameters, and ``rerun`` (a :class:`Rerun`)
+            when :attr:`reruns_method` is true.
         :return: ``{value name: float}`` for names declared in :attr:`lower_is_better`.
         """
 
@@ -84,22 +90,28 @@ class Metric(ABC):
         return f"{needs}; {', '.join(self.required)}" if self.required else needs
 
 
-def rerun_method(model: "ModelAdapter", explanation: "Explanation", image: "np.ndarray | None" = None,
+class Rerun(Protocol):
+    """What the runner hands a metric that explains again (:attr:`Metric.reruns_method`): the registered
+    method named ``explanation.method``, looked up by the runner and run by :func:`explain_again`."""
+
+    def __call__(self, model: "ModelAdapter", explanation: "Explanation", *, image: "np.ndarray | None" = None,
                  target: int | None = None, seed: int | None = None) -> "np.ndarray":
-    """The attribution map ``explanation``'s method gives when run again, through ``model``.
+        """The attribution map ``explanation``'s method gives when run again through ``model`` (see
+        :func:`explain_again`)."""
+
+
+def explain_again(explainer: Explainer, model: "ModelAdapter", explanation: "Explanation", *,
+                  image: "np.ndarray | None" = None, target: int | None = None,
+                  seed: int | None = None) -> "np.ndarray":
+    """The attribution map ``explainer`` (``explanation``'s method) gives when run again, through ``model``.
 
     For metrics that need new explanations (of a perturbed image, another class, a randomised
-    model): the method is the registered one named ``explanation.method``, with the parameters
-    recorded in ``explanation.params``; ``image``, ``target`` and ``seed`` default to the
-    explanation's own. The forward passes are counted by ``model``.
+    model): the method runs with the parameters recorded in ``explanation.params``; ``image``,
+    ``target`` and ``seed`` default to the explanation's own. The forward passes are counted by ``model``.
 
     :raises InputError: when a parameter was an array (the runner records arrays by shape
         only, so the run cannot be repeated).
     """
-    from xaihub.errors import InputError, ValidationError
-    from xaihub.plugins import get_method
-    from xaihub.validation import validate
-
     arrays = sorted(k for k, v in explanation.params.items() if isinstance(v, str) and v.startswith(_UNRECORDED))
     if arrays:
         raise InputError(f"cannot run {explanation.method} again: its parameter(s) {arrays} were arrays, "
@@ -107,7 +119,6 @@ def rerun_method(model: "ModelAdapter", explanation: "Explanation", image: "np.n
     image = explanation.image if image is None else image
     target = explanation.target if target is None else int(target)
     seed = (explanation.seed or 0) if seed is None else seed
-    explainer = get_method(explanation.method).explainer
     results = explainer.explain(model, image.copy(), [target], seed=seed, **explanation.params)
     for result in results if isinstance(results, (list, tuple)) else [results]:
         if getattr(result, "target", None) == target:

@@ -1,12 +1,13 @@
-"""The plugin manager: loads plugins, owns the registries of explainers and metrics.
+"""The plugin manager: loads plugins, owns the registries of explainers and metrics, and adapts models.
 
 Plugins come from the ``xaihub`` entry-point group (built-in and third-party alike)
-or from :func:`register` at run time. The core's own metrics are a plugin too
-(:mod:`xaihub.metrics.builtin`), registered before any entry point, so they work with
-no plugin installed. ``XAIHUB_PLUGINS`` (comma-separated entry-point
-names) limits which entry points load; set it to an empty string to load none.
-A plugin that fails to import or to register is recorded in :func:`load_failures`
-and never stops the others.
+or from :func:`register` at run time. The core's own model adapters
+(:mod:`xaihub.builtin_adapters`) and metrics (:mod:`xaihub.metrics.builtin`) are plugins too,
+registered before any entry point, so they work with no plugin installed. ``XAIHUB_PLUGINS``
+(comma-separated entry-point names) limits which entry points load; set it to an empty string to
+load none. A plugin that fails to import or to register is recorded in :func:`load_failures`
+and never stops the others. Every hook is called through ``pm.hook``: :func:`adapt` is how the
+runner gets the adapter of a user's model.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ import contextlib
 import importlib.metadata
 import os
 import threading
+from collections.abc import Set
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pluggy
 
-from xaihub import hookspecs
-from xaihub.errors import InputError, UnknownMethodError, XaihubError
+from xaihub import builtin_adapters, hookspecs
+from xaihub.errors import InputError, ModelError, UnknownMethodError, XaihubError
 from xaihub.explainer import Explainer
 from xaihub.metric import Metric
-
-if TYPE_CHECKING:
-    from xaihub.models.base import ModelAdapter
+from xaihub.metrics import builtin as builtin_metrics
+from xaihub.models.base import ModelAdapter, ModelOptions
 
 ENTRY_POINT_GROUP = "xaihub"
 ENV_VAR = "XAIHUB_PLUGINS"
@@ -77,12 +78,8 @@ class _Registry:
             if self._loaded:
                 return
             self._loaded = True
-            from xaihub.models import builtin
-
-            self.pm.register(builtin, name=CORE_PLUGINS[0])
-            self.pm.register(builtin.CallableFallback(), name=CORE_PLUGINS[1])
-            from xaihub.metrics import builtin as builtin_metrics
-
+            self.pm.register(builtin_adapters.FrameworkAdapters(), name=CORE_PLUGINS[0])
+            self.pm.register(builtin_adapters.CallableFallback(), name=CORE_PLUGINS[1])
             self.add(builtin_metrics, BUILTIN_METRICS)
             for ep in _selected_entry_points():
                 try:
@@ -231,7 +228,30 @@ def list_methods() -> list[RegisteredMethod]:
     return [_registry.methods[k] for k in sorted(_registry.methods)]
 
 
-def methods_for(model: "ModelAdapter") -> list[str]:
+def adapter_for(model: Any, options: ModelOptions | None = None) -> ModelAdapter | None:
+    """The first adapter a plugin offers for ``model`` (the ``adapt_model`` hook), or ``None`` when no
+    plugin knows its kind."""
+    return _plugin_manager().hook.adapt_model(model=model, options=options or ModelOptions())
+
+
+def adapt(model: Any, options: ModelOptions | None = None) -> ModelAdapter:
+    """Wrap ``model`` in the first adapter a plugin offers for it (:func:`adapter_for`); an adapter is
+    returned as it is.
+
+    :raises ModelError: when no plugin knows the kind of model.
+    """
+    if isinstance(model, ModelAdapter):
+        return model
+    adapter = adapter_for(model, options)
+    if adapter is None:
+        raise ModelError(
+            f"don't know how to run a {type(model).__module__}.{type(model).__qualname__}: pass a torch "
+            "nn.Module, a keras.Model, or a callable taking N×H×W×C images and returning N×K scores"
+        )
+    return adapter
+
+
+def methods_for(model: ModelAdapter) -> list[str]:
     """The names of every registered method that can run here (its libraries are installed) and whose
     :attr:`~xaihub.Explainer.requires` ``model`` meets, sorted. A method may still refuse the model's
     architecture when it runs (its ``check_model``): it is then reported unavailable for that model."""
@@ -268,6 +288,33 @@ def metric_of_value(value: str) -> RegisteredMetric | None:
     _registry.ensure_loaded()
     name = _registry.values.get(value)
     return _registry.metrics.get(name) if name is not None else None
+
+
+def lower_is_better(value: str) -> bool | None:
+    """``True`` when lower is better for the metric value named ``value`` (``"deletion"``,
+    ``"quantus.road"``, ...), ``False`` when higher is, ``None`` when it has no direction or no
+    registered metric produces it."""
+    registered = metric_of_value(value)
+    return None if registered is None else registered.metric.lower_is_better[value]
+
+
+class _LowerIsBetterValues(Set):
+    """The registered metric values where lower is better, read from the registry at each use."""
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and lower_is_better(value) is True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(value for registered in list_metrics()
+                           for value, lower in registered.metric.lower_is_better.items() if lower))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+LOWER_IS_BETTER: Set[str] = _LowerIsBetterValues()
+"""Every registered metric value where lower is better (a set kept for older callers; prefer
+:func:`lower_is_better`, which also tells values that have no direction)."""
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from xaihub.metrics import LOWER_IS_BETTER
+from xaihub.plugins import LOWER_IS_BETTER
 
 UNRANKED = frozenset({"degradation_top1"})
 """Metrics that are facts rather than scores to rank by (whether the top-1 class survived)."""

@@ -13,10 +13,10 @@ from xaihub.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.explainer import installed_version
 from xaihub.explanation import Explanation
 from xaihub.images import to_rgb_uint8
-from xaihub.metrics import MetricRequests, check_metrics, check_model, measure
-from xaihub.models import ModelAdapter, ModelOptions, adapt
+from xaihub.measure import MetricRequests, check_metrics, check_model, measure
+from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.params import check as check_constraints
-from xaihub.plugins import get_method
+from xaihub.plugins import adapt, get_method
 from xaihub.preprocess import Preprocess
 from xaihub.progress import MethodProgress
 from xaihub.targets import Targets, resolve_targets
@@ -62,7 +62,7 @@ def explain(
         method as they happen; default: only when stderr is a terminal.
     :param metrics: registered metrics (``xaihub list``) to compute for every explanation: names,
         ``["deletion", "insertion"]``, or names with parameters, ``{"deletion": {"steps": 50}}``
-        (see :mod:`xaihub.metrics`); checked before any method runs and stored in
+        (see :mod:`xaihub.measure`); checked before any method runs and stored in
         :attr:`Explanation.metrics`. Their forward passes are not counted as the method's; each
         metric's are in ``Explanation.extras["metric_costs"]``.
     :return: a :class:`~xaihub.Comparison`. A method that fails or is unavailable is

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from xaihub.agreement import spearman
 from xaihub.errors import InputError, ModelError
 from xaihub.explainer import Requirement
-from xaihub.metric import WEIGHTS, Metric, rerun_method
-from xaihub.metrics.agreement import spearman
+from xaihub.metric import WEIGHTS, Metric, Rerun
 
 if TYPE_CHECKING:
     from xaihub.explanation import Explanation
@@ -51,19 +51,20 @@ class Randomization(Metric):
     defaults = {"threshold": DEFAULT_THRESHOLD}
     requires = Requirement(WEIGHTS, ("torch", "keras"))
     libraries = ("scikit-image", "scipy")
+    reruns_method = True
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         threshold = params["threshold"]
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not -1 <= threshold <= 1:
             raise InputError(f"{_PREFIX}'s threshold is a Spearman correlation in [-1, 1], got {threshold!r}")
 
-    def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
-                threshold: float) -> dict[str, float]:
+    def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int, threshold: float,
+                rerun: Rerun) -> dict[str, float]:
         randomised = model.cache.get_or_compute("sanity.randomised-model", seed,
                                                 lambda: randomised_adapter(model, seed))
         randomised.reset_count()
         try:
-            random_map = rerun_method(randomised, explanation)
+            random_map = rerun(randomised, explanation)
         finally:
             model.count_forward(randomised.forward_passes)
         original, random_map = np.abs(explanation.attribution), np.abs(random_map)
@@ -84,15 +85,16 @@ def map_ssim(first: np.ndarray, second: np.ndarray) -> float:
 def randomised_adapter(model: "ModelAdapter", seed: int) -> "ModelAdapter":
     """An adapter like ``model`` (same preprocessing and output kind) for a copy of its framework
     model with re-initialised weights."""
-    from xaihub.models import adapt
-
     if model.framework == "torch":
-        network = randomised_torch(model.model, seed)
+        from xaihub.models.torch_adapter import TorchAdapter
+
+        randomised = TorchAdapter(randomised_torch(model.model, seed), model.options)
     elif model.framework == "keras":
-        network = randomised_keras(model.model, seed)
+        from xaihub.models.keras_adapter import KerasAdapter
+
+        randomised = KerasAdapter(randomised_keras(model.model, seed), model.options)
     else:
         raise ModelError(f"{_PREFIX} needs a torch or keras model to randomise, got a {model.framework!r} model")
-    randomised = adapt(network, model.options)
     randomised.output_kind = model.output_kind  # random logits must not be mistaken for probabilities
     return randomised
 

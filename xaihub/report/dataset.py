@@ -23,17 +23,10 @@ from xaihub.errors import InputError
 from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
 from xaihub.report import render
 from xaihub.report.families import BASELINE, baselines, family_of
-from xaihub.report.html import (
-    COST_LEGEND,
-    MAP_LEGEND,
-    METRIC_LEGEND,
-    colourbar_legend,
-    metric_heading,
-    metric_name,
-    write_page,
-)
+from xaihub.report.html import colourbar_legend, write_page
 from xaihub.report.section import Options, chart_metric
 from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
+from xaihub.report.text import COST_LEGEND, MAP_LEGEND, METRIC_LEGEND, metric_heading, metric_name
 from xaihub.run_directory import current_records, load_explanation, read_index, read_settings
 
 GALLERY_SIZE = 3

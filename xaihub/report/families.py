@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
+    from xaihub.agreement import Agreement
     from xaihub.comparison import Comparison
-    from xaihub.metrics import Agreement
 
 OTHER = "other"
 BASELINE = "baseline"

@@ -6,22 +6,22 @@ the section about one image is :mod:`xaihub.report.section`.
 
 from __future__ import annotations
 
-import html
 import importlib.metadata
 import os
 import platform
 from typing import TYPE_CHECKING, Sequence
 
 from xaihub.errors import InputError
-from xaihub.metrics import MetricStat, summarise
-from xaihub.ranking import lower_is_better
-from xaihub.report import render
+from xaihub.metrics.summary import MetricStat, summarise
+from xaihub.report import render, section
+from xaihub.report.chart import COSTS
+from xaihub.report.families import baselines
+from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table
+from xaihub.report.text import MAP_LEGEND, METRIC_LEGEND, e, metric_heading
 
 if TYPE_CHECKING:
     from xaihub.comparison import Comparison
 
-_METRIC_NAMES = {"deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
-                 "degradation_top1": "top-1 kept"}
 # Every rule is scoped to .xaihub, so the Jupyter fragment does not restyle the notebook around it.
 _CSS = """
 .xaihub{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1400px}
@@ -70,17 +70,6 @@ _CSS = """
 .xaihub img.chart{width:900px;max-width:100%;display:block}.xaihub img.chart.agreement{width:auto}
 """
 
-MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "
-              "range (99th percentile of |attribution| = full colour), since methods' units differ.")
-METRIC_LEGEND = ("Deletion AUC: probability left as the most important pixels are blacked out (↓ better). "
-                 "Insertion AUC: probability as they are pasted onto a blurred copy (↑ better). "
-                 "Degradation drop: probability lost when only the top 20% pixels are kept and the rest "
-                 "is salt-and-pepper noise (↓ better); top-1 kept: whether the predicted class survived.")
-COST_LEGEND = ("Costs are what each method would cost run alone: its own time and forward passes plus those of "
-               "shared work (superpixels, perturbations) that it reused from another method of the same call, "
-               "so they do not depend on the order of the methods.")
-
-
 def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
                 title: str = "xaihub comparison", scale: str = "map", coverage: float = 0.2,
                 sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
@@ -96,10 +85,6 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
         metric, else the first computed one.
     :param chart_cost: the chart's x axis, ``"seconds"`` or ``"forward_passes"``.
     """
-    from xaihub.report import section
-    from xaihub.report.chart import COSTS
-    from xaihub.report.tables import check_sort_by
-
     comparisons = list(comparisons)
     if not comparisons:
         raise InputError("report_many needs at least one comparison")
@@ -139,16 +124,11 @@ def write_page(path: str | os.PathLike, title: str, body: str) -> str:
 
 def notebook_html(comparison: "Comparison") -> str:
     """The section of one comparison with its (scoped) styles, for Jupyter."""
-    from xaihub.report.section import comparison_section
-
-    return f"<div class='xaihub'><style>{_CSS}</style>{comparison_section(comparison)}</div>"
+    return f"<div class='xaihub'><style>{_CSS}</style>{section.comparison_section(comparison)}</div>"
 
 
 def summary_section(comparisons: Sequence["Comparison"]) -> str:
     """Mean ± standard deviation of every metric per method over all images and targets."""
-    from xaihub.report.families import baselines
-    from xaihub.report.tables import baseline_note, metric_table
-
     stats = summarise(comparisons)
     if not stats:
         body = "<p>No metrics were computed (pass <code>metrics=[...]</code>).</p>"
@@ -162,8 +142,6 @@ def summary_section(comparisons: Sequence["Comparison"]) -> str:
 
 
 def _summary_cell(method: str, metric: str, stat: MetricStat | None, below: bool) -> str:
-    from xaihub.report.tables import mark
-
     return "<td></td>" if stat is None else f"<td>{e(str(stat))}{mark(below)}</td>"
 
 
@@ -188,23 +166,3 @@ def _versions(comparisons: Sequence["Comparison"]) -> str:
             versions.update(explanation.versions)
     items = ", ".join(f"{e(k)} {e(str(v))}" for k, v in sorted(versions.items()))
     return f"<h2>Library versions</h2><p class='note versions'>{items}</p>"
-
-
-def metric_name(metric: str) -> str:
-    """A metric's name for people (``"deletion AUC"``)."""
-    return _METRIC_NAMES.get(metric, metric)
-
-
-def metric_heading(metric: str) -> str:
-    """A metric's name for people, with ↓ or ↑ for which direction is better."""
-    return metric_name(metric) + _direction(metric)
-
-
-def _direction(metric: str) -> str:
-    lower = lower_is_better(metric)
-    return "" if lower is None else " ↓" if lower else " ↑"
-
-
-def e(text: object) -> str:
-    """``text`` escaped for HTML text and attribute values."""
-    return html.escape(str(text), quote=True)

@@ -29,13 +29,13 @@ from xaihub.report.families import (
     family_of,
     family_title,
 )
-from xaihub.report.html import COST_LEGEND, e, metric_heading, metric_name
 from xaihub.report.tables import baseline_note, mark, metric_table, order_note, ordered
+from xaihub.report.text import COST_LEGEND, e, metric_heading, metric_name
 
 if TYPE_CHECKING:
+    from xaihub.agreement import Agreement
     from xaihub.comparison import Comparison
     from xaihub.explanation import Explanation
-    from xaihub.metrics import Agreement
 
 TOP_PREDICTIONS = 5
 MASKED_SEGMENTS = 4

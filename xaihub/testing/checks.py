@@ -18,9 +18,9 @@ import numpy as np
 from xaihub.errors import InputError, MethodUnavailableError
 from xaihub.explainer import BLACK_BOX, GRADIENTS, Requirement
 from xaihub.explanation import Explanation
-from xaihub.models import adapt
 from xaihub.params import Constraint, as_options, invalid_examples
 from xaihub.params import accepts as constraint_accepts
+from xaihub.plugins import adapt
 from xaihub.testing import zoo
 from xaihub.testing.evaluations import Evaluations
 from xaihub.testing.subject import Subject
@@ -105,8 +105,8 @@ def check_invalid_parameters_refused(subject: Subject) -> None:
     """Through :func:`xaihub.explain`, every value a constraint names as invalid
     (:func:`xaihub.params.invalid_examples`) and an unknown parameter are refused with an
     :class:`~xaihub.InputError` naming the parameter, before the method's ``explain`` is reached."""
-    from xaihub import explain
     from xaihub.plugins import _standing_in
+    from xaihub.runner import explain
 
     explainer, method = subject.explainer, subject.method
     cases = [(key, value) for key, spec in explainer.constraints.items() if key in explainer.defaults
@@ -203,8 +203,8 @@ def check_requires(subject: Subject) -> None:
     """``requires`` is honoured: a method needing gradients of some frameworks is refused, upfront and for
     free, for a plain function and for a model of a framework it does not name; a black-box method
     explains a plain function."""
-    from xaihub import explain
     from xaihub.plugins import _standing_in
+    from xaihub.runner import explain
 
     explainer, method = subject.explainer, subject.method
     requires = explainer.requires

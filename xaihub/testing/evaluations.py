@@ -95,7 +95,8 @@ def _is_keras(model: Any) -> bool:
 
 def _first_layer_to_run(model: Any, probe: np.ndarray, preprocess: Any) -> Any:
     """The first module without children that runs on ``probe`` (one forward pass, hooks removed after)."""
-    from xaihub.models import ModelOptions, adapt
+    from xaihub.models import ModelOptions
+    from xaihub.plugins import adapt
 
     ran: list[Any] = []
     leaves = [module for module in model.modules() if next(module.children(), None) is None]

@@ -17,8 +17,9 @@ import numpy as np
 from xaihub.cache import RunCache
 from xaihub.errors import MethodUnavailableError
 from xaihub.explainer import Explainer
-from xaihub.models import ModelAdapter, ModelOptions, adapt
+from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.params import check as check_constraints
+from xaihub.plugins import adapt
 from xaihub.testing.evaluations import Evaluations
 from xaihub.testing.model_state import ModelSnapshot
 from xaihub.testing.zoo import Architecture

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub.models import ModelOptions, adapt
+from xaihub.models import ModelOptions
+from xaihub.plugins import adapt
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
 GUIDED = ["captum.guided_backprop", "captum.deconvolution", "captum.guided_gradcam"]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub.models import ModelOptions, adapt
+from xaihub.models import ModelOptions
+from xaihub.plugins import adapt
 
 RANDOM = {
     "captum.gradient_shap": {"n_samples": 4, "n_baselines": 2, "stdevs": 5.0},

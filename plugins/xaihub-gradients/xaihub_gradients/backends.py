@@ -7,28 +7,19 @@ input for a preprocess function); a backend only knows how its framework differe
 - ``input_gradients(model, inputs, targets) -> (scores N×T, gradients T×N×H×W×C)``: each target's
   raw score (a logit where the model gives one, see ``GradientAdapter.score_kind``) and its
   gradient with respect to ``inputs``, from one forward pass over ``inputs``;
-- ``layer_gradients(model, image, targets, layer) -> LayerGradients``: a layer's feature map on one
-  image and each target score's gradient with respect to it.
+- ``layer_gradients(model, image, targets, layer) -> LayerGradients``
+  (:mod:`xaihub_gradients.layer_gradients`): a layer's feature map on one image and each target
+  score's gradient with respect to it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
 
 from xaihub import MethodUnavailableError
 from xaihub.models import GradientAdapter, ModelAdapter
-
-
-@dataclass
-class LayerGradients:
-    """A layer's feature map ``h×w×K`` and the gradients ``T×h×w×K`` of each target's score."""
-
-    layer: str
-    activations: np.ndarray
-    gradients: np.ndarray
 
 
 def backend_for(model: ModelAdapter) -> ModuleType:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub.models import GradientAdapter
-from xaihub_gradients.backends import LayerGradients
+from xaihub_gradients.layer_gradients import LayerGradients
 
 
 def input_gradients(model: GradientAdapter, inputs: np.ndarray, targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

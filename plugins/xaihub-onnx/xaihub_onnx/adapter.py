@@ -10,7 +10,7 @@ from xaihub.errors import InputError, ModelError
 from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.preprocess import Preprocess
 from xaihub_onnx.model_input import model_input
-from xaihub_onnx.plugin import is_onnx_model
+from xaihub_onnx.recognise import is_onnx_model
 from xaihub_onnx.sessions import session_for
 
 _RGB = 3

@@ -1,19 +1,13 @@
-"""Entry point of the ``onnx`` plugin: the ``adapt_model`` hook for ONNX models.
-
-Recognising a model imports nothing heavy: a path is told by its ``.onnx`` suffix, a session or a
-``ModelProto`` only when ``onnxruntime`` or ``onnx`` is already imported (the user made one).
-"""
+"""Entry point of the ``onnx`` plugin: the ``adapt_model`` hook for ONNX models (recognised by
+:func:`xaihub_onnx.recognise.is_onnx_model`, which imports nothing heavy)."""
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 from xaihub import hookimpl
 from xaihub.models import ModelAdapter, ModelOptions
-
-ONNX_SUFFIX = ".onnx"
+from xaihub_onnx.recognise import is_onnx_model
 
 
 @hookimpl
@@ -23,21 +17,3 @@ def adapt_model(model: Any, options: ModelOptions) -> ModelAdapter | None:
     from xaihub_onnx.adapter import OnnxAdapter
 
     return OnnxAdapter(model, options)
-
-
-def is_onnx_model(model: Any) -> bool:
-    """Whether ``model`` is a path to a ``.onnx`` file, an ``onnxruntime.InferenceSession`` or an
-    ``onnx.ModelProto``."""
-    if isinstance(model, (str, os.PathLike)):
-        return os.fsdecode(model).lower().endswith(ONNX_SUFFIX)
-    if "onnxruntime" in sys.modules:
-        import onnxruntime
-
-        if isinstance(model, onnxruntime.InferenceSession):
-            return True
-    if "onnx" in sys.modules:
-        import onnx
-
-        if isinstance(model, onnx.ModelProto):
-            return True
-    return False

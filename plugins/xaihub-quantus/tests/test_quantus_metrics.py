@@ -8,7 +8,7 @@ import pytest
 
 import xaihub
 from xaihub import Explanation
-from xaihub.metrics import lower_is_better
+from xaihub.plugins import lower_is_better
 
 pytest.importorskip("quantus")
 pytest.importorskip("torch")

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from xaihub.metric import rerun_method
 from xaihub.quiet import quiet as quiet_libraries
 
 if TYPE_CHECKING:
     from xaihub import Explanation
+    from xaihub.metric import Rerun
     from xaihub.models import ModelAdapter
 
 
@@ -53,14 +53,15 @@ def to_pixels(batch: np.ndarray) -> np.ndarray:
     return np.clip(np.moveaxis(np.asarray(batch, dtype=np.float32), 1, -1) * 255.0, 0.0, 255.0)
 
 
-def explain_function(adapter: "ModelAdapter", explanation: "Explanation", seed: int) -> Callable[..., np.ndarray]:
-    """Quantus' ``explain_func`` for metrics that explain again: the explanation's own method, run
-    through ``adapter`` with its recorded parameters on each image Quantus gives (rounded to uint8)
-    for each target; returns ``N×1×H×W`` maps. Every call is a full method run."""
+def explain_function(adapter: "ModelAdapter", explanation: "Explanation", seed: int,
+                     rerun: "Rerun") -> Callable[..., np.ndarray]:
+    """Quantus' ``explain_func`` for metrics that explain again: the explanation's own method, run by the
+    runner's ``rerun`` through ``adapter`` with its recorded parameters on each image Quantus gives (rounded
+    to uint8) for each target; returns ``N×1×H×W`` maps. Every call is a full method run."""
 
     def explain(model: Any = None, inputs: np.ndarray | None = None, targets: Any = None, **_: Any) -> np.ndarray:
         images = np.rint(to_pixels(inputs)).astype(np.uint8)
-        maps = [rerun_method(adapter, explanation, image=image, target=int(target), seed=seed)
+        maps = [rerun(adapter, explanation, image=image, target=int(target), seed=seed)
                 for image, target in zip(images, np.broadcast_to(np.asarray(targets), len(images)))]
         return np.stack(maps)[:, None].astype(np.float32)
 

@@ -23,6 +23,7 @@ from xaihub_quantus.bridge import adapter_module, explain_function, import_quant
 
 if TYPE_CHECKING:
     from xaihub import Explanation
+    from xaihub.metric import Rerun
     from xaihub.models import ModelAdapter
 
 
@@ -32,13 +33,13 @@ class QuantusMetric(Metric):
     libraries = ("quantus", "torch")
     #: The class in the ``quantus`` namespace.
     quantus_class: ClassVar[str]
-    #: Whether Quantus needs an ``explain_func`` (the metric runs the method again).
-    reexplains: ClassVar[bool] = False
 
     def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
-                **params: Any) -> dict[str, float]:
+                rerun: "Rerun | None" = None, **params: Any) -> dict[str, float]:
+        """Quantus' score; for a metric that runs the method again (:attr:`reruns_method`: Quantus then
+        needs an ``explain_func``), through the runner's ``rerun``."""
         image = explanation.image
-        explain_func = explain_function(model, explanation, seed) if self.reexplains else None
+        explain_func = explain_function(model, explanation, seed, rerun) if rerun is not None else None
         with quiet(), seeded_global_numpy(seed):
             quantus = import_quantus()
             metric = getattr(quantus, self.quantus_class)(
@@ -202,7 +203,7 @@ class MaxSensitivity(QuantusMetric):
                "noisy copies (uniform noise ±`lower_bound` on [0, 1] pixels); costs `nr_samples` method runs")
     lower_is_better = {name: True}
     defaults = {"nr_samples": 5, "lower_bound": 0.2}
-    reexplains = True
+    reruns_method = True
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         _positive_int("nr_samples", params["nr_samples"])
@@ -214,7 +215,7 @@ class RandomLogit(QuantusMetric):
     summary = ("random logit (Sixt et al. 2020): SSIM between the map and the method's map for a random other "
                "class; costs one method run")
     lower_is_better = {name: True}
-    reexplains = True
+    reruns_method = True
 
     def options(self, params: Mapping[str, Any], model: "ModelAdapter", explanation: "Explanation",
                 seed: int) -> dict[str, Any]:

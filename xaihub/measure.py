@@ -1,4 +1,4 @@
-"""Asking for metrics: the ``metrics=`` argument checked upfront, then every metric run on an explanation.
+"""Running metrics: the ``metrics=`` argument checked upfront, then every metric run on an explanation.
 
 ``metrics`` is a list of registered metric names (``["deletion", "insertion"]``) or a mapping
 from name to that metric's parameters (``{"deletion": {"steps": 50}, "quantus.pointing_game":
@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from xaihub.errors import InputError, MethodUnavailableError, ValidationError
-from xaihub.plugins import get_metric, list_metrics
+from xaihub.metric import explain_again
+from xaihub.plugins import get_method, get_metric, list_metrics
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from xaihub.explanation import Explanation
     from xaihub.models import ModelAdapter
 
@@ -94,9 +97,11 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
             metric = get_metric(name).metric
             model.reset_count()
             start = time.perf_counter()
+            rerun = {"rerun": rerun_method} if metric.reruns_method else {}
             try:
                 values = _checked(name, metric.lower_is_better,
-                                  metric.compute(model, explanation, seed=seed, **{**metric.defaults, **params}))
+                                  metric.compute(model, explanation, seed=seed, **{**metric.defaults, **params},
+                                                 **rerun))
                 error = None
             except Exception as exc:
                 values, error = {}, exc
@@ -104,6 +109,30 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
     finally:
         model.forward_passes = counted
     return results
+
+
+def compute(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | str, model: "ModelAdapter",
+            explanation: "Explanation", seed: int = 0) -> dict[str, float]:
+    """The values of ``metrics`` (names, or ``{name: params}``) for ``explanation``, which must carry its
+    ``image``, through ``model``; the first metric that fails raises.
+
+    For scoring an explanation outside :func:`xaihub.explain`, e.g. one loaded from disk. The
+    adapter's forward-pass count is left as it was.
+    """
+    values: dict[str, float] = {}
+    for result in measure(check_metrics(metrics), model, explanation, seed):
+        if result.error is not None:
+            raise result.error
+        values.update(result.values)
+    return values
+
+
+def rerun_method(model: "ModelAdapter", explanation: "Explanation", *, image: "np.ndarray | None" = None,
+                 target: int | None = None, seed: int | None = None) -> "np.ndarray":
+    """The :class:`~xaihub.metric.Rerun` the runner hands metrics that explain again: the registered method
+    named ``explanation.method``, run by :func:`~xaihub.metric.explain_again`."""
+    explainer = get_method(explanation.method).explainer
+    return explain_again(explainer, model, explanation, image=image, target=target, seed=seed)
 
 
 def _checked(name: str, declared: Mapping[str, Any], values: Any) -> dict[str, float]:

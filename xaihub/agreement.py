@@ -1,14 +1,22 @@
-"""Cross-method agreement: Spearman rank correlation between attribution maps."""
+"""Agreement between attribution maps: Spearman rank correlation, per pair of maps and per pair of methods."""
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from xaihub.comparison import Comparison
+    from xaihub.explanation import Explanation
+
+
+class Maps(Protocol):
+    """What :func:`agreement` reads of a :class:`~xaihub.Comparison`: its methods, targets and explanations."""
+
+    methods: list[str]
+    targets: list[int]
+    explanations: Sequence["Explanation"]
 
 
 class Agreement(NamedTuple):
@@ -33,13 +41,14 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
         return float(spearmanr(a, b).statistic)
 
 
-def agreement(comparison: "Comparison") -> Agreement:
-    """Pairwise agreement of every method that produced at least one explanation.
+def agreement(comparison: Maps) -> Agreement:
+    """Pairwise agreement of every method of ``comparison`` that produced at least one explanation.
 
     Each map is ranked once (Spearman's ρ is the Pearson correlation of ranks), so 60 methods take
     seconds rather than minutes.
     """
-    methods = [m for m in comparison.methods if comparison.by_method(m)]
+    explained = {e.method for e in comparison.explanations}
+    methods = [m for m in comparison.methods if m in explained]
     ranks = {(e.method, e.target): _standard_ranks(e.attribution) for e in comparison.explanations}
     matrix = np.full((len(methods), len(methods)), np.nan)
     for i, first in enumerate(methods):

@@ -1,0 +1,40 @@
+"""The reports' words: metric names for people, legends, and HTML escaping."""
+
+from __future__ import annotations
+
+import html
+
+from xaihub.ranking import lower_is_better
+
+_METRIC_NAMES = {"deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
+                 "degradation_top1": "top-1 kept"}
+
+MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "
+              "range (99th percentile of |attribution| = full colour), since methods' units differ.")
+METRIC_LEGEND = ("Deletion AUC: probability left as the most important pixels are blacked out (↓ better). "
+                 "Insertion AUC: probability as they are pasted onto a blurred copy (↑ better). "
+                 "Degradation drop: probability lost when only the top 20% pixels are kept and the rest "
+                 "is salt-and-pepper noise (↓ better); top-1 kept: whether the predicted class survived.")
+COST_LEGEND = ("Costs are what each method would cost run alone: its own time and forward passes plus those of "
+               "shared work (superpixels, perturbations) that it reused from another method of the same call, "
+               "so they do not depend on the order of the methods.")
+
+
+def metric_name(metric: str) -> str:
+    """A metric's name for people (``"deletion AUC"``)."""
+    return _METRIC_NAMES.get(metric, metric)
+
+
+def metric_heading(metric: str) -> str:
+    """A metric's name for people, with ↓ or ↑ for which direction is better."""
+    return metric_name(metric) + _direction(metric)
+
+
+def _direction(metric: str) -> str:
+    lower = lower_is_better(metric)
+    return "" if lower is None else " ↓" if lower else " ↑"
+
+
+def e(text: object) -> str:
+    """``text`` escaped for HTML text and attribute values."""
+    return html.escape(str(text), quote=True)
