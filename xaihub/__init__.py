@@ -18,16 +18,16 @@ callable that re-runs a method (:class:`xaihub.metric.Rerun`), and :mod:`xaihub.
 :class:`Comparison` its views when imported (:func:`xaihub.comparison.provide_views`).
 
 - leaves: errors, params, images, image_sources, files, contained, maps, seeding, quiet, targets,
-  preprocess, cache, keras_counter, quickshift_torch, superpixels, demo, pretrained, pretrained.*
+  preprocess, cache, keras_counter, quickshift_torch, superpixels, masks, demo, pretrained, pretrained.*
 - data: explanation, validation, agreement, comparison
 - models: models, models.*
 - contracts: explainer, metric, hookspecs
 - builtins: builtin_adapters, metrics, metrics.*
 - registry: plugins
 - runner: progress, measure, runner, fingerprint, run_directory, dataset_statistics, executors, batch,
-  ranking
+  ranking, recommendation
 - views: report, report.*
-- interface: loading, cli, testing, testing.*, xaihub
+- interface: loading, method_benchmark, cli, testing, testing.*, xaihub
 
 *leaves* are small modules each with one job (errors, parameter constraints, image rules, files,
 segmentation, …); *data* are the results (:class:`Explanation`, :class:`Comparison`); *models* the
@@ -53,6 +53,7 @@ from xaihub.errors import (
 from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
 from xaihub.explanation import Explanation
 from xaihub.hookspecs import hookimpl
+from xaihub.method_benchmark import BenchmarkResult, benchmark
 from xaihub.metric import Metric
 from xaihub.plugins import adapt, list_methods, list_metrics, load_failures, lower_is_better, register, unregister
 from xaihub.preprocess import Preprocess
@@ -63,6 +64,7 @@ __all__ = [
     "BLACK_BOX",
     "GRADIENTS",
     "BatchSummary",
+    "BenchmarkResult",
     "Comparison",
     "DatasetStatistics",
     "Explainer",
@@ -78,6 +80,7 @@ __all__ = [
     "ValidationError",
     "XaihubError",
     "adapt",
+    "benchmark",
     "dataset_report",
     "dataset_statistics",
     "explain",

@@ -12,7 +12,8 @@ from xaihub.errors import InputError
 from xaihub.executors import ImageResult, ImageTask, open_executor
 from xaihub.fingerprint import run_fingerprint
 from xaihub.image_sources import SourceImage, image_source
-from xaihub.measure import check_metrics
+from xaihub.masks import MASK_PARAMETER, object_masks
+from xaihub.measure import MetricRequests, check_metrics, metrics_taking
 from xaihub.models import ModelOptions
 from xaihub.progress import progress_bar
 from xaihub.run_directory import INDEX_NAME, RESUME_MODES, RunDirectory, explanation_file, record
@@ -80,6 +81,7 @@ def explain_many(
     progress: bool | None = None,
     resume: str = "check",
     model_id: str | None = None,
+    masks: Any = None,
     **explain_kwargs: Any,
 ) -> BatchSummary:
     """Explain every image with every method; save each explanation under ``out`` as it completes.
@@ -104,6 +106,10 @@ def explain_many(
     :param model_id: names the model in the fingerprint instead of its weights (torch, Keras) or the
         qualified name of a predict function; pass it when that name does not identify the model
         (a closure, a lambda, a callable object whose state matters).
+    :param masks: each image's object mask, by image id (a folder of mask images matched by file stem, a
+        ``{id: H×W array}`` mapping, an ``N×H×W`` array or a list; see :func:`xaihub.masks.object_masks`),
+        given as ``mask`` to every requested metric that takes one (``quantus.pointing_game``,
+        ``quantus.relevance_mass_accuracy``); an image without a mask is explained without those metrics.
     :param explain_kwargs: passed on to :func:`xaihub.explain` (``preprocess``, ``labels``, ...).
     :return: a :class:`BatchSummary`. An image that cannot be read or scored is recorded as failed
         and the run goes on.
@@ -115,15 +121,17 @@ def explain_many(
     if resume not in RESUME_MODES:
         raise InputError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
     source = image_source(images, ids)
+    requests = check_metrics(explain_kwargs.get("metrics"), per_image=(MASK_PARAMETER,) if masks is not None else ())
+    masks = _masks_for(requests, masks)
     fingerprint = run_fingerprint(
         model=model, model_id=model_id, preprocess=explain_kwargs.get("preprocess"),
-        output=explain_kwargs.get("output", "auto"), metrics=check_metrics(explain_kwargs.get("metrics")),
-        seed=seed, targets=targets, params={m: params.get(m, {}) for m in methods},
+        output=explain_kwargs.get("output", "auto"), metrics=requests, masks=masks, seed=seed, targets=targets,
+        params={m: params.get(m, {}) for m in methods},
     )
     kwargs = {**explain_kwargs, "targets": targets, "seed": seed, "params": params, "progress": False}
     with RunDirectory.open(out) as directory:
         directory.reconcile(fingerprint, resume)
-        run = _Run(directory, methods, directory.completed_pairs())
+        run = _Run(directory, methods, directory.completed_pairs(), requests, masks)
         with progress_bar(total=source.count, progress=progress, desc="explaining images", unit="image") as bar, \
                 open_executor(executor) as runner:
             run.bar = bar
@@ -133,13 +141,26 @@ def explain_many(
     return run.summary
 
 
+def _masks_for(requests: MetricRequests, masks: Any) -> dict[str, Any] | None:
+    if masks is None:
+        return None
+    if not metrics_taking(requests, MASK_PARAMETER):
+        raise InputError("masks are given but no requested metric takes a mask: ask for quantus.pointing_game "
+                         "or quantus.relevance_mass_accuracy in metrics=")
+    return object_masks(masks)
+
+
 class _Run:
     """The driver's side of a run: decides what to skip, and is the only writer of files and index."""
 
-    def __init__(self, directory: RunDirectory, methods: list[str], done: dict[tuple[str, str], int]) -> None:
+    def __init__(self, directory: RunDirectory, methods: list[str], done: dict[tuple[str, str], int],
+                 requests: MetricRequests, masks: dict[str, Any] | None) -> None:
         self.directory = directory
         self.methods = methods
         self.done = done
+        self.requests = requests
+        self.masks = masks
+        self.taking = metrics_taking(requests, MASK_PARAMETER) if masks is not None else []
         self.summary = BatchSummary(out=directory.path, index=os.path.join(directory.path, INDEX_NAME),
                                     methods={m: MethodThroughput() for m in methods})
         self.bar: Any = None
@@ -156,9 +177,18 @@ class _Run:
             todo = [m for m in self.methods if (item.id, m) not in self.done]
             self.summary.skipped += sum(self.done.get((item.id, m), 0) for m in self.methods)
             if todo:
-                yield ImageTask(item, todo)
+                yield ImageTask(item, todo, self._image_metrics(item.id))
             else:
                 self._advance()
+
+    def _image_metrics(self, image_id: str) -> MetricRequests | None:
+        """With masks, this image's metric requests: each metric that takes a mask gets the image's, or is left
+        out for an image without one; ``None`` (the run's requests) without masks."""
+        if self.masks is None:
+            return None
+        mask = self.masks.get(image_id)
+        return {name: {**params, MASK_PARAMETER: mask} if name in self.taking else params
+                for name, params in self.requests.items() if mask is not None or name not in self.taking}
 
     def write(self, result: ImageResult) -> None:
         image_id = result.task.source.id

@@ -81,19 +81,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub import demo
     from xaihub.image_sources import image_source
     from xaihub.images import to_rgb_uint8
-    from xaihub.loading import import_object, load_labels, load_model, source_file
+    from xaihub.loading import load_labels, load_model, source_file
     from xaihub.measure import check_metrics
-    from xaihub.preprocess import Preprocess
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = _method_names(args.methods)
     if not methods:
         raise InputError("--methods is empty; name at least one method (see `xaihub list`) or say all")
-    if ALL_METHODS in methods and len(methods) > 1:
-        raise InputError(f"--methods {ALL_METHODS} stands alone; got {args.methods!r}")
     for method in methods:
         if method != ALL_METHODS:
             get_method(method)
-    metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
+    metrics = check_metrics(_names(args.metrics) if args.metrics else None)
     if args.top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
     if not args.demo and (not args.model or not (args.image or args.images)):
@@ -109,9 +106,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     labels = list(demo.CLASS_NAMES) if args.demo else None
     if args.labels:
         labels = load_labels(args.labels)
-    preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
-    if preprocess is not None and not (callable(preprocess) or isinstance(preprocess, Preprocess)):
-        raise InputError(f"--preprocess {args.preprocess!r} is not callable")
+    preprocess = _preprocess(args.preprocess)
     model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
     if methods == [ALL_METHODS]:
         methods = _methods_for(model, preprocess)
@@ -124,6 +119,67 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.image:  # --demo alone: its photo
         return _compare_images(args.out, model, ["demo image"], [demo.demo_image()[0]], options)
     return _compare_images(args.out, model, [os.fspath(path) for path in args.image], pixels, options)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    """Benchmark methods on a folder of images (resumable run directory), write the dataset report and print
+    the recommendation."""
+    from xaihub.image_sources import image_source
+    from xaihub.loading import load_labels, load_model, source_file
+    from xaihub.measure import check_metrics
+    from xaihub.method_benchmark import benchmark
+
+    methods = _method_names(args.methods) if args.methods else None
+    for method in methods or []:
+        if method != ALL_METHODS:
+            get_method(method)
+    metrics = check_metrics(_names(args.metrics), per_image=("mask",) if args.masks else ()) if args.metrics else None
+    if args.top_k < 1:
+        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
+    image_source(args.images)  # a missing or empty folder is refused before the model loads
+    if args.masks and not os.path.isdir(args.masks):
+        raise InputError(f"--masks {args.masks!r} is not a folder")
+    run_dir = args.run_dir or f"{os.path.splitext(args.out)[0]}-run"
+    _refuse_overwriting(args.out, run_dir, _input_files(args))
+    labels = load_labels(args.labels) if args.labels else None
+    preprocess = _preprocess(args.preprocess)
+    model = load_model(args.model)
+    if methods == [ALL_METHODS]:
+        methods = _methods_for(model, preprocess)
+    modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
+    _refuse_overwriting(args.out, run_dir, [path for path in modules if path])
+    result = benchmark(model, args.images, out=run_dir, methods=methods, metrics=metrics, masks=args.masks,
+                       report=args.out, targets=f"top-{args.top_k}", preprocess=preprocess, labels=labels,
+                       seed=args.seed, executor=args.executor, resume=args.resume or "check",
+                       model_id=args.model_id, progress=None)
+    print(result)
+    if not any(method.explanations for method in result.statistics.methods.values()):
+        return _nothing_explained()
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _method_names(text: str) -> list[str]:
+    """``--methods``: names, or ``all`` alone."""
+    names = _names(text)
+    if ALL_METHODS in names and len(names) > 1:
+        raise InputError(f"--methods {ALL_METHODS} stands alone; got {text!r}")
+    return names
+
+
+def _preprocess(spec: str | None) -> Any:
+    """``--preprocess module:function``: a function or an ``xaihub.Preprocess``."""
+    from xaihub.loading import import_object
+    from xaihub.preprocess import Preprocess
+
+    preprocess = import_object(spec, "--preprocess") if spec else None
+    if preprocess is not None and not (callable(preprocess) or isinstance(preprocess, Preprocess)):
+        raise InputError(f"--preprocess {spec!r} is not callable")
+    return preprocess
 
 
 def _methods_for(model: Any, preprocess: Any) -> list[str]:
@@ -142,11 +198,12 @@ def _input_files(args: argparse.Namespace) -> list[str]:
     """Every file or folder the command reads, known before anything is imported."""
     from xaihub.image_sources import IMAGE_SUFFIXES
 
-    inputs = list(args.image or []) + [path for path in (args.labels, args.model) if path and os.path.exists(path)]
-    if args.images:
-        inputs.append(args.images)
-        inputs += [os.path.join(args.images, name) for name in os.listdir(args.images)
-                   if name.lower().endswith(IMAGE_SUFFIXES)]
+    inputs = list(getattr(args, "image", None) or [])
+    inputs += [path for path in (args.labels, args.model) if path and os.path.exists(path)]
+    for folder in (args.images, getattr(args, "masks", None)):
+        if folder:
+            inputs.append(folder)
+            inputs += [os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(IMAGE_SUFFIXES)]
     return inputs
 
 
@@ -263,12 +320,33 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "overwrite (start over) or force (mix them)")
     compare.add_argument("--model-id", help="with --images: names the model in the run's fingerprint (instead of "
                                             "its weights or its function's name)")
+    bench = commands.add_parser("benchmark", help="run methods over a folder of images, score their faithfulness, "
+                                                  "sanity and localisation, and recommend which to trust")
+    bench.add_argument("--model", required=True, help="as for compare")
+    bench.add_argument("--images", required=True, metavar="DIR", help="a folder of images")
+    bench.add_argument("--masks", metavar="DIR", help="object masks, one image file per image (same stem; the "
+                                                      "object is every non-black pixel): adds the pointing game and "
+                                                      "relevance mass")
+    bench.add_argument("--methods", help="comma-separated methods, or `all` (default: one per family, the "
+                                         "first of its implementations that can explain the model, and the baselines)")
+    bench.add_argument("--metrics", help="comma-separated metrics (default: faithfulness, Quantus' ROAD and IROF "
+                                         "when installed, the randomisation sanity check; with --masks, localisation)")
+    bench.add_argument("--top-k", type=int, default=1, help="explain the k most probable classes (default 1)")
+    bench.add_argument("--out", default="benchmark.html", help="HTML report to write (default benchmark.html)")
+    bench.add_argument("--run-dir", metavar="DIR", help="where explanations are saved and a re-run resumes "
+                                                        "(default: next to --out, <out>-run)")
+    bench.add_argument("--labels", help="class names: a text file with one per line, or a JSON list")
+    bench.add_argument("--preprocess", help="module:function or module:Preprocess object for the model's input")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--executor", choices=["dask"], help="explain on a local Dask cluster")
+    bench.add_argument("--resume", choices=RESUME_MODES, help="as for compare --images")
+    bench.add_argument("--model-id", help="names the model in the run's fingerprint")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"list": _cmd_list, "compare": _cmd_compare}
+    handlers = {"list": _cmd_list, "compare": _cmd_compare, "benchmark": _cmd_benchmark}
     try:
         return handlers[args.command](args)
     except (XaihubError, OSError) as exc:

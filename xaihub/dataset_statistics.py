@@ -114,8 +114,23 @@ def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
     return DatasetStatistics(os.fspath(out), methods, scan.damaged, scan.problems)
 
 
+def per_image(lines: list[dict[str, Any]], metric: str) -> dict[str, dict[str, float]]:
+    """``{method: {image: value}}``: each image's mean of ``metric`` over its explained targets."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for line in lines:
+        value = (line.get("metrics") or {}).get(metric)
+        if line.get("status") == "ok" and is_number(value):
+            values.setdefault(str(line.get("method")), {}).setdefault(str(line.get("image")), []).append(value)
+    return {m: {image: sum(v) / len(v) for image, v in per.items()} for m, per in values.items()}
+
+
+def is_number(value: Any) -> bool:
+    """Whether an index field holds a finite number (not a bool, not NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _add(columns: dict[str, list[float]], name: str, value: Any) -> None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    if is_number(value):
         columns.setdefault(name, []).append(float(value))
 
 

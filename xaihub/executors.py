@@ -25,6 +25,8 @@ class ImageTask:
 
     source: SourceImage
     methods: list[str]
+    metrics: dict[str, dict[str, Any]] | None = None
+    """This image's own metric requests (with its object ``mask``), in place of the run's."""
 
 
 @dataclass
@@ -42,6 +44,8 @@ class ImageResult:
 def explain_image(model: Any, task: ImageTask, explain_kwargs: dict[str, Any]) -> ImageResult:
     """Run :func:`xaihub.explain` on one image; any exception becomes a failed result, never a raise."""
     start = time.perf_counter()
+    if task.metrics is not None:
+        explain_kwargs = {**explain_kwargs, "metrics": task.metrics}
     try:
         comparison = explain(model, task.source.image, methods=task.methods, **explain_kwargs)
     except Exception as exc:

@@ -2,8 +2,8 @@
 
 A fingerprint is a JSON-able dict: the model (a hash of a torch model's parameters and buffers, of
 a Keras model's weights, or a predict function's qualified name, or the user's ``model_id``), the
-preprocessing, the output kind, the metrics, the seed, the targets and each method's parameters,
-arrays among them recorded by content (shape, dtype, SHA-256).
+preprocessing, the output kind, the metrics, the object masks, the seed, the targets and each method's
+parameters, arrays among them recorded by content (shape, dtype, SHA-256).
 """
 
 from __future__ import annotations
@@ -20,19 +20,21 @@ import numpy as np
 
 from xaihub.errors import InputError
 
-COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "seed", "targets")
+COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "masks", "seed", "targets")
 """Fields of a fingerprint that must be equal for a resume; ``params`` are compared per method."""
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def run_fingerprint(*, model: Any, model_id: str | None, preprocess: Any, output: str, metrics: Sequence[str],
-                    seed: int, targets: Any, params: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+                    seed: int, targets: Any, params: Mapping[str, Mapping[str, Any]],
+                    masks: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The fingerprint of an ``explain_many`` call (see the module docstring)."""
     return {
         "model": model_fingerprint(model, model_id),
         "preprocess": describe(preprocess),
         "output": output,
         "metrics": sorted(metrics),
+        "masks": describe(masks),
         "seed": describe(seed),
         "targets": describe(targets),
         "params": {method: describe(dict(values)) for method, values in params.items()},

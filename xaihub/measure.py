@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
 from xaihub.errors import InputError, MethodUnavailableError, ValidationError
 from xaihub.metric import explain_again
@@ -37,9 +37,14 @@ class MetricResult:
     error: BaseException | None = None
 
 
-def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | str | None) -> MetricRequests:
+def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | str | None,
+                  per_image: Collection[str] = ()) -> MetricRequests:
     """``metrics`` as ``{name: params}``; an unknown metric, an unknown or missing parameter or a bad
-    parameter value raises :class:`InputError`."""
+    parameter value raises :class:`InputError`.
+
+    :param per_image: parameters that :func:`xaihub.explain_many` gives each image (its ``mask``): they count
+        as given, and the values of a metric that takes one are checked on each image instead.
+    """
     if metrics is None:
         return {}
     if isinstance(metrics, str):
@@ -64,11 +69,18 @@ def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None
         unknown = sorted(set(params) - accepted)
         if unknown:
             raise InputError(f"metric {name} got unknown parameter(s) {unknown}; it accepts {sorted(accepted)}")
-        missing = [p for p in metric.required if p not in params]
+        missing = [p for p in metric.required if p not in params and p not in per_image]
         if missing:
             raise InputError(f"metric {name} needs parameter(s) {missing}: pass metrics={{{name!r}: {{...}}}}")
-        metric.check_params({**metric.defaults, **params})
+        if not accepted & set(per_image):
+            metric.check_params({**metric.defaults, **params})
     return requests
+
+
+def metrics_taking(requests: MetricRequests, parameter: str) -> list[str]:
+    """The requested metrics that take ``parameter`` (a required or a default one)."""
+    return [name for name in requests
+            if parameter in get_metric(name).metric.required or parameter in get_metric(name).metric.defaults]
 
 
 def check_model(requests: MetricRequests, model: "ModelAdapter") -> None:

@@ -18,9 +18,17 @@ from html import escape
 from typing import Any
 
 from xaihub.comparison import UNAVAILABLE
-from xaihub.dataset_statistics import DatasetStatistics, MethodStatistics, Stat, dataset_statistics
+from xaihub.dataset_statistics import (
+    DatasetStatistics,
+    MethodStatistics,
+    Stat,
+    dataset_statistics,
+    is_number,
+    per_image,
+)
 from xaihub.errors import InputError
 from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
+from xaihub.recommendation import recommend
 from xaihub.report import render
 from xaihub.report.families import BASELINE, baselines, family_of
 from xaihub.report.html import colourbar_legend, write_page
@@ -48,7 +56,7 @@ class Ranking:
     def value(self, line: dict[str, Any]) -> float | None:
         """The quantity in an index line, or ``None`` where it is missing or not finite."""
         value = line.get("score") if self.quantity == "score" else (line.get("metrics") or {}).get(self.quantity)
-        return float(value) if _is_number(value) else None
+        return float(value) if is_number(value) else None
 
 
 RANKINGS = (Ranking("deletion", True), Ranking("insertion", False), Ranking("score", False))
@@ -81,7 +89,8 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
     if stats.methods:
         order = ordered(list(stats.methods), sort_by, _costs(stats), _means(stats))
         options = Options(sort_by=sort_by, chart_metric=chart_metric, chart_cost=chart_cost)
-        body = (_overview(out, lines, failures) + _quantities(stats, order, sort_by) + _rankings(lines, metrics)
+        body = (_overview(out, lines, failures) + _recommendation(lines, list(stats.methods))
+                + _quantities(stats, order, sort_by) + _rankings(lines, metrics)
                 + _timings(stats, order, sort_by) + _chart(stats, metrics, options)
                 + _galleries(out, lines, list(stats.methods), gallery_size) + _failures(failures) + _damage(stats)
                 + _settings(out))
@@ -112,6 +121,18 @@ def _overview(out: str | os.PathLike, lines: list[dict[str, Any]], failures: lis
     return (f"<p class='overview'>Run directory <code>{escape(os.fspath(out))}</code>: {images} image(s), "
             f"{len(lines) - len(failures)} explanation(s), {len(failures)} failure(s).</p>"
             "<p class='note'>An explanation is one method's map for one image and one target class.</p>")
+
+
+def _recommendation(lines: list[dict[str, Any]], methods: list[str]) -> str:
+    found = recommend(lines, baselines(methods))
+    if found is None:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in found.lines())
+    return (f"<section class='recommendation' data-metric='{escape(found.metric)}' "
+            f"data-recommended='{escape(' '.join(found.recommended))}'><h2>Recommendation</h2><ul>{items}</ul>"
+            "<p class='note'>Ranked by the first faithfulness metric of the run; a method is recommended when it "
+            "passes the randomisation sanity check and beats the better baseline (by its mean, and by a paired "
+            "Wilcoxon test, Holm-corrected, once there are enough images). See the rankings below.</p></section>")
 
 
 def _quantities(stats: DatasetStatistics, order: list[str], sort_by: str | None) -> str:
@@ -153,16 +174,6 @@ def _stat_cell(name: str, stat: Stat | None, below: bool = False) -> str:
         return "<td></td>"
     return (f"<td data-quantity='{escape(name)}' data-mean='{stat.mean:.6g}' data-std='{stat.std:.6g}' "
             f"data-n='{stat.n}'>{escape(str(stat))} <small>(n={stat.n})</small>{mark(below)}</td>")
-
-
-def per_image(lines: list[dict[str, Any]], metric: str) -> dict[str, dict[str, float]]:
-    """``{method: {image: value}}``: each image's mean of ``metric`` over its explained targets."""
-    values: dict[str, dict[str, list[float]]] = {}
-    for line in lines:
-        value = (line.get("metrics") or {}).get(metric)
-        if line.get("status") == "ok" and _is_number(value):
-            values.setdefault(str(line.get("method")), {}).setdefault(str(line.get("image")), []).append(value)
-    return {m: {image: sum(v) / len(v) for image, v in per.items()} for m, per in values.items()}
 
 
 def _rankings(lines: list[dict[str, Any]], metrics: list[str]) -> str:
@@ -358,8 +369,6 @@ def _settings(out: str | os.PathLike) -> str:
 
 
 def _score(line: dict[str, Any]) -> float:
-    return float(line["score"]) if _is_number(line.get("score")) else -math.inf
+    return float(line["score"]) if is_number(line.get("score")) else -math.inf
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,184 @@
+"""`xaihub.benchmark`: object masks through `explain_many`, the recommendation's rules, and the whole run through
+the public API and the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import xaihub
+from xaihub import InputError
+from xaihub.cli import main
+from xaihub.masks import object_masks
+from xaihub.method_benchmark import BASELINES, CHOICES, default_methods, default_metrics
+from xaihub.plugins import adapt
+from xaihub.recommendation import MIN_TESTED, recommend
+from xaihub.run_directory import current_records, read_index
+
+from toy_models import region_model, tiles_image
+
+IMAGE, REGION = tiles_image(tile=2)
+MODEL = region_model(REGION)
+POINTING = "quantus.pointing_game"
+
+
+def shifted(k: int) -> np.ndarray:
+    """The tiles image with its colours rolled: a different image with the same object."""
+    image = IMAGE.copy()
+    image[~REGION] = np.roll(IMAGE[~REGION], 7 * k, axis=0)
+    return image
+
+
+def test_masks_are_read_from_a_folder_by_stem_a_mapping_and_an_array(tmp_path):
+    Image.fromarray(REGION.astype(np.uint8) * 255).save(tmp_path / "a.png")
+    Image.fromarray(np.pad(np.ones((2, 2), np.uint8), 3)).save(tmp_path / "b.bmp")
+    (tmp_path / "notes.txt").write_text("not a mask")
+    masks = object_masks(tmp_path)
+    assert sorted(masks) == ["a", "b"] and masks["a"].dtype == bool
+    np.testing.assert_array_equal(masks["a"], REGION)
+    assert masks["b"].sum() == 4
+    assert list(object_masks({"x": REGION.astype(int)})) == ["x"]
+    assert sorted(object_masks(np.stack([REGION, REGION]))) == ["0", "1"]
+
+
+@pytest.mark.parametrize("masks, message", [
+    ({"x": np.zeros((4, 4))}, "the mask of image 'x' is empty"),
+    ({"x": np.ones((4, 4, 3))}, "must be an H×W array"),
+    (np.ones((4, 4)), "an array of masks must be N×H×W"),
+    ("no-such-folder", "is not a folder"),
+    (3, "masks must be a folder"),
+])
+def test_unusable_masks_are_refused_naming_the_problem(masks, message):
+    with pytest.raises(InputError, match=message):
+        object_masks(masks)
+
+
+def test_explain_many_gives_each_image_its_mask_and_skips_the_metric_where_there_is_none(tmp_path):
+    pytest.importorskip("quantus")
+    centre, corner = np.zeros_like(REGION), np.zeros_like(REGION)
+    centre[6:10, 6:10] = True  # the centre prior's peak
+    corner[:2, :2] = True
+    images = {"centre": IMAGE, "corner": IMAGE, "unmasked": IMAGE}
+    xaihub.explain_many(MODEL, images, ["baseline.centre"], targets=1, out=tmp_path / "run",
+                        metrics=[POINTING, "deletion"], masks={"centre": centre, "corner": corner})
+    lines = {line["image"]: line for line in current_records(read_index(tmp_path / "run"))}
+    assert lines["centre"]["metrics"][POINTING] == 1.0
+    assert lines["corner"]["metrics"][POINTING] == 0.0
+    assert POINTING not in lines["unmasked"]["metrics"] and "deletion" in lines["unmasked"]["metrics"]
+    with pytest.raises(InputError, match="masks"):  # other masks are another setup: a resume refuses them
+        xaihub.explain_many(MODEL, images, ["baseline.centre"], targets=1, out=tmp_path / "run",
+                            metrics=[POINTING, "deletion"], masks={"centre": corner})
+    with pytest.raises(InputError, match="no requested metric takes a mask"):
+        xaihub.explain_many(MODEL, images, ["baseline.centre"], out=tmp_path / "other", metrics=["deletion"],
+                            masks={"centre": centre})
+
+
+def line(image: str, method: str, **metrics: float) -> dict:
+    return {"image": image, "method": method, "target": 1, "status": "ok", "metrics": metrics}
+
+
+def test_recommendation_ranks_holds_to_the_sanity_check_and_the_baseline():
+    images = [str(i) for i in range(MIN_TESTED + 2)]
+    lines = []
+    for k, image in enumerate(images):
+        noise = 0.01 * (k % 3)
+        lines += [line(image, "good", insertion=0.9 + noise, **{"sanity.randomization.flagged": 0.0}),
+                  line(image, "fine", insertion=0.6 + noise, **{"sanity.randomization.flagged": 0.0}),
+                  line(image, "twin", insertion=0.6 + noise + (0.001 if k % 2 else -0.001),
+                       **{"sanity.randomization.flagged": 0.0}),
+                  line(image, "edges", insertion=0.95, **{"sanity.randomization.flagged": 1.0}),
+                  line(image, "weak", insertion=0.3 + noise, **{"sanity.randomization.flagged": 0.0}),
+                  line(image, "baseline.noise", insertion=0.35 + noise),
+                  line(image, "baseline.centre", insertion=0.2)]
+    found = recommend(lines, list(BASELINES), metric="insertion")
+    assert found.tested and found.images == len(images)
+    assert found.recommended == ["good", "twin", "fine"] or found.recommended == ["good", "fine", "twin"]
+    assert set(found.indistinguishable) & {("fine", "twin"), ("twin", "fine")}
+    assert list(found.fails_sanity) == ["edges"] and found.fails_sanity["edges"] == 1.0
+    assert found.below_baselines == ["weak"] and found.baseline == "baseline.noise"
+    text = str(found)
+    assert "trust good" in text and "edges fails the sanity check" in text
+    assert "weak does not beat the baseline.noise baseline" in text
+
+
+def test_with_few_images_the_means_decide_and_the_text_says_so():
+    lines = [line(str(i), m, deletion=v) for i in range(3) for m, v in (("a", 0.1), ("b", 0.2),
+                                                                        ("baseline.noise", 0.3))]
+    found = recommend(lines, ["baseline.noise"])
+    assert found.metric == "deletion" and not found.tested
+    assert found.recommended == ["a", "b"] and not found.indistinguishable
+    assert "fewer than" in str(found)
+    assert recommend([line("0", "a", score=1.0)], []) is None
+
+
+def test_default_methods_take_one_implementation_per_family_that_can_explain_the_model(torch_model):
+    image = IMAGE
+    on_torch = default_methods(adapt(torch_model), image)
+    on_callable = default_methods(adapt(MODEL), image)
+    families = {xaihub.plugins.get_method(m).explainer.family for m in on_torch}
+    assert len(families) == len(on_torch) - 1  # one per family; the two baselines share theirs
+    assert set(BASELINES) <= set(on_torch) and set(BASELINES) <= set(on_callable)
+    assert "gradients.saliency" in on_torch and "native.lime" in on_torch
+    assert "gradients.saliency" not in on_callable and "native.lime" in on_callable
+    for method in on_callable:  # a plain function gets the first black-box implementation of each family
+        family = xaihub.plugins.get_method(method).explainer.family
+        if family != "baseline":
+            assert method == next(c for c in CHOICES[family] if c in on_callable)
+    assert "sanity.randomization" in default_metrics(adapt(torch_model), masks=False)
+    assert "sanity.randomization" not in default_metrics(adapt(MODEL), masks=False)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for k in range(3):
+        Image.fromarray(shifted(k)).save(images / f"tiles{k}.png")
+        Image.fromarray(REGION.astype(np.uint8) * 255).save(masks / f"tiles{k}.png")
+    return images, masks
+
+
+def test_benchmark_through_the_public_api_resumes_and_recommends(folder, tmp_path):
+    images, masks = folder
+    methods = ["native.lime", "baseline.noise", "baseline.centre"]
+    metrics = ["deletion", "insertion"] + ([POINTING] if _has_quantus() else [])
+    result = xaihub.benchmark(MODEL, images, out=tmp_path / "run", methods=methods, metrics=metrics, targets=1,
+                              masks=masks if _has_quantus() else None, report=tmp_path / "bench.html",
+                              params={"native.lime": {"num_samples": 60}})
+    assert result.summary.done == 9 and result.summary.failed == 0
+    assert result.recommendation.metric == "deletion" and result.recommendation.images == 3
+    assert result.recommendation.recommended == ["native.lime"]  # it finds the region; the baselines cannot
+    page = (tmp_path / "bench.html").read_text()
+    assert "<h2>Recommendation</h2>" in page and "data-recommended='native.lime'" in page
+    again = xaihub.benchmark(MODEL, images, out=tmp_path / "run", methods=methods, metrics=metrics, targets=1,
+                             masks=masks if _has_quantus() else None, params={"native.lime": {"num_samples": 60}})
+    assert again.summary.skipped == 9 and again.summary.done == 0
+    assert "trust native.lime" in str(again)
+
+
+def test_benchmark_command_writes_the_report_and_prints_the_recommendation(folder, tmp_path, capsys, monkeypatch):
+    images, _ = folder
+    module = tmp_path / "bench_model.py"
+    module.write_text("import numpy as np\nfrom toy_models import region_model, tiles_image\n"
+                      "MODEL = region_model(tiles_image(tile=2)[1])\n")
+    monkeypatch.chdir(tmp_path)
+    code = main(["benchmark", "--model", "bench_model:MODEL", "--images", str(images), "--methods",
+                 "native.kernelshap,baseline.noise", "--metrics", "deletion", "--out", "b.html"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ranked by deletion" in out and "report: b.html" in out and os.path.exists(tmp_path / "b.html")
+    assert json.loads((tmp_path / "b-run" / "run.json").read_text())["metrics"] == ["deletion"]
+    assert main(["benchmark", "--model", "bench_model:MODEL", "--images", str(images), "--masks",
+                 str(tmp_path / "none")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def _has_quantus() -> bool:
+    from xaihub.explainer import installed_version
+
+    return installed_version("quantus") is not None

@@ -1,0 +1,209 @@
+"""`benchmark`: which explanation to trust for *this* model — methods run over many images, scored by
+faithfulness, held to the randomisation sanity check and to the noise baseline, and pointed at the object
+where masks are given; then ranked into a recommendation.
+
+Built on :func:`xaihub.explain_many`: the run directory is resumable (a second call skips what is done)
+and runs on Dask with ``executor="dask"``. The dataset report it writes has the bootstrap intervals,
+Wilcoxon tests and the recommendation (:mod:`xaihub.recommendation`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from xaihub.batch import BatchSummary, explain_many
+from xaihub.dataset_statistics import DatasetStatistics, dataset_statistics
+from xaihub.errors import InputError, MethodUnavailableError, XaihubError
+from xaihub.files import atomic_output
+from xaihub.image_sources import image_source
+from xaihub.images import to_rgb_uint8
+from xaihub.models import ModelAdapter, ModelOptions
+from xaihub.plugins import adapt, get_metric, list_methods
+from xaihub.recommendation import Recommendation, recommend
+from xaihub.report import dataset_report
+from xaihub.report.families import baselines
+from xaihub.run_directory import current_records, read_index
+
+BASELINES = ("baseline.noise", "baseline.centre")
+"""The references every benchmark runs: a method that does not beat them explains nothing."""
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "saliency": ("gradients.saliency", "captum.saliency", "xplique.saliency"),
+    "input_x_gradient": ("captum.input_x_gradient", "xplique.gradient_input"),
+    "integrated_gradients": ("gradients.integrated", "captum.integrated_gradients", "xplique.integrated_gradients",
+                             "omnixai.ig"),
+    "smoothgrad": ("captum.smoothgrad", "xplique.smoothgrad", "omnixai.smoothgrad"),
+    "vargrad": ("captum.vargrad", "xplique.vargrad"),
+    "squaregrad": ("captum.smoothgrad_sq", "xplique.squaregrad"),
+    "expected_gradients": ("captum.gradient_shap", "shap.gradient"),
+    "deeplift": ("captum.deeplift",),
+    "deeplift_shap": ("captum.deeplift_shap", "omnixai.shap"),
+    "guided_backprop": ("captum.guided_backprop", "xplique.guided_backprop", "omnixai.guidedbp"),
+    "deconvolution": ("captum.deconvolution", "xplique.deconvnet"),
+    "guided_grad_cam": ("captum.guided_gradcam",),
+    "grad_cam": ("gradients.gradcam", "captum.gradcam", "xplique.gradcam", "omnixai.gradcam"),
+    "grad_cam_pp": ("gradients.gradcampp", "xplique.gradcampp", "omnixai.gradcampp"),
+    "layer_cam": ("omnixai.layercam",),
+    "score_cam": ("omnixai.scorecam",),
+    "lrp": ("lrp.epsilon",),
+    "occlusion": ("xplique.occlusion", "captum.occlusion"),
+    "feature_ablation": ("captum.feature_ablation",),
+    "shapley_sampling": ("captum.shapley_value_sampling",),
+    "lime": ("native.lime", "captum.lime", "xplique.lime", "lime.image", "omnixai.lime"),
+    "kernel_shap": ("native.kernelshap", "captum.kernel_shap", "xplique.kernelshap", "shap.kernel"),
+    "partition_shap": ("shap.partition",),
+    "rise": ("xplique.rise",),
+    "sobol": ("xplique.sobol",),
+    "hsic": ("xplique.hsic",),
+}
+"""Per family, its implementations in order of preference: the first that is installed and can explain the
+model is the family's method in a benchmark (and in ``make demo``)."""
+
+BUDGETS: dict[str, dict[str, Any]] = {
+    "native.lime": {"max_samples": 300},
+    "native.kernelshap": {"max_samples": 300},
+    "lime.image": {"num_samples": 200},
+    "omnixai.lime": {"num_samples": 200},
+    "omnixai.ig": {"steps": 16},
+    "shap.kernel": {"num_samples": 200},
+    "shap.partition": {"max_evals": 200},
+    "shap.gradient": {"nsamples": 30},
+    "captum.integrated_gradients": {"n_steps": 20},
+    "captum.kernel_shap": {"n_samples": 200},
+    "captum.lime": {"n_samples": 200},
+    "captum.occlusion": {"window": 64, "stride": 32},
+    "captum.shapley_value_sampling": {"n_samples": 2},
+    "xplique.hsic": {"nb_design": 150},
+    "xplique.kernelshap": {"nb_samples": 200},
+    "xplique.rise": {"nb_samples": 200},
+    "xplique.sobol": {"nb_design": 4},
+}
+"""Sample budgets that keep a benchmark (and the demo) to minutes on a CPU; each method's defaults are larger.
+``benchmark(params=...)`` overrides them."""
+
+FAITHFULNESS_METRICS = ("deletion", "insertion")
+"""The faithfulness metrics a benchmark computes by default."""
+QUANTUS_METRICS = ("quantus.road", "quantus.irof")
+"""Quantus' faithfulness metrics a benchmark adds when the Quantus plugin is installed."""
+SANITY_METRIC = "sanity.randomization"
+LOCALISATION_METRICS = ("quantus.pointing_game", "quantus.relevance_mass_accuracy")
+"""With object masks: does the map point at the object, and how much of it falls there."""
+
+
+@dataclass
+class BenchmarkResult:
+    """What :func:`benchmark` did and found."""
+
+    summary: BatchSummary
+    """The run: explanations saved, skipped (already done), failed."""
+    statistics: DatasetStatistics
+    recommendation: Recommendation | None
+    """The methods ranked for this model (``None`` when no faithfulness metric could rank them)."""
+    report: str | None
+    """The dataset report's path, when one was asked for."""
+    run_dir: str
+
+    def __str__(self) -> str:
+        said = (self.recommendation.lines() if self.recommendation is not None
+                else ["No recommendation: no method has a value of a ranking metric."])
+        where = [f"report: {self.report}"] if self.report else []
+        return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
+
+
+def default_methods(model: ModelAdapter, image: np.ndarray) -> list[str]:
+    """One method per family (:data:`CHOICES`: the first installed one that can explain ``model`` — its
+    ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`."""
+    registered = {r.explainer.name: r.explainer for r in list_methods()}
+    chosen = []
+    for candidates in CHOICES.values():
+        for name in candidates:
+            explainer = registered.get(name)
+            if explainer is not None and _can_explain(explainer, model, image):
+                chosen.append(name)
+                break
+    return chosen + [b for b in BASELINES if b in registered]
+
+
+def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
+    """:data:`FAITHFULNESS_METRICS`, Quantus' ROAD and IROF when installed, the randomisation sanity check
+    when ``model`` has weights to randomise, and, with ``masks``, the pointing game and relevance mass."""
+    wanted = list(FAITHFULNESS_METRICS) + list(QUANTUS_METRICS) + [SANITY_METRIC]
+    wanted += list(LOCALISATION_METRICS) if masks else []
+    return [name for name in wanted if _metric_runs(name, model)]
+
+
+def benchmark(
+    model: Any,
+    images: Any,
+    *,
+    out: str | os.PathLike,
+    methods: Sequence[str] | None = None,
+    metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | None = None,
+    masks: Any = None,
+    report: str | os.PathLike | None = None,
+    targets: Any = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    preprocess: Any = None,
+    labels: Any = None,
+    seed: int = 0,
+    executor: Any = None,
+    resume: str = "check",
+    model_id: str | None = None,
+    progress: bool | None = None,
+    **explain_kwargs: Any,
+) -> BenchmarkResult:
+    """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
+
+    :param model, images, out, targets, seed, executor, resume, model_id, progress: as for
+        :func:`xaihub.explain_many` (``out`` is the run directory: a second call resumes it).
+    :param methods: default :func:`default_methods`: one per family and the baselines.
+    :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
+    :param masks: each image's object mask (see :func:`xaihub.explain_many`).
+    :param report: where to write the dataset report (HTML), with its recommendation; ``None``: no report.
+    :param params: per-method parameters, over the :data:`BUDGETS` of the methods that have one.
+    :param preprocess, labels, explain_kwargs: as for :func:`xaihub.explain`.
+    """
+    first = next(iter(image_source(images).items), None)
+    if first is None:
+        raise InputError("benchmark needs at least one image")
+    adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
+                                        **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
+    image = to_rgb_uint8(first.image)
+    adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
+    methods = list(methods) if methods is not None else default_methods(adapter, image)
+    if metrics is None:
+        metrics = default_metrics(adapter, masks is not None)
+    budgets = {m: {**BUDGETS.get(m, {}), **(params or {}).get(m, {})} for m in methods
+               if m in BUDGETS or m in (params or {})}
+    summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,
+                           progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
+                           preprocess=preprocess, labels=labels, **explain_kwargs)
+    if report is not None:
+        with atomic_output(report) as temporary:
+            dataset_report(out, temporary, title="xaihub benchmark")
+    lines = current_records(read_index(out))
+    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})))
+    return BenchmarkResult(summary, dataset_statistics(out), recommendation,
+                           os.fspath(report) if report is not None else None, os.fspath(out))
+
+
+def _can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
+    try:
+        explainer.check_available()
+        explainer.check_model(model, image)
+    except MethodUnavailableError:
+        return False
+    return True
+
+
+def _metric_runs(name: str, model: ModelAdapter) -> bool:
+    try:
+        metric = get_metric(name).metric
+        metric.check_available()
+    except XaihubError:
+        return False
+    return metric.requires.unmet_by(model) is None
