@@ -15,7 +15,7 @@ FRAMEWORKS := torch tensorflow-cpu
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo lint test bench browser clean
+.PHONY: install demo demo-all lint test bench browser clean
 
 install: $(STAMP)
 
@@ -25,8 +25,12 @@ $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt $(wildcard plug
 	$(if $(NO_DEPS),$(PIP) --no-deps $(NO_DEPS))
 	touch $@
 
+# One method per family on two photos in minutes; `make demo ARGS=--all` (or `make demo-all`): every method.
 demo: install
-	$(PY) examples/demo.py --out $(DEMO_OUT)
+	$(PY) examples/demo.py --out $(DEMO_OUT) $(ARGS)
+
+demo-all: install
+	$(PY) examples/demo.py --out $(DEMO_OUT) --all $(ARGS)
 
 # Headless Chromium for the report test, from Debian's package, when missing.
 browser:

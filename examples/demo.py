@@ -1,14 +1,16 @@
-"""The main demo: explain a published ImageNet classifier on real photos with every installed method.
+"""The main demo: explain a published ImageNet classifier on real photos, one method per family, in minutes.
 
 The model is EfficientNet-Lite0 with its released ImageNet weights (``xaihub.pretrained``, installed
 by ``make demo``; nothing is downloaded). It sees scikit-image's coffee photo (espresso) and cat
-photo (Egyptian Mau) through its own preprocessing (resize to 224×224, scale to [-1, 1]), and every
-method that can run on a torch model explains the top class of each, with deletion and insertion
-scores and the noise / centre baselines as reference rows. ``--model shapes`` explains the small
-CNN xaihub trains in seconds on its shapes problem instead, where the right answer (a coloured
-object) is known.
+photo (Egyptian Mau) through its own preprocessing (resize to 224×224, scale to [-1, 1]). By default
+one method per family explains the top class of each (the implementation ``xaihub.benchmark`` picks
+for the model: ``xaihub.method_benchmark.CHOICES``), with the faithfulness metrics, the randomisation
+sanity check and the noise / centre baselines as reference rows, on the benchmark's sample budgets.
+``--all`` runs every method that can run on a torch model instead (``make demo-all``). ``--model shapes``
+explains the small CNN xaihub trains in seconds on its shapes problem, where the right answer (a
+coloured object) is known.
 
-    python examples/demo.py --out demo-output [--model imagenet|shapes] [--framework torch|keras]
+    python examples/demo.py --out demo-output [--all] [--model imagenet|shapes] [--framework torch|keras]
 """
 
 from __future__ import annotations
@@ -16,30 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import xaihub
 from xaihub import demo
+from xaihub.method_benchmark import BUDGETS, FAITHFULNESS_METRICS, SANITY_METRIC, default_methods
+from xaihub.models import ModelOptions
 
-# Sample budgets that keep the demo to minutes on two CPU cores; each method's defaults are larger.
-BUDGETS = {
-    "native.lime": {"max_samples": 300},
-    "native.kernelshap": {"max_samples": 300},
-    "lime.image": {"num_samples": 200},
-    "omnixai.lime": {"num_samples": 200},
-    "omnixai.ig": {"steps": 16},
-    "shap.kernel": {"num_samples": 200},
-    "shap.partition": {"max_evals": 200},
-    "shap.gradient": {"nsamples": 30},
-    "captum.integrated_gradients": {"n_steps": 20},
-    "captum.kernel_shap": {"n_samples": 200},
-    "captum.lime": {"n_samples": 200},
-    "captum.occlusion": {"window": 64, "stride": 32},
-    "captum.shapley_value_sampling": {"n_samples": 2},
-    "xplique.hsic": {"nb_design": 150},
-    "xplique.kernelshap": {"nb_samples": 200},
-    "xplique.rise": {"nb_samples": 200},
-    "xplique.sobol": {"nb_design": 4},
-}
 PHOTOS = ("coffee", "chelsea")
 
 
@@ -58,7 +43,7 @@ def runnable_methods(framework: str) -> list[str]:
 
 
 def budgets(methods: list[str]) -> dict[str, dict]:
-    """The demo's budgets for the methods that take them."""
+    """The benchmark's budgets for the methods that take them."""
     return {method: params for method, params in BUDGETS.items() if method in methods}
 
 
@@ -67,42 +52,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="demo-output", help="folder for explanations and the report")
     parser.add_argument("--model", choices=["imagenet", "shapes"], default="imagenet")
     parser.add_argument("--framework", choices=["torch", "keras"], default="torch")
-    parser.add_argument("--methods", help="comma-separated methods (default: every runnable one)")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--all", action="store_true", help="every method that can run on the model (slow)")
+    chosen.add_argument("--methods", help="comma-separated methods (default: one per family)")
     parser.add_argument("--top-k", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    methods = args.methods.split(",") if args.methods else runnable_methods(args.framework)
-    options = {"methods": methods, "targets": f"top-{args.top_k}", "seed": args.seed, "params": budgets(methods),
-               "metrics": ["deletion", "insertion"], "progress": True}
     if args.model == "imagenet":
         from xaihub.pretrained import imagenet_model, photo
 
         pretrained = imagenet_model(args.framework)
-        model, names = pretrained.model, list(PHOTOS)
-        images = [photo(name) for name in PHOTOS]
-        options.update(preprocess=pretrained.preprocess, labels=pretrained.labels)
-        print(f"{pretrained.name} ({args.framework}), ImageNet weights; {len(methods)} methods", flush=True)
+        model, names, labels = pretrained.model, list(PHOTOS), pretrained.labels
+        images, preprocess = [photo(name) for name in PHOTOS], pretrained.preprocess
+        described = f"{pretrained.name} ({args.framework}), ImageNet weights"
     else:
         print(f"training the demo {args.framework} model (seconds)...", flush=True)
         model = demo.train_torch_model(args.seed) if args.framework == "torch" else demo.train_keras_model(args.seed)
-        names, images = ["cat with a green disc"], [demo.demo_image()[0]]
-        options.update(labels=demo.CLASS_NAMES)
+        names, images, labels, preprocess = ["cat with a green disc"], [demo.demo_image()[0]], demo.CLASS_NAMES, None
+        described = f"the shapes {args.framework} CNN"
+    if args.methods:
+        methods = args.methods.split(",")
+    elif args.all:
+        methods = runnable_methods(args.framework)
+    else:
+        methods = default_methods(xaihub.adapt(model, ModelOptions(preprocess=preprocess)), images[0])
+    options = {"methods": methods, "targets": f"top-{args.top_k}", "seed": args.seed, "params": budgets(methods),
+               "metrics": [*FAITHFULNESS_METRICS, SANITY_METRIC], "progress": True, "preprocess": preprocess,
+               "labels": labels}
+    print(f"{described}; {len(methods)} methods on {len(images)} photo(s): {', '.join(methods)}", flush=True)
 
-    results = []
-    for name, image in zip(names, images):
+    results, start = [], time.perf_counter()
+    for position, (name, image) in enumerate(zip(names, images)):
+        began = time.perf_counter()
         result = xaihub.explain(model, image, **options)
-        print(f"\n{name}: {result.labels[result.targets[0]]} "
-              f"(p = {result.probabilities[result.targets[0]]:.2f})\n{result.summary()}", flush=True)
+        took = time.perf_counter() - began
+        left = len(images) - position - 1
+        estimate = f"; about {_duration(took * left)} for the {left} left" if left else ""
+        print(f"\n{name}: {result.labels[result.targets[0]]} (p = {result.probabilities[result.targets[0]]:.2f}), "
+              f"explained in {_duration(took)}{estimate}\n{result.summary()}", flush=True)
         results.append(result)
-        saved = result.save(os.path.join(args.out, "explanations", name.replace(" ", "-")))
-        print(f"saved {len(saved)} explanations", flush=True)
+        result.save(os.path.join(args.out, "explanations", name.replace(" ", "-")))
+    explaining = time.perf_counter() - start
     os.makedirs(args.out, exist_ok=True)
-    path = xaihub.report_many(results, os.path.join(args.out, "report.html"), names=names)
+    report = xaihub.report_many(results, os.path.join(args.out, "report.html"), names=names)
     figures = [f for i, r in enumerate(results)
                for f in r.save_figures(os.path.join(args.out, f"maps-{names[i].replace(' ', '-')}"))]
-    print(f"\nreport: {path}\nmaps: {', '.join(figures)}")
+    print(f"\nExplaining took {_duration(explaining)} ({len(methods)} methods × {len(images)} photo(s), metrics "
+          f"included).\nReport: {report} ({os.path.getsize(report) / 1e6:.1f} MB; open it in a browser: "
+          f"file://{os.path.abspath(report)})\nExplanations: {os.path.join(args.out, 'explanations')} "
+          f"(xaihub.Explanation.load reads them)\nFigures: {', '.join(figures)}")
     return 0 if all(r.explanations for r in results) else 1
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 if __name__ == "__main__":
