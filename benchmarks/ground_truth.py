@@ -9,7 +9,7 @@ its positive part inside the mask); the table gives, per method and task, the me
 bootstrap 95% interval (``xaihub.ranking.bootstrap_interval``), the noise and centre baselines as
 reference rows, and ▽ where a method's mean does not beat the better baseline's.
 
-    python benchmarks/ground_truth.py [--n 16] [--methods a,b,...] [--json results.json]
+    python benchmarks/ground_truth.py [--n 8] [--methods a,b,...] [--json results.json]
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def table(results: dict[str, dict[str, Any]], methods: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=16, help="images per task")
+    parser.add_argument("--n", type=int, default=8, help="images per task")
     parser.add_argument("--methods", help="comma-separated methods (default: every one that runs on a torch model)")
     parser.add_argument("--seed", type=int, default=0, help="the models' training seed and the methods' seed")
     parser.add_argument("--tasks", default=",".join(ground_truth.KINDS), help="comma-separated: object,shortcut")
