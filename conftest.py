@@ -1,13 +1,13 @@
 """Fixtures shared by the core tests (tests/) and every plugin's tests (plugins/*/tests): small models
-trained in seconds on the demo's shapes problem, trained once per session, and the pretrained ImageNet
-classifier of the ``imagenet`` extra (xaihub.pretrained) with a photo to run it on."""
+trained in seconds on the demo's shapes problem and on the ground-truth tasks, trained once per session,
+and the pretrained ImageNet classifier of the ``imagenet`` extra (xaihub.pretrained) with a photo to run it on."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from xaihub import demo
+from xaihub import demo, ground_truth
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +20,20 @@ def torch_model():
 def keras_model():
     pytest.importorskip("keras")
     return demo.train_keras_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def object_model() -> ground_truth.TrainedModel:
+    """The ground-truth task's object model (class = the object's): ``(model, preprocess, labels)``."""
+    pytest.importorskip("torch")
+    return ground_truth.train_model("object", seed=0)
+
+
+@pytest.fixture(scope="session")
+def shortcut_model() -> ground_truth.TrainedModel:
+    """The ground-truth task's shortcut model (class = the corner watermark's): ``(model, preprocess, labels)``."""
+    pytest.importorskip("torch")
+    return ground_truth.train_model("shortcut", seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ callable that re-runs a method (:class:`xaihub.metric.Rerun`), and :mod:`xaihub.
 :class:`Comparison` its views when imported (:func:`xaihub.comparison.provide_views`).
 
 - leaves: errors, params, images, image_sources, files, contained, maps, seeding, quiet, targets,
-  preprocess, cache, keras_counter, quickshift_torch, superpixels, masks, demo, pretrained, pretrained.*
+  preprocess, cache, keras_counter, quickshift_torch, superpixels, masks, shapes, demo, ground_truth,
+  pretrained, pretrained.*
 - data: explanation, validation, agreement, comparison
 - models: models, models.*
 - contracts: explainer, metric, hookspecs

@@ -9,14 +9,14 @@ small CNN to it in seconds on a CPU: nothing is downloaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-CLASS_NAMES = ("red square", "green disc", "blue triangle", "yellow cross", "magenta ring")
-_COLOURS = np.array([(220, 30, 30), (30, 200, 40), (40, 60, 230), (235, 220, 30), (220, 40, 220)], np.uint8)
-_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "immunohistochemistry")
+from xaihub.shapes import CLASS_NAMES, COLOURS, fit_torch, object_mask, photos, random_crop, torch_cnn
+
+__all__ = ["CLASS_NAMES", "ShapesData", "demo_image", "object_mask", "shapes_dataset", "train_keras_model",
+           "train_torch_model"]
 
 
 @dataclass
@@ -28,94 +28,41 @@ class ShapesData:
     masks: np.ndarray
 
 
-def object_mask(kind: int, size: int, cy: int, cx: int, radius: int) -> np.ndarray:
-    """Pixels of object ``kind`` centred at ``(cy, cx)`` in a ``size×size`` image."""
-    yy, xx = np.mgrid[:size, :size]
-    dy, dx = yy - cy, xx - cx
-    if kind == 0:
-        return (np.abs(dy) <= radius) & (np.abs(dx) <= radius)
-    if kind == 1:
-        return dy**2 + dx**2 <= radius**2
-    if kind == 2:
-        return (dy <= radius) & (dy >= -radius) & (np.abs(dx) <= (dy + radius) / 2)
-    if kind == 3:
-        bar = max(1, radius // 3)
-        return ((np.abs(dy) <= bar) & (np.abs(dx) <= radius)) | ((np.abs(dx) <= bar) & (np.abs(dy) <= radius))
-    if kind == 4:
-        r2 = dy**2 + dx**2
-        return (r2 <= radius**2) & (r2 >= (radius * 0.55) ** 2)
-    raise ValueError(f"object kind must be 0..{len(CLASS_NAMES) - 1}, got {kind}")
-
-
-@lru_cache(maxsize=4)
-def _photos(size: int) -> tuple[np.ndarray, ...]:
-    from skimage import data
-    from skimage.color import gray2rgb
-    from skimage.transform import resize
-
-    out = []
-    for name in _PHOTOS:
-        photo = getattr(data, name)()
-        photo = gray2rgb(photo) if photo.ndim == 2 else photo[..., :3]
-        scale = 2 * size / min(photo.shape[:2])
-        shape = (int(photo.shape[0] * scale), int(photo.shape[1] * scale))
-        out.append((resize(photo, shape, anti_aliasing=True) * 255).astype(np.uint8))
-    return tuple(out)
-
-
 def shapes_dataset(n: int, size: int = 128, seed: int = 0) -> ShapesData:
     """``n`` images with balanced classes, reproducible for a given ``seed``."""
     rng = np.random.default_rng(seed)
-    photos = _photos(size)
     images = np.empty((n, size, size, 3), np.uint8)
     labels = np.arange(n) % len(CLASS_NAMES)
     rng.shuffle(labels)
     masks = np.empty((n, size, size), bool)
     for i, label in enumerate(labels):
-        photo = photos[rng.integers(len(photos))]
-        y, x = rng.integers(0, photo.shape[0] - size + 1), rng.integers(0, photo.shape[1] - size + 1)
-        images[i] = photo[y : y + size, x : x + size]
+        images[i] = random_crop(rng, size)
         radius = int(rng.integers(size // 10, size // 6 + 1))
         cy, cx = rng.integers(radius + 1, size - radius - 1, size=2)
         masks[i] = object_mask(int(label), size, int(cy), int(cx), radius)
-        images[i][masks[i]] = _COLOURS[label]
+        images[i][masks[i]] = COLOURS[label]
     return ShapesData(images, labels, masks)
 
 
 def demo_image(size: int = 128, label: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The demo's photo: the cat from ``skimage.data.chelsea()`` with one object on it; returns image and mask."""
-    photo = _photos(size)[0]
+    photo = photos(size)[0]
     top, left = (photo.shape[0] - size) // 2, (photo.shape[1] - size) // 2
     image = photo[top : top + size, left : left + size].copy()
     mask = object_mask(label, size, int(size * 0.65), int(size * 0.3), size // 8)
-    image[mask] = _COLOURS[label]
+    image[mask] = COLOURS[label]
     return image, mask
 
 
 def train_torch_model(seed: int = 0, n: int = 1500, size: int = 128, epochs: int = 8) -> Any:
     """A small torch CNN (input ``N×3×S×S`` in ``[0, 1]``, logits out) trained on :func:`shapes_dataset`."""
     import torch
-    from torch import nn
 
     torch.manual_seed(seed)
     data = shapes_dataset(n, size, seed)
-    model = nn.Sequential(
-        nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, len(CLASS_NAMES)),
-    )
+    model = torch_cnn(torch.nn.AdaptiveAvgPool2d(1))
     x = torch.from_numpy(data.images).permute(0, 3, 1, 2).float() / 255
-    y = torch.from_numpy(data.labels).long()
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(n, generator=generator).split(32):
-            optimiser.zero_grad()
-            nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
-            optimiser.step()
-    return model.eval()
+    return fit_torch(model, x, torch.from_numpy(data.labels).long(), seed, epochs)
 
 
 def train_keras_model(seed: int = 0, n: int = 1500, size: int = 128, epochs: int = 8) -> Any:

@@ -138,6 +138,16 @@ def test_localisation_takes_a_box(fixed):
     assert result.get(method.name).metrics["quantus.pointing_game"] == 0.0
 
 
+def test_relevance_mass_shares_out_the_positive_attribution(fixed):
+    signed = fixed("test.signed", {1: np.where(REGION, 1.0, -1.0)})  # Quantus' signed sums: 64 / (64 - 960)
+    negative = fixed("test.negative", {1: -PERFECT})
+    result = xaihub.explain(MODEL, IMAGE, methods=[signed.name, negative.name], targets=1,
+                            metrics={"quantus.relevance_mass_accuracy": {"mask": REGION}})
+    assert result.ok, result.failures
+    assert result.get(signed.name).metrics["quantus.relevance_mass_accuracy"] == pytest.approx(1.0)
+    assert math.isnan(result.get(negative.name).metrics["quantus.relevance_mass_accuracy"])
+
+
 @pytest.mark.parametrize("mask, message", [
     (None, "mask must be an H×W boolean array or a box"),
     (np.zeros((32, 32), bool), "mask is empty"),

@@ -305,8 +305,20 @@ class PointingGame(_Localisation):
 class RelevanceMassAccuracy(_Localisation):
     name = "quantus.relevance_mass_accuracy"
     quantus_class = "RelevanceMassAccuracy"
-    summary = "share of the positive attribution that falls on the object `mask` (Arras et al. 2022)"
+    summary = ("share of the positive attribution that falls on the object `mask` (Arras et al. 2022); NaN for a "
+               "map without positive values")
     lower_is_better = {name: False}
+
+    def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
+                **params: Any) -> dict[str, float]:
+        if not (explanation.attribution > 0).any():
+            return {self.name: math.nan}  # no positive mass to share out
+        return super().compute(model, explanation, seed=seed, **params)
+
+    def attribution(self, attribution: np.ndarray) -> np.ndarray:
+        # the positive part: Arras et al. share out positive relevance, and Quantus divides the signed sum
+        # inside the mask by the signed total (-0.02 for a map of +1 on a small mask and -1 elsewhere)
+        return super().attribution(np.maximum(attribution, 0))
 
 
 METRICS = (FaithfulnessCorrelation, Road, Irof, PixelFlipping, RegionPerturbation, MaxSensitivity, RandomLogit,
