@@ -37,7 +37,8 @@ def test_the_quickstart_runs_and_shows_the_comparison_inline(tmp_path):
     # A kernel of this very Python (sys.executable), whatever kernels ~/.local or the system may declare.
     kernels = tmp_path / "kernels"
     write_kernel_spec(str(kernels / "python3"))
-    manager = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    manager = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+                            connection_file=str(tmp_path / "connection.json"))
     assert manager.kernel_spec.argv[0] == sys.executable
     NotebookClient(notebook, km=manager, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
 

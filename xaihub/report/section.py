@@ -272,9 +272,10 @@ def _chart(comparison: "Comparison", stats: dict[str, dict[str, MetricStat]], me
     figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
     picture = render.chart(figure).img(f"{metric_name(metric)} against {options.chart_cost}",
                                        f"class='chart' data-metric='{e(metric)}'")
-    return (f"<h4>{e(metric_name(metric))} against cost</h4>{picture}<p class='note'>One point per method (cost "
-            "alone, mean over targets); better is up, cheaper is left. Red points and line: the Pareto front, methods "
-            "that nothing cheaper beats. Grey crosses: baselines.</p>")
+    return (f"<h4>{e(metric_name(metric))} against cost</h4>{picture}<p class='note'>One point per method "
+            "(cost alone, mean over "
+            "targets); better is up, cheaper is left. Red points and line: the Pareto front, methods that nothing "
+            "cheaper beats. Grey crosses: baselines.</p>")
 
 
 def chart_metric(options: Options, metrics: list[str]) -> str | None:
