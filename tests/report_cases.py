@@ -1,6 +1,9 @@
 """Inputs for the report tests: a comparison exercising every kind of report cell (segments, per-channel
-maps, plain maps, a failure), a small `explain_many` run for the dataset report, and an HTML parser."""
+maps, plain maps, a failure), methods whose maps look like real ones at a photo's size, a small
+`explain_many` run for the dataset report, an HTML parser and a data-URI decoder."""
 
+import base64
+import io
 import zlib
 from html.parser import HTMLParser
 
@@ -116,6 +119,71 @@ def many_methods(count: int) -> list[Fake]:
     return methods
 
 
+MAP_KINDS = ("cam", "gradient", "superpixel")
+_SEGMENTS: dict = {}
+"""Superpixels per image, computed once (SLIC takes a second on a photo)."""
+
+
+class Realistic(Explainer):
+    """A cheap method whose maps look like one kind of real method's, at the image's own size, for
+    measuring and checking reports of real photos: ``"cam"`` a smooth 7×7 grid upsampled (Grad-CAM),
+    ``"gradient"`` speckle following the image's edges (saliency, IG), ``"superpixel"`` one value per
+    superpixel, returned with the superpixels (LIME, Kernel SHAP)."""
+
+    def __init__(self, name, kind, family=None):
+        self.name, self.kind, self.family = name, kind, family
+
+    def explain(self, model, image, targets, *, seed):
+        from xaihub.maps import resize_map
+        from xaihub.superpixels import segment
+
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        height, width = image.shape[:2]
+        maps = []
+        for target in targets:
+            if self.kind == "cam":
+                maps.append(Explanation(target=target, attribution=resize_map(
+                    rng.standard_normal((7, 7)).astype(np.float32) + 0.5, height, width)))
+            elif self.kind == "gradient":
+                grey = image.astype(np.float32).mean(axis=2)
+                edges = np.hypot(*np.gradient(grey)) / 255 + 0.05
+                maps.append(Explanation(target=target, attribution=(
+                    rng.standard_normal((height, width)).astype(np.float32) * edges)))
+            else:
+                key = (image.shape, zlib.crc32(image.tobytes()))
+                segments = _SEGMENTS.setdefault(key, segment(image, "auto", {}, seed)) if key not in _SEGMENTS \
+                    else _SEGMENTS[key]
+                weights = rng.standard_normal(int(segments.max()) + 1).astype(np.float32)
+                maps.append(Explanation(target=target, attribution=weights[segments], segments=segments,
+                                        segment_weights=weights))
+        return maps
+
+
+def realistic_methods(count: int) -> list[Realistic]:
+    """``count`` methods cycling through the map kinds of :class:`Realistic` and the families of
+    :data:`FAKE_FAMILIES`, two "libraries" each."""
+    return [Realistic(f"{['alpha', 'beta'][i // len(FAKE_FAMILIES) % 2]}.{MAP_KINDS[i % 3]}_{i}", MAP_KINDS[i % 3],
+                      FAKE_FAMILIES[i % len(FAKE_FAMILIES)]) for i in range(count)]
+
+
+PHOTOS = ("coffee", "chelsea")
+
+
+def photo_comparisons(methods: list[str]) -> list[xaihub.Comparison]:
+    """One comparison per photo of :data:`PHOTOS` (scikit-image's, at their own size: 400×600 and 300×451),
+    explaining the top class with the registered ``methods``, like the demo's. Their deletion and insertion
+    values are made up: on full-size photos the metrics would take minutes, and they change no picture."""
+    from xaihub.pretrained import photo
+
+    from toy_models import linear_model
+
+    rng = np.random.default_rng(0)
+    comparisons = [xaihub.explain(linear_model(), photo(name), methods=methods, targets="top-1") for name in PHOTOS]
+    for explanation in (x for comparison in comparisons for x in comparison.explanations):
+        explanation.metrics = {"deletion": float(rng.uniform(0, 0.5)), "insertion": float(rng.uniform(0.3, 1))}
+    return comparisons
+
+
 def photo_like(size: int = 64) -> np.ndarray:
     """A smooth image with a bright square, so maps have structure."""
     y, x = np.mgrid[0:size, 0:size] / size
@@ -136,6 +204,17 @@ class Collect(HTMLParser):
 
     def handle_data(self, data):
         self.text.append(data)
+
+
+def decoded(source: str):
+    """The MIME type of a ``data:`` URI and its picture, decoded by Pillow."""
+    from PIL import Image
+
+    header, data = source.split(",", 1)
+    assert header.startswith("data:") and header.endswith(";base64")
+    picture = Image.open(io.BytesIO(base64.b64decode(data)))
+    picture.load()
+    return header.removeprefix("data:").removesuffix(";base64"), picture
 
 
 def parse(page: str) -> Collect:

@@ -1,7 +1,6 @@
 """The HTML report's structure, escaping, tables, references and figures; the browser tests are in
 test_report_browser.py."""
 
-import base64
 import re
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 
 import xaihub
 
-from report_cases import EVIL_LABEL, METHODS, Fake, parse, photo_like, sample_comparison
+from report_cases import EVIL_LABEL, METHODS, Fake, decoded, parse, photo_like, sample_comparison
 from toy_models import linear_model
 
 
@@ -44,13 +43,24 @@ def test_one_card_per_method_and_target_in_a_section_per_target(comparison, page
     assert links == ["#image-0-target-0", "#image-0-target-1"]
 
 
-def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page):
-    sources = [a["src"] for tag, a in parse(page).tags if tag == "img"]
+def test_every_picture_is_embedded_sized_and_nothing_is_fetched(page):
+    from xaihub.report.render import DENSITY
+
+    images = [a for tag, a in parse(page).tags if tag == "img"]
     # input, 3 maps × 2 targets, 2 superpixel views × 2 targets for LIME, a colour scale per target,
     # the faithfulness-vs-cost chart and the agreement heat-map
-    assert len(sources) == 1 + 6 + 4 + 2 + 1 + 1
-    for source in sources:
-        assert base64.b64decode(source.removeprefix("data:image/png;base64,"))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(images) == 1 + 6 + 4 + 2 + 1 + 1
+    for attributes in images:
+        mime, picture = decoded(attributes["src"])
+        photo_like = (attributes.get("class") == "map" or attributes.get("data-role") == "input"
+                      or attributes["alt"].endswith("kept"))
+        assert (mime, picture.format) == (("image/webp", "WEBP") if photo_like else ("image/png", "PNG"))
+        assert picture.mode == ("RGB" if photo_like else "P")
+        width, height = int(attributes["width"]), int(attributes["height"])
+        assert picture.width <= DENSITY * width  # the 32×32 input is never enlarged; the browser does that
+        assert abs(picture.height / picture.width - height / width) < 0.02
+    charts = [a for a in images if "chart" in a.get("class", "") or a.get("class") == "colourbar"]
+    assert len(charts) == 4 and all(decoded(a["src"])[1].width == DENSITY * int(a["width"]) for a in charts)
     assert not re.search(r"(src|href)=['\"]?(https?:|//)", page) and "<script" not in page.replace("&lt;script", "")
 
 
@@ -242,13 +252,47 @@ def test_row_scale_shares_one_limit_and_map_scale_fills_each_map():
         scaled_maps([small], "global")
 
 
-def test_large_images_are_embedded_as_thumbnails():
-    from xaihub.report.render import THUMBNAIL, thumbnail
+def test_pictures_are_encoded_at_twice_their_shown_width_and_never_enlarged(coffee):
+    from xaihub.report import render
 
-    big = np.zeros((1000, 500, 3), np.uint8)
-    assert thumbnail(big).shape == (THUMBNAIL, THUMBNAIL // 2, 3)
-    small = np.zeros((40, 30, 3), np.uint8)
-    assert thumbnail(small) is small
+    picture = render.photo(coffee, render.MAP_WIDTH)  # 400×600
+    assert (picture.width, picture.height) == (180, 120) and decoded(picture.uri)[1].size == (360, 240)
+    portrait = render.photo(coffee.transpose(1, 0, 2), render.MAP_WIDTH)
+    assert (portrait.width, portrait.height) == (180, 270) and decoded(portrait.uri)[1].size == (360, 540)
+    small = render.photo(coffee[:30, :40], render.MAP_WIDTH)
+    assert (small.width, small.height) == (180, 135) and decoded(small.uri)[1].size == (40, 30)
+    assert "width='180' height='120'" in picture.img("a <map>", "class='map'") and "a &lt;map&gt;" in picture.img("a <map>")
+
+
+def test_a_maps_strongest_colours_survive_the_lossy_encoding(coffee):
+    """At the peak of a smooth positive and a smooth negative blob, the encoded map is still the full colour
+    of ±1 over the greyed photo; a speckled (gradient-like) map stays close to its lossless version."""
+    from xaihub.report import render
+
+    speckle = np.random.default_rng(0).standard_normal(coffee.shape[:2]) * np.hypot(*np.gradient(coffee.mean(axis=2)))
+    lossless = render._fit(render.overlay(coffee, render.scaled_maps([speckle])[0]), 360).astype(np.float32)
+    lossy = np.asarray(decoded(render.photo(render.overlay(coffee, render.scaled_maps([speckle])[0]), 180).uri)[1])
+    assert 10 * np.log10(255 ** 2 / np.mean((lossy - lossless) ** 2)) > 33  # dB PSNR: 33.8 at quality 80, 31.9 at 50
+
+    y, x = np.mgrid[0:400, 0:600]
+    peaks = [(150, 200, 1.0), (250, 450, -1.0)]
+    values = sum(sign * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * 40.0 ** 2)) for cy, cx, sign in peaks)
+    shown = np.asarray(decoded(render.photo(render.overlay(coffee, values), 180).uri)[1], np.float32)
+    for cy, cx, sign in peaks:
+        grey = coffee[cy, cx].astype(np.float32).mean() * 0.5 + 90
+        full = grey * 0.1 + render.colours(np.array([sign]))[0] * 0.9  # overlay's opacity at |value| = 1 is 0.9
+        assert np.abs(shown[round(cy * 0.6), round(cx * 0.6)] - full).max() <= 8
+
+
+def test_drawings_of_at_most_256_colours_are_lossless():
+    from xaihub.report import render
+
+    for picture, expected in [(render.colour_scale(180, 14), render.colourbar(360, 28)),
+                              (render.colour_scale(200, 12, horizontal=True),
+                               render.colourbar(400, 24)[::-1].transpose(1, 0, 2))]:
+        mime, decoded_picture = decoded(picture.uri)
+        assert mime == "image/png" and decoded_picture.mode == "P"
+        np.testing.assert_array_equal(np.asarray(decoded_picture.convert("RGB")), expected)
 
 
 def test_model_notes_and_few_superpixel_warnings_are_shown(tmp_path):

@@ -1,4 +1,5 @@
-"""Open generated reports (one comparison, one run directory) in headless Chromium: every image decodes, nothing errors.
+"""Open generated reports (one comparison, one run directory, reports of real photos) in headless Chromium: every
+image decodes at its size, the layout holds, nothing errors; reports of real photos stay small enough to share.
 
 Uses Debian's Chromium (``make test`` installs it); a missing browser fails the test
 unless ``XAIHUB_SKIP_BROWSER=1`` is set.
@@ -10,7 +11,16 @@ import pytest
 
 import xaihub
 
-from report_cases import EVIL_FILE, many_methods, photo_like, sample_comparison, sample_run
+from report_cases import (
+    EVIL_FILE,
+    PHOTOS,
+    many_methods,
+    photo_comparisons,
+    photo_like,
+    realistic_methods,
+    sample_comparison,
+    sample_run,
+)
 from toy_models import linear_model
 
 CHROMIUM = "/usr/bin/chromium"
@@ -18,12 +28,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture
-def chromium():
+def require_browser():
     if os.environ.get("XAIHUB_SKIP_BROWSER") == "1":
         pytest.skip("XAIHUB_SKIP_BROWSER=1")
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) or set XAIHUB_SKIP_BROWSER=1")
+
+
+@pytest.fixture
+def chromium():
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -98,4 +112,56 @@ def test_many_methods_fit_the_window_in_wrapped_rows(chromium, tmp_path, registe
     assert page.evaluate("location.hash") == "#image-0-target-1"
     assert abs(page.evaluate("document.getElementById('image-0-target-1').getBoundingClientRect().top")) < 5
     page.screenshot(path=str(tmp_path / f"many-{count}.png"), full_page=True)
+    assert errors == []
+
+
+BUDGETS = {26: 3_000_000, 60: 10_000_000}
+"""Bytes a report of the two photos may weigh, by its number of realistic methods (plus the two baselines):
+the demo's shape (about 28 methods) and a large run, so that a report can be mailed and opens fast."""
+
+
+@pytest.fixture(scope="module")
+def photo_report(tmp_path_factory):
+    """``photo_report(count)``: the path of the report of the two real photos, one target each, explained by
+    the first ``count`` realistic methods and the two baselines, and those methods; made once per count."""
+    require_browser()
+    methods = realistic_methods(max(BUDGETS))
+    for method in methods:
+        xaihub.register(method)
+    folder, made = tmp_path_factory.mktemp("photo-reports"), {}
+
+    def report(count):
+        if count not in made:
+            comparisons = photo_comparisons([m.name for m in methods[:count]] + ["baseline.noise", "baseline.centre"])
+            made[count] = xaihub.report_many(comparisons, folder / f"{count}.html", names=list(PHOTOS))
+        return made[count], methods[:count]
+
+    yield report
+    for method in methods:
+        xaihub.unregister(method.name)
+
+
+@pytest.mark.parametrize("count", [26, pytest.param(60, marks=pytest.mark.slow)])
+def test_reports_of_real_photos_are_small_and_show_every_picture_at_its_size(chromium, photo_report, count):
+    from xaihub.pretrained import photo
+    from xaihub.report.render import DENSITY, INPUT_WIDTH, MAP_WIDTH, VIEW_WIDTH
+
+    path, methods = photo_report(count)
+    assert os.path.getsize(path) <= BUDGETS[count]
+    page, errors = open_page(chromium, path, width=1400)
+    assert overflow(page) <= 0
+    views = 2 * sum(m.kind == "superpixel" for m in methods)
+    # per photo: input, maps, superpixel views, colour scale, cost chart, agreement heat-map
+    assert undecoded_images(page) == (2 * (1 + len(methods) + 2 + views + 3), [])
+    shown = page.eval_on_selector_all("img", """els => els.map(e => {const box = e.getBoundingClientRect();
+        return [e.className || e.dataset.role || 'view', +e.getAttribute('width'), box.width, box.height,
+                e.naturalWidth, e.naturalHeight]})""")
+    for _, width, box_width, box_height, natural_width, natural_height in shown:
+        assert box_width <= width and natural_width <= DENSITY * width + 1  # never encoded above twice its size
+        assert abs(box_height / box_width - natural_height / natural_width) < 0.02  # nor distorted
+    sizes = {(kind, box_width, natural_width) for kind, _, box_width, _, natural_width, _ in shown}
+    widths = [min(DENSITY * INPUT_WIDTH, photo(name).shape[1]) for name in PHOTOS]  # chelsea is 451 px wide
+    assert {s for s in sizes if s[0] == "map"} == {("map", MAP_WIDTH, DENSITY * MAP_WIDTH)}  # photos ≥ 360 px wide
+    assert {s for s in sizes if s[0] == "input"} == {("input", INPUT_WIDTH, w) for w in widths}
+    assert {s for s in sizes if s[0] == "view"} == {("view", VIEW_WIDTH, DENSITY * VIEW_WIDTH)}  # superpixel views
     assert errors == []

@@ -44,21 +44,24 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 def agreement(comparison: Maps) -> Agreement:
     """Pairwise agreement of every method of ``comparison`` that produced at least one explanation.
 
-    Each map is ranked once (Spearman's ρ is the Pearson correlation of ranks), so 60 methods take
-    seconds rather than minutes.
+    Each map is ranked once (Spearman's ρ is the Pearson correlation of ranks), and per target one matrix
+    product of the ranks gives every pair, so 60 methods on a photo take about a second.
     """
     explained = {e.method for e in comparison.explanations}
     methods = [m for m in comparison.methods if m in explained]
-    ranks = {(e.method, e.target): _standard_ranks(e.attribution) for e in comparison.explanations}
-    matrix = np.full((len(methods), len(methods)), np.nan)
-    for i, first in enumerate(methods):
-        for j in range(i, len(methods)):
-            second = methods[j]
-            values = [float(np.dot(ranks[first, t], ranks[second, t])) for t in comparison.targets
-                      if ranks.get((first, t)) is not None and ranks.get((second, t)) is not None]
-            if values:
-                matrix[i, j] = matrix[j, i] = float(np.clip(np.mean(values), -1, 1))
-    return Agreement(matrix, methods)
+    index = {m: i for i, m in enumerate(methods)}
+    sums, counts = np.zeros((len(methods), len(methods))), np.zeros((len(methods), len(methods)))
+    for target in comparison.targets:
+        maps = {e.method: e.attribution for e in comparison.explanations if e.target == target}
+        ranked = [(index[m], r) for m, r in ((m, _standard_ranks(a)) for m, a in maps.items()) if r is not None]
+        if ranked:
+            rows = np.ix_([i for i, _ in ranked], [i for i, _ in ranked])
+            stacked = np.stack([r for _, r in ranked])
+            sums[rows] += stacked @ stacked.T
+            counts[rows] += 1
+    matrix = np.full(sums.shape, np.nan)
+    np.divide(sums, counts, out=matrix, where=counts > 0)
+    return Agreement(np.clip(matrix, -1, 1), methods)
 
 
 def _standard_ranks(attribution: np.ndarray) -> np.ndarray | None:

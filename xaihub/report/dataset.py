@@ -4,7 +4,7 @@ Per method: mean ± standard deviation of the target probability and of every me
 reference rows), rankings per metric with bootstrap intervals and Holm-corrected Wilcoxon tests (and a
 flag where two metrics rank the methods in opposite orders), costs alone per image, faithfulness
 against cost, and a gallery of the images it explained best and worst; then every failure with its
-message. Like the comparison report it embeds its pictures as PNG data URIs, has no scripts and fetches
+message. Like the comparison report it embeds its pictures as data URIs, has no scripts and fetches
 nothing.
 """
 
@@ -263,8 +263,9 @@ def _chart(stats: DatasetStatistics, metrics: list[str], options: Options) -> st
     points = [Point(m, costs[m], means[m][metric], family_of(m) == BASELINE) for m in stats.methods
               if m in costs and metric in means.get(m, {})]
     figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
-    return (f"<h2>{escape(metric_name(metric))} against cost</h2><img class='chart' data-metric='{escape(metric)}' "
-            f"alt='{escape(metric_name(metric))} against cost' src='{render.figure_data_uri(figure)}'>"
+    picture = render.chart(figure).img(f"{metric_name(metric)} against cost",
+                                       f"class='chart' data-metric='{escape(metric)}'")
+    return (f"<h2>{escape(metric_name(metric))} against cost</h2>{picture}"
             "<p class='note'>One point per method: its mean over every explanation against its mean cost per image "
             "(alone); better is up, cheaper is left. Red: the Pareto front, methods that nothing cheaper beats. "
             "Grey crosses: baselines.</p>")
@@ -326,11 +327,10 @@ def _item(out: str | os.PathLike, line: dict[str, Any], rank: str, ranking: Rank
     except InputError as exc:
         return f"<figure {attributes}><p class='failed'>cannot show the map: {escape(str(exc))}</p>{caption}</figure>"
     values = render.scaled_maps([explanation.attribution])[0]
-    overlay = render.png_data_uri(render.overlay(explanation.image, values))
-    map_alt = escape(f"{method} map of {image}")
-    return (f"<figure {attributes}><div class='pair'><img class='input' alt='{escape(image)}' "
-            f"src='{render.png_data_uri(explanation.image)}'><img class='map' alt='{map_alt}' src='{overlay}'></div>"
-            f"{caption}</figure>")
+    shown = render.photo(explanation.image, render.GALLERY_WIDTH).img(image, "class='input'")
+    overlay = render.photo(render.overlay(explanation.image, values), render.GALLERY_WIDTH).img(
+        f"{method} map of {image}", "class='map'")
+    return f"<figure {attributes}><div class='pair'>{shown}{overlay}</div>{caption}</figure>"
 
 
 def _failures(failures: list[dict[str, Any]]) -> str:

@@ -1,4 +1,4 @@
-"""The HTML report: one self-contained file, images embedded as PNG data URIs, no scripts, no network.
+"""The HTML report: one self-contained file, pictures embedded as data URIs, no scripts, no network.
 
 This module holds the page (styles, title, versions) and what the comparison and dataset reports share;
 the section about one image is :mod:`xaihub.report.section`.
@@ -22,11 +22,12 @@ from xaihub.report.text import MAP_LEGEND, METRIC_LEGEND, e, metric_heading
 if TYPE_CHECKING:
     from xaihub.comparison import Comparison
 
-# Every rule is scoped to .xaihub, so the Jupyter fragment does not restyle the notebook around it.
-_CSS = """
-.xaihub{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1400px}
+# Every rule is scoped to .xaihub, so the Jupyter fragment does not restyle the notebook around it. Pictures
+# take their shown size from their width and height attributes (xaihub.report.render.Picture).
+_CSS = f".xaihub{{max-width:{render.PAGE_WIDTH}px}}" + """
+.xaihub{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222}
 .xaihub h1{margin-bottom:4px}.xaihub h2{border-bottom:2px solid #ccc;padding-bottom:4px;margin-top:36px}
-.xaihub img{max-width:100%}
+.xaihub img{max-width:100%;height:auto}
 .xaihub table{border-collapse:collapse;margin:8px 0}
 .xaihub th,.xaihub td{padding:4px 8px;text-align:left;vertical-align:top}
 .xaihub table.data td,.xaihub table.data th{border-bottom:1px solid #e3e3e3}
@@ -38,7 +39,6 @@ _CSS = """
 .xaihub details.target-maps>summary{cursor:pointer;font-size:17px;font-weight:600}
 .xaihub details.target-maps>summary small{font-weight:normal;color:#555}
 .xaihub .legend{display:flex;align-items:center;gap:6px;font-size:11px;color:#555;margin:6px 0}
-.xaihub .legend img{width:200px;height:12px}
 .xaihub .families{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 .xaihub .family{border:1px solid #d9d9d9;border-radius:6px;padding:6px 8px;max-width:100%;box-sizing:border-box}
 .xaihub .family>h4{margin:0 0 6px;font-size:12px;font-weight:600;color:#333;width:0;min-width:100%}
@@ -47,10 +47,10 @@ _CSS = """
 .xaihub .cards{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
 .xaihub .card{margin:0;width:180px;font-size:12px}
 .xaihub .card>figcaption{font-weight:600;overflow-wrap:anywhere;margin-bottom:3px}
-.xaihub .card img.map{width:180px;height:auto;display:block}
+.xaihub .card img.map{display:block}
 .xaihub .stats{font-size:11px;color:#444;margin-top:4px;line-height:1.45}
 .xaihub .views{display:flex;gap:4px;margin-top:4px}
-.xaihub .views figure{margin:0;font-size:10px;color:#555}.xaihub .views img{width:88px;display:block}
+.xaihub .views figure{margin:0;font-size:10px;color:#555;flex:1 1 0;min-width:0}.xaihub .views img{display:block}
 .xaihub .card.failed{background:#fff1f0;color:#a8071a;padding:6px;box-sizing:border-box;overflow-wrap:anywhere}
 .xaihub .card.failed pre{max-height:240px;overflow:auto;color:#5c0011}
 .xaihub .card.unavailable{background:#f5f5f5;color:#595959;padding:6px;box-sizing:border-box;overflow-wrap:anywhere}
@@ -58,16 +58,16 @@ _CSS = """
 .xaihub .bar{background:#69b34c;height:12px;display:inline-block}.xaihub .bar.reused{background:#b7d9a8}
 .xaihub .cbar{display:flex;gap:4px;font-size:11px}
 .xaihub .cbar .ticks{display:flex;flex-direction:column;justify-content:space-between;height:180px}
-.xaihub .note{color:#555;font-size:13px;max-width:900px}.xaihub .warning{color:#ad4e00}.xaihub .input img{width:240px}
+.xaihub .note{color:#555;font-size:13px;max-width:900px}.xaihub .warning{color:#ad4e00}
 .xaihub .input{display:flex;flex-wrap:wrap;gap:24px}.xaihub tr.explained{font-weight:bold;background:#f3f9ee}
 .xaihub code,.xaihub pre{font-size:12px}.xaihub pre{background:#f6f6f6;padding:8px}
 .xaihub pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .xaihub .flag{background:#fff7e6;border-left:4px solid #fa8c16;padding:6px 10px;max-width:900px}
 .xaihub .intro{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 .xaihub .gallery{display:flex;flex-wrap:wrap;gap:14px}.xaihub .gallery figure{margin:0;font-size:12px;width:292px}
-.xaihub .gallery .pair{display:flex;gap:4px}.xaihub .gallery img{width:144px;display:block}
+.xaihub .gallery .pair{display:flex;gap:4px}.xaihub .gallery img{display:block}
 .xaihub .gallery figcaption{margin-top:4px;line-height:1.4;overflow-wrap:anywhere}
-.xaihub img.chart{width:900px;max-width:100%;display:block}.xaihub img.chart.agreement{width:auto}
+.xaihub img.chart{display:block}
 """
 
 def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
@@ -149,8 +149,8 @@ def colourbar_legend(scale: str = "map", limit: float = 1.0) -> str:
     """The vertical colour scale beside a gallery of maps: ``scale="map"`` in multiples of each map's maximum."""
     top = "+1 × map max" if scale == "map" else f"+{limit:.3g}"
     bottom = "−1 × map max" if scale == "map" else f"−{limit:.3g}"
-    return (f"<div class='cbar'><img class='colourbar' alt='colour scale' style='height:180px;width:14px' "
-            f"src='{render.png_data_uri(render.colourbar())}'><div class='ticks'><span>{e(top)}</span>"
+    bar = render.colour_scale(180, 14).img("colour scale", "class='colourbar'")
+    return (f"<div class='cbar'>{bar}<div class='ticks'><span>{e(top)}</span>"
             f"<span>0</span><span>{e(bottom)}</span></div></div>")
 
 

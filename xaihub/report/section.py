@@ -82,8 +82,8 @@ def _input(comparison: "Comparison") -> str:
         marker = " class='explained'" if int(k) in comparison.targets else ""
         rows.append(f"<tr{marker}><td>{rank}</td><td>{int(k)}</td><td>{e(_label(comparison, int(k)))}</td>"
                     f"<td>{p:.3f}</td><td><span class='bar' style='width:{p * 150:.0f}px'></span></td></tr>")
-    source = render.png_data_uri(render.thumbnail(comparison.image, 2 * render.THUMBNAIL))
-    return (f"<div class='input'><img data-role='input' alt='input image' src='{source}'>"
+    picture = render.photo(comparison.image, render.INPUT_WIDTH).img("input image", "data-role='input'")
+    return (f"<div class='input'>{picture}"
             "<div><b>Top predictions</b> (explained targets highlighted)<table class='data predictions'>"
             "<tr><th>#</th><th>class</th><th>label</th><th>probability</th><th></th></tr>"
             + "".join(rows) + "</table></div></div>")
@@ -130,10 +130,9 @@ def _flag(agreement: FamilyAgreement | None, index: int) -> str:
 
 
 def _legend(scale: str, limit: float) -> str:
-    bar = render.colourbar(height=200, width=12)[::-1].transpose(1, 0, 2)
+    bar = render.colour_scale(200, 12, horizontal=True).img("colour scale", "class='colourbar'")
     low, high = ("−1 × map max", "+1 × map max") if scale == "map" else (f"−{limit:.3g}", f"+{limit:.3g}")
-    return (f"<div class='legend'><span>{e(low)}</span><img class='colourbar' alt='colour scale' "
-            f"src='{render.png_data_uri(bar)}'><span>{e(high)}</span><span>(green supports the class, "
+    return (f"<div class='legend'><span>{e(low)}</span>{bar}<span>{e(high)}</span><span>(green supports the class, "
             "pink speaks against it)</span></div>")
 
 
@@ -150,9 +149,9 @@ def _card(comparison: "Comparison", method: str, target: int, explanation: "Expl
         return (f"<figure class='card failed' {where} data-status='failed'><figcaption>{e(method)}</figcaption>"
                 f"<b>failed</b> {folded(message)}</figure>")
     alt = f"{method} map for {_label(comparison, target)}"
-    picture = render.png_data_uri(render.thumbnail(render.overlay(comparison.image, values)))
+    picture = render.photo(render.overlay(comparison.image, values), render.MAP_WIDTH).img(alt, "class='map'")
     return (f"<figure class='card' {where} data-status='ok'><figcaption>{e(method)}</figcaption>"
-            f"<img class='map' alt='{e(alt)}' src='{picture}'>{_segment_views(explanation, coverage)}"
+            f"{picture}{_segment_views(explanation, coverage)}"
             f"{_stats(explanation, references)}</figure>")
 
 
@@ -169,11 +168,12 @@ def folded(message: str) -> str:
 def _segment_views(explanation: "Explanation", coverage: float) -> str:
     if explanation.segments is None or explanation.segment_weights is None:
         return ""
-    views = [(render.superpixel_view(explanation, coverage), f"top {coverage:.0%} superpixels"),
-             (explanation.masked_image(MASKED_SEGMENTS), f"top {MASKED_SEGMENTS} kept")]
+    views = [(render.drawing(render.superpixel_view(explanation, coverage), render.VIEW_WIDTH),
+              f"top {coverage:.0%} superpixels"),
+             (render.photo(explanation.masked_image(MASKED_SEGMENTS), render.VIEW_WIDTH), f"top {MASKED_SEGMENTS} kept")]
     return "<div class='views'>" + "".join(
-        f"<figure><img alt='{e(caption)}' src='{render.png_data_uri(render.thumbnail(pixels))}'>"
-        f"<figcaption>{e(caption)}</figcaption></figure>" for pixels, caption in views) + "</div>"
+        f"<figure>{picture.img(caption)}<figcaption>{e(caption)}</figcaption></figure>"
+        for picture, caption in views) + "</div>"
 
 
 def _references(explanations: Iterable["Explanation"]) -> dict[str, float]:
@@ -270,9 +270,10 @@ def _chart(comparison: "Comparison", stats: dict[str, dict[str, MetricStat]], me
     points = [Point(m, float(cost[m]), per[metric].mean, family_of(m) == BASELINE)
               for m, per in stats.items() if metric in per and m in cost]
     figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
-    return (f"<h4>{e(metric_name(metric))} against cost</h4><img class='chart' data-metric='{e(metric)}' "
-            f"alt='{e(metric_name(metric))} against {e(options.chart_cost)}' "
-            f"src='{render.figure_data_uri(figure)}'><p class='note'>One point per method (cost alone, mean over "
+    picture = render.chart(figure).img(f"{metric_name(metric)} against {options.chart_cost}",
+                                       f"class='chart' data-metric='{e(metric)}'")
+    return (f"<h4>{e(metric_name(metric))} against cost</h4>{picture}<p class='note'>One point per method "
+            "(cost alone, mean over "
             "targets); better is up, cheaper is left. Red points and line: the Pareto front, methods that nothing "
             "cheaper beats. Grey crosses: baselines.</p>")
 
@@ -326,7 +327,7 @@ def _agreement(agreement: "Agreement") -> str:
     figure = agreement_figure(matrix, methods)
     return ("<h3>Agreement between methods</h3><p class='note'>Spearman rank correlation of the maps' pixels, "
             "averaged over targets: +1 same ranking, 0 unrelated, −1 reversed.</p>"
-            f"<img class='chart agreement' alt='agreement between methods' src='{render.figure_data_uri(figure)}'>")
+            + render.chart(figure).img("agreement between methods", "class='chart agreement'"))
 
 
 def _failures(comparison: "Comparison") -> str:
