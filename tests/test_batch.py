@@ -148,7 +148,7 @@ def test_a_rerun_with_other_settings_is_refused_but_new_methods_are_added(tmp_pa
     settings = json.loads((tmp_path / "run.json").read_text())
     assert settings == {"seed": 0, "targets": "top-2", "params": {"native.lime": {"num_samples": 20}},
                         "model": {"callable": "toy_models.channel_means"}, "preprocess": None, "output": "auto",
-                        "metrics": []}
+                        "metrics": [], "masks": None}
     run(IMAGES[:1], tmp_path, methods=["native.lime", "native.kernelshap"],
         params={**LIME, "native.kernelshap": {"num_samples": 20}})
     assert set(json.loads((tmp_path / "run.json").read_text())["params"]) == {"native.lime", "native.kernelshap"}
