@@ -45,7 +45,7 @@ def register_metrics(register: Callable[["Metric"], None]) -> None:
     Called once per plugin when the plugin manager loads plugins (at the first
     :func:`xaihub.explain` that asks for metrics, :func:`xaihub.plugins.list_metrics` or
     ``xaihub list``), and again for a plugin registered later at run time. The core's
-    built-in metrics (``deletion``, ``insertion``, ``degradation``, ``sanity.randomization``)
+    built-in metrics (``srg``, ``deletion``, ``insertion``, ``degradation``, ``sanity.randomization``)
     are registered through this same hook, before any entry point loads.
 
     :param register: call ``register(metric)`` once for every metric the plugin provides;

@@ -85,8 +85,9 @@ BUDGETS: dict[str, dict[str, Any]] = {
 """Sample budgets that keep a benchmark (and the demo) to minutes on a CPU; each method's defaults are larger.
 ``benchmark(params=...)`` overrides them."""
 
-FAITHFULNESS_METRICS = ("deletion", "insertion")
-"""The faithfulness metrics a benchmark computes by default."""
+FAITHFULNESS_METRICS = ("srg", "deletion", "insertion")
+"""The faithfulness metrics a benchmark computes by default: SRG (region flipping both ways, which the baselines
+do not beat) first, the pixel-flipping AUCs for comparison."""
 QUANTUS_METRICS = ("quantus.road", "quantus.irof")
 """Quantus' faithfulness metrics a benchmark adds when the Quantus plugin is installed."""
 SANITY_METRIC = "sanity.randomization"

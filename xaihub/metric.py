@@ -32,7 +32,7 @@ class Metric(ABC):
     """
 
     #: Namespaced metric name, e.g. ``"quantus.road"``. Only the core's built-ins
-    #: (``"deletion"``, ``"insertion"``, ``"degradation"``) have bare names.
+    #: (``"srg"``, ``"deletion"``, ``"insertion"``, ``"degradation"``) have bare names.
     name: ClassVar[str]
     #: Every value :meth:`compute` produces, with its direction: ``True`` when lower is
     #: better, ``False`` when higher is better, ``None`` when neither (a flag, a count).

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from xaihub.dataset_statistics import per_image
 from xaihub.ranking import ALPHA, MARGIN, better_first, holm, is_better, lower_is_better, wilcoxon_p
 
-RANKING_METRICS = ("deletion", "insertion")
+RANKING_METRICS = ("srg", "deletion", "insertion")
 """The metrics a recommendation ranks by, in order of preference."""
 SANITY_FLAG = "sanity.randomization.flagged"
 MIN_TESTED = 6

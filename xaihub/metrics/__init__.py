@@ -5,7 +5,10 @@ Every metric is a :class:`~xaihub.Metric` plugin, offered through the ``register
 values in each :attr:`Explanation.metrics <xaihub.Explanation.metrics>`. The core's own, registered by
 :mod:`xaihub.metrics.builtin`:
 
-* ``"deletion"``, ``"insertion"``: AUCs in ``[0, 1]`` (see :mod:`xaihub.metrics.faithfulness`);
+* ``"srg"``: region flipping both ways, AUC(LeRF) − AUC(MoRF), with ``"srg_morf"`` and ``"srg_lerf"``
+  (see :mod:`xaihub.metrics.regions`); the default faithfulness metric, since maps that know nothing
+  about the model score about 0 on it;
+* ``"deletion"``, ``"insertion"``: pixel-flipping AUCs in ``[0, 1]`` (see :mod:`xaihub.metrics.faithfulness`);
 * ``"degradation"``: the drop of the target's probability, and ``"degradation_top1"``:
   1.0 when the top-1 class survived the degradation, 0.0 otherwise;
 * ``"sanity.randomization"``: the model-parameter randomisation test (see :mod:`xaihub.metrics.sanity`).
@@ -18,12 +21,13 @@ from __future__ import annotations
 
 from xaihub.agreement import Agreement, agreement, spearman
 from xaihub.metrics.faithfulness import blurred, degradation, deletion_auc, insertion_auc
+from xaihub.metrics.regions import region_curves, srg
 from xaihub.metrics.summary import MetricStat, summarise
 
-METRICS = ("deletion", "insertion", "degradation")
-"""The core's faithfulness metrics; :func:`xaihub.plugins.list_metrics` has every registered one."""
+METRICS = ("srg", "deletion", "insertion", "degradation")
+"""The core's faithfulness metrics, in order of preference; :func:`xaihub.plugins.list_metrics` has every registered one."""
 
 __all__ = [
     "METRICS", "Agreement", "MetricStat", "agreement", "blurred", "deletion_auc", "degradation", "insertion_auc",
-    "spearman", "summarise",
+    "region_curves", "spearman", "srg", "summarise",
 ]

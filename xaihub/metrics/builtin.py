@@ -11,10 +11,11 @@ from typing import Callable
 from xaihub.hookspecs import hookimpl
 from xaihub.metric import Metric
 from xaihub.metrics.faithfulness import Degradation, Deletion, Insertion
+from xaihub.metrics.regions import SymmetricRelevanceGain
 from xaihub.metrics.sanity import Randomization
 
 
 @hookimpl
 def register_metrics(register: Callable[[Metric], None]) -> None:
-    for metric in (Deletion(), Insertion(), Degradation(), Randomization()):
+    for metric in (SymmetricRelevanceGain(), Deletion(), Insertion(), Degradation(), Randomization()):
         register(metric)

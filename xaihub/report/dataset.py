@@ -59,8 +59,8 @@ class Ranking:
         return float(value) if is_number(value) else None
 
 
-RANKINGS = (Ranking("deletion", True), Ranking("insertion", False), Ranking("score", False))
-"""Preference order for the gallery: deletion AUC when the run has it, else insertion AUC, else probability."""
+RANKINGS = (Ranking("srg", False), Ranking("deletion", True), Ranking("insertion", False), Ranking("score", False))
+"""Preference order for the gallery: SRG when the run has it, else deletion AUC, else insertion AUC, else probability."""
 
 
 def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str = "xaihub dataset report",
@@ -276,8 +276,9 @@ def _galleries(out: str | os.PathLike, lines: list[dict[str, Any]], methods: lis
                                        and line.get("status") == "ok"], size) for method in methods]
     return ("<h2>Best and worst images per method</h2><div class='intro'><p class='note'>One item per image: "
             "the method's map for the image's most probable explained class, with the input beside it. Each "
-            "method's images are ranked by deletion AUC when the run computed it (lower is better), else by "
-            "insertion AUC (higher is better), else by the target probability; the heading of each gallery says "
+            "method's images are ranked by SRG when the run computed it (higher is better), else by deletion AUC "
+            "(lower is better), else by insertion AUC (higher is better), else by the target probability; the "
+            "heading of each gallery says "
             f"which. {MAP_LEGEND}</p>{colourbar_legend()}</div>" + "".join(sections))
 
 

@@ -18,6 +18,12 @@ SORT_KEYS = ("name", "seconds", "forward_passes")
 """``sort_by`` values besides a metric name: alphabetical, or cheapest first."""
 BELOW_MARK = "▽"
 BELOW_TITLE = "not better than the better baseline"
+NOISE = "baseline.noise"
+"""The baseline a metric's discrimination is counted against: a random map."""
+_DISCRIMINATION_NOTE = (f" The last row counts the methods that beat {NOISE} on each metric: the metric's own "
+                        "power to tell a map from noise.")
+DISCRIMINATION_TITLE = ("how many methods beat the random map on this metric: a metric that few methods beat "
+                        "noise on cannot tell a faithful map from a degenerate one")
 
 
 def check_sort_by(sort_by: str | None, metrics: Iterable[str]) -> None:
@@ -86,7 +92,33 @@ def metric_table(methods: Sequence[str], stats: Mapping[str, Mapping[str, Any]],
         kind = " class='reference'" if reference else ""
         name = f"{escape(method)} <small>(reference)</small>" if reference else escape(method)
         rows.append(f"<tr data-method='{escape(method)}'{kind}><td>{name}</td>{lead(method)}{''.join(cells)}</tr>")
+    rows.append(_discrimination_row([m for m in methods if m not in baselines], means, metrics, baselines,
+                                    len(lead_headings)))
     return f"<div class='scroll'><table class='data {css}'>{header}{''.join(rows)}</table></div>"
+
+
+def beats_noise(methods: Sequence[str], means: Mapping[str, Mapping[str, float]], metric: str) -> tuple[int, int]:
+    """``(beating, compared)``: how many of ``methods`` with a mean of ``metric`` beat :data:`NOISE`'s mean —
+    the metric's own discrimination (a metric that most methods cannot beat noise on tells them apart badly)."""
+    noise = means.get(NOISE, {}).get(metric, math.nan)
+    values = [means.get(m, {}).get(metric, math.nan) for m in methods]
+    values = [v for v in values if not math.isnan(v)]
+    if math.isnan(noise) or lower_is_better(metric) is None:
+        return 0, 0
+    return sum(is_better(v, noise, metric) for v in values), len(values)
+
+
+def _discrimination_row(methods: Sequence[str], means: Mapping[str, Mapping[str, float]], metrics: Sequence[str],
+                        baselines: Sequence[str], leads: int) -> str:
+    if NOISE not in baselines or NOISE not in means:
+        return ""
+    cells = []
+    for metric in metrics:
+        beating, compared = beats_noise(methods, means, metric)
+        cells.append(f"<td data-metric='{escape(metric)}' data-beating='{beating}' data-compared='{compared}'>"
+                     f"{beating}/{compared}</td>" if compared else "<td></td>")
+    return (f"<tr class='discrimination' title='{DISCRIMINATION_TITLE}'><td>beat {NOISE}</td>"
+            + "<td></td>" * leads + "".join(cells) + "</tr>")
 
 
 def mark(below: bool) -> str:
@@ -99,7 +131,7 @@ def baseline_note(baselines: Sequence[str]) -> str:
     if baselines:
         return (f"<p class='note'>Reference rows ({escape(', '.join(baselines))}) come from maps that know nothing "
                 f"about the model; {BELOW_MARK} marks a method that does not beat the better of them on a "
-                f"metric (by more than {MARGIN}).</p>")
+                f"metric (by more than {MARGIN}).{_DISCRIMINATION_NOTE if NOISE in baselines else ''}</p>")
     return ("<p class='note no-baseline'>No reference rows: add <code>baseline.noise</code> and "
             "<code>baseline.centre</code> (plugin xaihub-baseline) to <code>methods</code> to see what a map "
             "that knows nothing about the model scores; scattered noise, for one, often gets a good deletion "

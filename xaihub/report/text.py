@@ -6,12 +6,15 @@ import html
 
 from xaihub.ranking import lower_is_better
 
-_METRIC_NAMES = {"deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
+_METRIC_NAMES = {"srg": "SRG", "srg_morf": "MoRF AUC", "srg_lerf": "LeRF AUC", "deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
                  "degradation_top1": "top-1 kept"}
 
 MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "
               "range (99th percentile of |attribution| = full colour), since methods' units differ.")
-METRIC_LEGEND = ("Deletion AUC: probability left as the most important pixels are blacked out (↓ better). "
+METRIC_LEGEND = ("SRG (symmetric relevance gain, Blücher et al. 2024): LeRF AUC − MoRF AUC, where MoRF AUC is "
+                 "the probability left as 16 px patches are replaced by a blurred copy, most relevant first, and "
+                 "LeRF AUC the same, least relevant first (↑ better; a map that knows nothing scores about 0). "
+                 "Deletion AUC: probability left as the most important pixels are blacked out (↓ better). "
                  "Insertion AUC: probability as they are pasted onto a blurred copy (↑ better). "
                  "Degradation drop: probability lost when only the top 20% pixels are kept and the rest "
                  "is salt-and-pepper noise (↓ better); top-1 kept: whether the predicted class survived.")
