@@ -15,7 +15,7 @@ FRAMEWORKS := torch tensorflow-cpu
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo demo-all lint test bench browser clean
+.PHONY: install demo demo-all lint test test-slow test-all bench browser clean
 
 install: $(STAMP)
 
@@ -41,7 +41,15 @@ LINTED := xaihub plugins tests benchmarks examples scripts conftest.py
 lint: install
 	$(PY) -m ruff check $(LINTED)
 
+# `make test`: every test but the slow real-model end-to-end runs (marked `slow`), in minutes;
+# `make test-slow` runs those, `make test-all` both (what CI runs: .ci/run).
 test: install browser lint
+	$(PY) -m pytest -m "not slow"
+
+test-slow: install browser
+	$(PY) -m pytest -m slow
+
+test-all: install browser lint
 	$(PY) -m pytest
 
 # The real model against the forward bound, and memory; `make bench ARGS="--methods all"` times every method.

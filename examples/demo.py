@@ -26,6 +26,8 @@ from xaihub.method_benchmark import BUDGETS, FAITHFULNESS_METRICS, SANITY_METRIC
 from xaihub.models import ModelOptions
 
 PHOTOS = ("coffee", "chelsea")
+METRICS = (*FAITHFULNESS_METRICS, SANITY_METRIC)
+"""The benchmark's faithfulness metrics (SRG first, pixel deletion and insertion beside it) and the sanity check."""
 
 
 def runnable_methods(framework: str) -> list[str]:
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument("--all", action="store_true", help="every method that can run on the model (slow)")
     chosen.add_argument("--methods", help="comma-separated methods (default: one per family)")
+    parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metrics (default: %(default)s)")
     parser.add_argument("--top-k", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         methods = default_methods(xaihub.adapt(model, ModelOptions(preprocess=preprocess)), images[0])
     options = {"methods": methods, "targets": f"top-{args.top_k}", "seed": args.seed, "params": budgets(methods),
-               "metrics": [*FAITHFULNESS_METRICS, SANITY_METRIC], "progress": True, "preprocess": preprocess,
+               "metrics": [m for m in args.metrics.split(",") if m], "progress": True, "preprocess": preprocess,
                "labels": labels}
     print(f"{described}; {len(methods)} methods on {len(images)} photo(s): {', '.join(methods)}", flush=True)
 

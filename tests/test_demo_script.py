@@ -27,6 +27,7 @@ def test_every_budget_is_a_valid_parameter_of_a_registered_method(demo_script):
     check_params(demo_script.BUDGETS, list(demo_script.BUDGETS))  # as explain checks them
 
 
+@pytest.mark.slow
 def test_the_demo_explains_both_photos_and_writes_its_report(demo_script, imagenet_torch, tmp_path, capsys):
     status = demo_script.main(["--out", str(tmp_path), "--methods", "native.lime,gradients.gradcam,baseline.centre"])
     assert status == 0

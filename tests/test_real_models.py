@@ -28,6 +28,7 @@ def cheap(methods: list[str], framework: str) -> dict[str, dict]:
     return params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", "keras"])
 def test_one_call_runs_every_method_on_the_real_model(framework, request, coffee):
     pretrained = request.getfixturevalue(f"imagenet_{framework}")

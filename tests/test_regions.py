@@ -10,6 +10,7 @@ from xaihub import Explanation, InputError
 from xaihub.metrics import region_curves, srg
 from xaihub.metrics.regions import filled, patch_labels, region_order
 from xaihub.plugins import adapt
+
 from toy_models import tiles_image
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)

@@ -123,7 +123,7 @@ def default_methods(model: ModelAdapter, image: np.ndarray) -> list[str]:
     for candidates in CHOICES.values():
         for name in candidates:
             explainer = registered.get(name)
-            if explainer is not None and _can_explain(explainer, model, image):
+            if explainer is not None and can_explain(explainer, model, image):
                 chosen.append(name)
                 break
     return chosen + [b for b in BASELINES if b in registered]
@@ -192,7 +192,8 @@ def benchmark(
                            os.fspath(report) if report is not None else None, os.fspath(out))
 
 
-def _can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
+def can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
+    """Whether ``explainer`` is installed and accepts ``model`` (its ``check_model`` passes on ``image``)."""
     try:
         explainer.check_available()
         explainer.check_model(model, image)

@@ -6,7 +6,8 @@ import html
 
 from xaihub.ranking import lower_is_better
 
-_METRIC_NAMES = {"srg": "SRG", "srg_morf": "MoRF AUC", "srg_lerf": "LeRF AUC", "deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
+_METRIC_NAMES = {"srg": "SRG", "srg_morf": "MoRF AUC", "srg_lerf": "LeRF AUC",
+                 "deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",
                  "degradation_top1": "top-1 kept"}
 
 MAP_LEGEND = ("Maps: green supports the target class, pink speaks against it; each map is scaled to its own "

@@ -82,6 +82,7 @@ def test_a_preprocess_function_puts_gradients_on_the_model_input_and_perturbatio
     assert result.forward_passes["captum.occlusion"] == 8 * 8 + 1
 
 
+@pytest.mark.slow
 def test_every_method_runs_on_efficientnet_lite0_or_is_refused_upfront(imagenet_torch, coffee):
     params = {m: {**CHEAP.get(m, {}), **(GRID if m in SUPERPIXEL else {})} for m in captum_methods()}
     result = xaihub.explain(imagenet_torch.model, coffee, preprocess=imagenet_torch.preprocess, methods=captum_methods(),

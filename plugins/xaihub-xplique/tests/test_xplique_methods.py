@@ -125,6 +125,7 @@ CHEAP_REAL = {"xplique.integrated_gradients": {"steps": 4}, "xplique.smoothgrad"
               "xplique.sobol": {"grid_size": 2, "nb_design": 2}, "xplique.hsic": {"grid_size": 2, "nb_design": 8}}
 
 
+@pytest.mark.slow
 def test_every_method_runs_on_the_real_keras_model(imagenet_keras, coffee):
     from xplique.attributions.base import BlackBoxExplainer
 
