@@ -63,9 +63,10 @@ def rows(lines: list[dict], methods: list[str], recommendation: Recommendation |
     table = ["| method | family | SRG ↑ [95% CI] | MoRF ↓ | LeRF ↑ | deletion ↓ | insertion ↑ | sanity flagged "
              "| s / image | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
     for method in order:
-        interval = bootstrap_interval(list(values["srg"].get(method, {}).values()))
-        cells = [f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]"]
-        cells += [f"{mean(values[k].get(method, {})):.3f}" for k in METRICS[1:]]
+        scores = list(values["srg"].get(method, {}).values())
+        interval = bootstrap_interval(scores) if scores else None
+        cells = [f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else "–"]
+        cells += [f"{mean(values[k].get(method, {})):.3f}" if values[k].get(method) else "–" for k in METRICS[1:]]
         flagged = values[FLAG].get(method)
         cells.append(f"{mean(flagged):.0%}" if flagged else "–")
         spent = seconds.get(method, [])
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--implementations", action="store_true", help="every implementation of every family")
+    parser.add_argument("--metrics", default="srg,deletion,insertion,sanity.randomization",
+                        help="comma-separated metrics (default: %(default)s; --implementations leaves out the sanity "
+                             "check)")
     parser.add_argument("--out", default="runs/which-method")
     args = parser.parse_args(argv)
     from xaihub.models import ModelOptions
@@ -143,12 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     first = next(iter(images.values()))
     adapter.predict(first[None])
     methods = implementations(adapter, first) if args.implementations else default_methods(adapter, first)
-    metrics = {"srg": {}, "deletion": {}, "insertion": {}, SANITY_METRIC: {}}
-    if args.implementations:
-        del metrics[SANITY_METRIC]
+    metrics = [m for m in args.metrics.split(",") if m and not (args.implementations and m == SANITY_METRIC)]
     result = xaihub.benchmark(pretrained.model, images, out=args.out, methods=methods, metrics=metrics,
                               preprocess=pretrained.preprocess, labels=pretrained.labels,
-                              report=os.path.join(args.out, "report.html"))
+                              report=os.path.join(args.out, "report.html"), progress=True)
     lines = current_records(read_index(args.out))
     print(f"EfficientNet-Lite0 (torch), {len(images)} photos, {datetime.date.today()}, {machine('cpu')}\n")
     print("\n".join(rows(lines, methods, result.recommendation)))
