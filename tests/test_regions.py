@@ -101,3 +101,20 @@ def test_the_object_map_beats_noise_by_far_on_srg_and_the_report_counts_it(regis
     row = re.search(r"<tr class='discrimination'.*?</tr>", html)
     assert row and "beat baseline.noise" in row.group(0)
     assert "data-metric='srg' data-beating='1' data-compared='2'" in row.group(0)
+
+
+def test_the_dataset_report_counts_the_methods_beating_noise_and_ranks_by_srg(registered, tmp_path):
+    image, region = tiles_image()
+
+    def model(batch):
+        redness = (batch[:, region, 0] - batch[:, region, 1:].mean(axis=-1)).mean(axis=1).clip(0, 1)
+        return np.stack([1 - redness, redness], axis=1)
+
+    good = registered(Fixed("test.object", region.astype(np.float32)))
+    away = registered(Fixed("test.away", (~region).astype(np.float32)))
+    xaihub.explain_many(model, [image, image[::-1, ::-1].copy()], [good, away, "baseline.noise"], targets=[1],
+                        out=tmp_path / "run", metrics=["srg"], model_id="redness")
+    html = open(xaihub.dataset_report(tmp_path / "run", tmp_path / "d.html"), encoding="utf-8").read()
+    row = re.search(r"<tr class='discrimination'.*?</tr>", html)
+    assert row and "data-metric='srg' data-beating='1' data-compared='2'" in row.group(0)
+    assert "Ranked by <b>SRG ↑</b>" in html  # the galleries order images by SRG
