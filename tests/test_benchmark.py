@@ -122,8 +122,8 @@ def test_default_methods_take_one_implementation_per_family_that_can_explain_the
     families = {xaihub.plugins.get_method(m).explainer.family for m in on_torch}
     assert len(families) == len(on_torch) - 1  # one per family; the two baselines share theirs
     assert set(BASELINES) <= set(on_torch) and set(BASELINES) <= set(on_callable)
-    assert "gradients.saliency" in on_torch and "native.lime" in on_torch
-    assert "gradients.saliency" not in on_callable and "native.lime" in on_callable
+    assert "captum.saliency" in on_torch and "lime.image" in on_torch  # the first of their families
+    assert "captum.saliency" not in on_callable and "lime.image" in on_callable
     for method in on_callable:  # a plain function gets the first black-box implementation of each family
         family = xaihub.plugins.get_method(method).explainer.family
         if family != "baseline":
