@@ -180,7 +180,7 @@ def check_refusal_is_upfront(subject: Subject) -> None:
     passes, images = run.refusal_cost
     _expect(bool(run.unavailable.strip()), "check_model refused the model without a reason")
     _expect(passes <= 1 and images <= 1,
-            f"check_model spent {passes} forward pass(es) ({images} image(s) evaluated) before refusing the "
+            f"{run.stopped_in} spent {passes} forward pass(es) ({images} image(s) evaluated) before refusing the "
             f"model ({run.unavailable}); refusing may cost one probe of the image at most")
 
 
@@ -192,7 +192,7 @@ def check_failures_are_upfront(subject: Subject) -> None:
     if run.error is None:
         return
     first = (str(run.error).strip() or repr(run.error)).splitlines()[0]
-    where = "in check_model" if run.error_in == "check_model" else f"after {run.reported} forward pass(es) of explain"
+    where = "in check_model" if run.stopped_in == "check_model" else f"after {run.reported} forward pass(es) of explain"
     raise AssertionError(
         f"the method failed {where} with {type(run.error).__name__}: {first} — a method either refuses upfront "
         "(MethodUnavailableError from check_model, or from explain before its work, with the reason) or returns "

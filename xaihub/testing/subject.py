@@ -45,8 +45,8 @@ class Run:
     """What ``explain`` returned."""
     error: BaseException | None = None
     """What ``explain`` (or ``check_model``) raised, other than a refusal (``MethodUnavailableError``)."""
-    error_in: str = "explain"
-    """Where :attr:`error` was raised: ``"check_model"`` or ``"explain"``."""
+    stopped_in: str = "explain"
+    """Where the refusal or :attr:`error` was raised: ``"check_model"`` or ``"explain"``."""
     reported: int = 0
     """Forward passes the adapter counted during ``explain``."""
     evaluated: int | None = None
@@ -143,11 +143,11 @@ class Subject:
                 self.explainer.check_available()
                 self.explainer.check_model(adapter, self.image)
             except MethodUnavailableError as exc:
-                run.unavailable = str(exc) or type(exc).__name__
+                run.unavailable, run.stopped_in = str(exc) or type(exc).__name__, "check_model"
                 run.refusal_cost = (adapter.forward_passes, evaluations.images)
                 return run
             except Exception as exc:
-                run.error, run.error_in = exc, "check_model"
+                run.error, run.stopped_in = exc, "check_model"
                 return run
             adapter.reset_count()
             evaluations.reset()
