@@ -331,6 +331,8 @@ def test_image_checks_run_every_case_on_every_model_with_its_superpixels():
     assert not report.failures and len(report.outcomes) == len(zoo.IMAGE_CASES) * len(checks.ON_IMAGES)
     assert ((8, 8, 3), None) in Superpixels.seen and ((224, 224, 3), None) in Superpixels.seen
     assert [count for shape, count in Superpixels.seen if count] == [1, 2, 3]
+    unsegmented = [case for case in zoo.IMAGE_CASES if case.superpixels is None]
+    assert len(xaihub.testing.image_checks(Brightness())) == len(unsegmented) * len(checks.ON_IMAGES)
 
 
 def test_image_checks_catch_a_method_that_breaks_on_tiny_images():

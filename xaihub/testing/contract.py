@@ -122,7 +122,8 @@ def image_checks(explainer: Explainer | str, models: Any = None, *, cases: Itera
     ids such as ``native.lime-torch.cnn@noise8-check_maps``.
 
     :param cases: default :data:`xaihub.testing.zoo.IMAGE_CASES` (8 px noise to photo size, flat, one to three
-        superpixels); a case's own parameters (its superpixels) are added to ``params`` for methods taking them.
+        superpixels); a case's own parameters (its superpixels) are added to ``params``; a case of given
+        superpixels is left out for a method that takes no ``segments`` (it would be a flat image again).
     :param checks: default :data:`~xaihub.testing.checks.ON_IMAGES` (a result or an upfront refusal, valid maps).
     The other arguments are those of :func:`explainer_checks`.
     """
@@ -130,6 +131,8 @@ def image_checks(explainer: Explainer | str, models: Any = None, *, cases: Itera
     chosen = list(checks) if checks is not None else list(contract_checks.ON_IMAGES)
     found = []
     for case in zoo.IMAGE_CASES if cases is None else cases:
+        if case.superpixels is not None and "segments" not in explainer.defaults:
+            continue
         used = {**(params or {}), **case.params_for(explainer.defaults)}
         for name, model in _named_models(explainer, models):
             subject = Subject(explainer, model, case.image(), params=used, targets=targets, seed=seed,
