@@ -279,3 +279,70 @@ def test_a_third_party_plugin_runs_the_contract_in_its_own_tests():
     for check in marker.args[1]:
         check()
     assert xaihub.testing.check_explainer is check_explainer
+
+
+def test_any_other_failure_of_explain_breaks_the_contract_however_early():
+    class Late(Brightness):
+        def explain(self, model, image, targets, *, seed, power):
+            model.predict(np.stack([image] * 3))
+            raise ValueError("Expected parameter probs of distribution Categorical")
+
+    class Early(Brightness):
+        def explain(self, model, image, targets, *, seed, power):
+            raise ValueError("too few features")
+
+    message = failures(Late(), checks.check_failures_are_upfront)
+    assert "failed after 3 forward pass(es) of explain with ValueError: Expected parameter probs" in message
+    assert "refuses upfront" in message
+    assert "failed after 0 forward pass(es) of explain with ValueError" in failures(
+        Early(), checks.check_failures_are_upfront)
+
+
+def test_a_refusal_from_explain_before_its_work_is_upfront_and_after_it_is_not():
+    class RefusesTheImage(Brightness):
+        def explain(self, model, image, targets, *, seed, power):
+            raise MethodUnavailableError("contract.brightness needs at least 2 superpixels")
+
+    class RefusesLate(Brightness):
+        def explain(self, model, image, targets, *, seed, power):
+            model.predict(np.stack([image] * 4))
+            raise MethodUnavailableError("contract.brightness gave up")
+
+    report = check_explainer(RefusesTheImage(), checks=checks.ON_IMAGES, raise_on_failure=False)
+    assert not report.failures and report.unavailable("callable") == "contract.brightness needs at least 2 superpixels"
+    assert "spent 4 forward pass(es) (4 image(s) evaluated) before refusing" in failures(
+        RefusesLate(), checks.check_refusal_is_upfront)
+
+
+def test_image_checks_run_every_case_on_every_model_with_its_superpixels():
+    class Superpixels(Brightness):
+        defaults = {"power": 1.0, "segments": None}
+        constraints = {**Brightness.constraints, "segments": [None, xaihub.params.Array(2, "iu", "superpixel ids")]}
+        seen: list = []
+
+        def explain(self, model, image, targets, *, seed, power, segments):
+            self.seen.append((image.shape, None if segments is None else int(segments.max()) + 1))
+            return super().explain(model, image, targets, seed=seed, power=power)
+
+    found = xaihub.testing.image_checks(Superpixels(), [zoo.get("callable"), zoo.get("torch.depthwise_max")])
+    assert len(found) == len(zoo.IMAGE_CASES) * 2 * len(checks.ON_IMAGES)
+    assert "contract.brightness-torch.depthwise_max@noise8-check_failures_are_upfront" in {c.id for c in found}
+    report = xaihub.testing.check_explainer_on_images(Superpixels(), zoo.get("callable"))
+    assert not report.failures and len(report.outcomes) == len(zoo.IMAGE_CASES) * len(checks.ON_IMAGES)
+    assert ((8, 8, 3), None) in Superpixels.seen and ((224, 224, 3), None) in Superpixels.seen
+    assert [count for shape, count in Superpixels.seen if count] == [1, 2, 3]
+    unsegmented = [case for case in zoo.IMAGE_CASES if case.superpixels is None]
+    assert len(xaihub.testing.image_checks(Brightness())) == len(unsegmented) * len(checks.ON_IMAGES)
+
+
+def test_image_checks_catch_a_method_that_breaks_on_tiny_images():
+    class Tiny(Brightness):
+        def explain(self, model, image, targets, *, seed, power):
+            if min(image.shape[:2]) < 16:
+                model.predict(image[None])
+                raise IndexError("window larger than the image")
+            return super().explain(model, image, targets, seed=seed, power=power)
+
+    report = xaihub.testing.check_explainer_on_images(Tiny(), raise_on_failure=False)
+    assert {(o.model, o.check) for o in report.failures} == {
+        ("callable@noise8", "check_failures_are_upfront"), ("callable@noise8", "check_maps")}

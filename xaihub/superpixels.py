@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from xaihub.cache import RunCache, array_key
-from xaihub.errors import InputError
+from xaihub.errors import InputError, MethodUnavailableError
 
 FILLS = ("zero", "mean", "blur")
 
@@ -59,8 +59,12 @@ AUTO_PIXELS_PER_SUPERPIXEL = 128
 AUTO_RANGE = (60, 150)
 """``"auto"`` asks SLIC for one superpixel per this many pixels, within this range; SLIC merges
 some, giving about 40 superpixels on a 32×32 image and about 100 on a photo."""
+AUTO_MIN_PIXELS = 4
+"""``"auto"`` asks for no more superpixels than one per this many pixels (16 on an 8×8 image)."""
 FEW_SUPERPIXELS = 10
-"""An explanation over fewer superpixels than this carries a warning: it can hardly point at anything."""
+"""An explanation over fewer superpixels than this carries a warning: it can hardly point at anything.
+``"auto"`` never gives fewer on an image of at least this many pixels: where SLIC finds no regions (it
+merges an image of noise into one superpixel), it falls back to a regular grid."""
 _DEFAULTS = {
     "auto": {"n_segments": None},
     "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
@@ -74,8 +78,10 @@ def segment(image: np.ndarray, algorithm: str, params: Mapping[str, Any], seed: 
     """Superpixel ids ``H×W`` int32 numbered ``0..n-1``.
 
     :param algorithm: ``"auto"``: SLIC asked for ``n_segments`` superpixels, by default one per
-        ``AUTO_PIXELS_PER_SUPERPIXEL`` pixels within ``AUTO_RANGE`` (about 40 result on a 32×32 image,
-        about 100 on a photo), so that superpixels are sized to the image; ``"quickshift"`` (scikit-image's, or
+        ``AUTO_PIXELS_PER_SUPERPIXEL`` pixels within ``AUTO_RANGE`` and at most one per ``AUTO_MIN_PIXELS``
+        pixels (about 40 result on a 32×32 image, about 100 on a photo, 16 on 8×8), so that superpixels are
+        sized to the image; where SLIC gives fewer than ``FEW_SUPERPIXELS`` (on noise it gives one), a
+        regular grid of about that many cells (:func:`grid_segments`); ``"quickshift"`` (scikit-image's, or
         the identical torch version when ``device`` is a CUDA device; its defaults are the seed
         project's, tuned for 299×299 photos), ``"slic"`` or ``"felzenszwalb"``.
     :param params: the algorithm's parameters; missing ones take scikit-image's usual values.
@@ -112,13 +118,38 @@ def few_superpixels_warning(segments: np.ndarray) -> str | None:
             "or parameters for smaller superpixels")
 
 
+def grid_segments(shape: tuple[int, int], count: int) -> np.ndarray:
+    """Superpixel ids ``H×W`` int32 of a regular grid of about ``count`` cells, as square as the image allows."""
+    height, width = shape
+    rows = int(np.clip(round(np.sqrt(count * height / width)), 1, height))
+    columns = int(np.clip(round(count / rows), 1, width))
+    row_ids = np.arange(height) * rows // height
+    column_ids = np.arange(width) * columns // width
+    return (row_ids[:, None] * columns + column_ids[None, :]).astype(np.int32)
+
+
+def require_superpixels(segments: np.ndarray, method: str, minimum: int, why: str) -> None:
+    """Refuse, before any sampling, superpixels too few for ``method``'s estimator: raise
+    :class:`~xaihub.errors.MethodUnavailableError` saying ``why`` when ``segments`` has fewer than ``minimum``."""
+    count = int(segments.max()) + 1
+    if count < minimum:
+        raise MethodUnavailableError(
+            f"{method} needs at least {minimum} superpixels ({why}); the segmentation gave {count}: use "
+            "segmentation='auto' (never fewer than 10 superpixels on an image of 10 pixels or more), smaller "
+            "superpixels, or segments with more")
+
+
 def _skimage_segments(image: np.ndarray, algorithm: str, params: dict[str, Any], seed: int) -> np.ndarray:
     from skimage import segmentation
 
     if algorithm == "auto":
-        wanted = params["n_segments"] or int(np.clip(image.shape[0] * image.shape[1] // AUTO_PIXELS_PER_SUPERPIXEL,
-                                                     *AUTO_RANGE))
-        return segmentation.slic(image, n_segments=wanted, compactness=10.0, start_label=0, channel_axis=-1)
+        pixels = image.shape[0] * image.shape[1]
+        wanted = params["n_segments"] or max(1, min(int(np.clip(pixels // AUTO_PIXELS_PER_SUPERPIXEL, *AUTO_RANGE)),
+                                                    pixels // AUTO_MIN_PIXELS))
+        found = segmentation.slic(image, n_segments=wanted, compactness=10.0, start_label=0, channel_axis=-1)
+        if len(np.unique(found)) < min(FEW_SUPERPIXELS, wanted):
+            return grid_segments(image.shape[:2], wanted)
+        return found
     if algorithm == "quickshift":
         return segmentation.quickshift(image, **params, rng=seed)
     if algorithm == "slic":

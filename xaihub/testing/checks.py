@@ -170,17 +170,33 @@ def check_forward_passes_counted(subject: Subject) -> None:
 
 
 def check_refusal_is_upfront(subject: Subject) -> None:
-    """A model the method cannot explain is refused by ``check_model`` (``MethodUnavailableError`` with a
-    reason) before the method spends time: at most one probe of the image (one forward pass, say a
-    traced pass that reads the architecture), never more."""
+    """A model (or image) the method cannot explain is refused (``MethodUnavailableError`` with a reason) by
+    ``check_model``, or by ``explain`` before its work (say on the image's superpixels), before the method
+    spends time: at most one probe of the image (one forward pass, say a traced pass that reads the
+    architecture), never more."""
     run = subject.run()
     if run.unavailable is None:
         return
     passes, images = run.refusal_cost
     _expect(bool(run.unavailable.strip()), "check_model refused the model without a reason")
     _expect(passes <= 1 and images <= 1,
-            f"check_model spent {passes} forward pass(es) ({images} image(s) evaluated) before refusing the "
+            f"{run.stopped_in} spent {passes} forward pass(es) ({images} image(s) evaluated) before refusing the "
             f"model ({run.unavailable}); refusing may cost one probe of the image at most")
+
+
+def check_failures_are_upfront(subject: Subject) -> None:
+    """On a model and image it accepted, the method returns its maps: it refuses upfront
+    (``MethodUnavailableError``, see :func:`check_refusal_is_upfront`) or explains, and any other exception
+    from ``explain`` breaks the contract, however few forward passes it had made."""
+    run = subject.run()
+    if run.error is None:
+        return
+    first = (str(run.error).strip() or repr(run.error)).splitlines()[0]
+    where = "in check_model" if run.stopped_in == "check_model" else f"after {run.reported} forward pass(es) of explain"
+    raise AssertionError(
+        f"the method failed {where} with {type(run.error).__name__}: {first} — a method either refuses upfront "
+        "(MethodUnavailableError from check_model, or from explain before its work, with the reason) or returns "
+        "a result")
 
 
 def check_seeds(subject: Subject) -> None:
@@ -245,11 +261,14 @@ def check_requires(subject: Subject) -> None:
 PER_EXPLAINER: tuple[Check, ...] = (check_declarations, check_defaults_match_signature, check_constraints,
                                     check_invalid_parameters_refused, check_requires)
 """Checks of what an explainer declares; they run once per explainer."""
-PER_MODEL: tuple[Check, ...] = (check_refusal_is_upfront, check_maps, check_targets, check_model_untouched,
-                                check_forward_passes_counted, check_seeds)
+PER_MODEL: tuple[Check, ...] = (check_refusal_is_upfront, check_failures_are_upfront, check_maps, check_targets,
+                                check_model_untouched, check_forward_passes_counted, check_seeds)
 """Checks of one run on one model."""
 ON_ARCHITECTURES: tuple[Check, ...] = PER_MODEL[:-1]
 """What every method is held to on every zoo architecture (seeds are checked on the default models)."""
+ON_IMAGES: tuple[Check, ...] = (check_refusal_is_upfront, check_failures_are_upfront, check_maps)
+"""What every method is held to on every :data:`~xaihub.testing.zoo.IMAGE_CASES` image: a result or an upfront
+refusal, and valid maps."""
 
 
 def _expect(condition: bool, message: str) -> None:

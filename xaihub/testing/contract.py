@@ -11,7 +11,7 @@ import numpy as np
 from xaihub.explainer import BLACK_BOX, Explainer
 from xaihub.testing import checks as contract_checks
 from xaihub.testing import zoo
-from xaihub.testing.subject import Subject, Unavailable
+from xaihub.testing.subject import Subject, Unavailable, model_name_of
 
 Check = Callable[[Subject], None]
 
@@ -113,6 +113,49 @@ def explainer_checks(explainer: Explainer | str, models: Any = None, *, image: n
     found += [ContractCheck(f"{explainer.name}-{subject.model_name}-{check.__name__}", check, subject, True)
               for subject in subjects for check in chosen if check not in contract_checks.PER_EXPLAINER]
     return found
+
+
+def image_checks(explainer: Explainer | str, models: Any = None, *, cases: Iterable[zoo.ImageCase] | None = None,
+                 params: Mapping[str, Any] | None = None, targets: Sequence[int] | None = None, seed: int = 0,
+                 checks: Iterable[Check] | None = None) -> list[ContractCheck]:
+    """The checks of a run of ``explainer`` on each image case and model, as :class:`ContractCheck` objects with
+    ids such as ``native.lime-torch.cnn@noise8-check_maps``.
+
+    :param cases: default :data:`xaihub.testing.zoo.IMAGE_CASES` (8 px noise to photo size, flat, one to three
+        superpixels); a case's own parameters (its superpixels) are added to ``params``; a case of given
+        superpixels is left out for a method that takes no ``segments`` (it would be a flat image again).
+    :param checks: default :data:`~xaihub.testing.checks.ON_IMAGES` (a result or an upfront refusal, valid maps).
+    The other arguments are those of :func:`explainer_checks`.
+    """
+    explainer = _resolve(explainer)
+    chosen = list(checks) if checks is not None else list(contract_checks.ON_IMAGES)
+    found = []
+    for case in zoo.IMAGE_CASES if cases is None else cases:
+        if case.superpixels is not None and "segments" not in explainer.defaults:
+            continue
+        used = {**(params or {}), **case.params_for(explainer.defaults)}
+        for name, model in _named_models(explainer, models):
+            subject = Subject(explainer, model, case.image(), params=used, targets=targets, seed=seed,
+                              model_name=f"{name or model_name_of(model)}@{case.name}")
+            found += [ContractCheck(f"{explainer.name}-{subject.model_name}-{check.__name__}", check, subject, True)
+                      for check in chosen]
+    return found
+
+
+def check_explainer_on_images(explainer: Explainer | str, models: Any = None, *,
+                              cases: Iterable[zoo.ImageCase] | None = None, params: Mapping[str, Any] | None = None,
+                              targets: Sequence[int] | None = None, seed: int = 0,
+                              checks: Iterable[Check] | None = None, raise_on_failure: bool = True) -> ContractReport:
+    """Hold ``explainer`` to the contract on every image case (:func:`image_checks`): on each, on each model,
+    it explains with valid maps or refuses upfront with its reason, never failing after it started; raise
+    ``AssertionError`` listing what breaks (``raise_on_failure=False`` returns the report)."""
+    report = ContractReport(_resolve(explainer).name)
+    for check in image_checks(explainer, models, cases=cases, params=params, targets=targets, seed=seed,
+                              checks=checks):
+        report.outcomes.append(check.outcome())
+    if raise_on_failure and report.failures:
+        raise AssertionError(str(report))
+    return report
 
 
 def check_explainer(explainer: Explainer | str, model: Any = None, image: np.ndarray | None = None, *,

@@ -36,13 +36,17 @@ class Run:
 
     targets: list[int]
     unavailable: str | None = None
-    """The method's reason when it refused the model upfront."""
+    """The method's reason when it refused the model or image (``MethodUnavailableError`` from ``check_model``,
+    or from ``explain``, say on a cheap look at the image's superpixels)."""
     refusal_cost: tuple[int, int | None] = (0, 0)
-    """Forward passes counted by the adapter, and images really evaluated, while ``check_model`` ran."""
+    """Forward passes counted by the adapter, and images really evaluated, before the refusal (in ``check_model``
+    or ``explain``)."""
     results: Any = None
     """What ``explain`` returned."""
     error: BaseException | None = None
-    """What ``explain`` (or ``check_model``, with another error than MethodUnavailableError) raised."""
+    """What ``explain`` (or ``check_model``) raised, other than a refusal (``MethodUnavailableError``)."""
+    stopped_in: str = "explain"
+    """Where the refusal or :attr:`error` was raised: ``"check_model"`` or ``"explain"``."""
     reported: int = 0
     """Forward passes the adapter counted during ``explain``."""
     evaluated: int | None = None
@@ -81,7 +85,7 @@ class Subject:
         self.seed = seed
         self._source = model
         self.preprocess = model.preprocess if isinstance(model, Architecture) and preprocess is None else preprocess
-        self.model_name = model_name or _model_name(model)
+        self.model_name = model_name or model_name_of(model)
         self._model: Any = None
         self._run: Run | None = None
 
@@ -139,11 +143,11 @@ class Subject:
                 self.explainer.check_available()
                 self.explainer.check_model(adapter, self.image)
             except MethodUnavailableError as exc:
-                run.unavailable = str(exc) or type(exc).__name__
+                run.unavailable, run.stopped_in = str(exc) or type(exc).__name__, "check_model"
                 run.refusal_cost = (adapter.forward_passes, evaluations.images)
                 return run
             except Exception as exc:
-                run.error = exc
+                run.error, run.stopped_in = exc, "check_model"
                 return run
             adapter.reset_count()
             evaluations.reset()
@@ -151,6 +155,9 @@ class Subject:
                 with adapter.session():
                     run.results = self.explainer.explain(adapter, self.image.copy(), list(run.targets), seed=self.seed,
                                                          **self.used_params())
+            except MethodUnavailableError as exc:
+                run.unavailable = str(exc) or type(exc).__name__
+                run.refusal_cost = (adapter.forward_passes, evaluations.images)
             except Exception as exc:
                 run.error = exc
             run.reported = adapter.forward_passes
@@ -161,7 +168,8 @@ class Subject:
         return run
 
 
-def _model_name(model: Any) -> str:
+def model_name_of(model: Any) -> str:
+    """A model's name in check ids: the architecture's, a function's, or the class name."""
     if isinstance(model, Architecture):
         return model.name
     return getattr(model, "__name__", None) or type(model).__name__

@@ -65,6 +65,60 @@ def image(height: int = IMAGE_SIZE[0], width: int = IMAGE_SIZE[1], seed: int = 0
     return np.clip(picture + rng.normal(0, 6, picture.shape), 0, 255).astype(np.uint8)
 
 
+def noise(size: int, seed: int = 0) -> np.ndarray:
+    """A ``size×size×3`` uint8 image of uniform noise: nothing to find, no regions to segment."""
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def bands(count: int, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size×size×3`` uint8 image of ``count`` flat vertical bands of different colours, and the bands as
+    superpixel ids ``size×size`` (``count=1``: a flat image, one superpixel)."""
+    picture = np.zeros((size, size, 3), np.uint8)
+    segments = np.zeros((size, size), np.int32)
+    for k, columns in enumerate(np.array_split(np.arange(size), count)):
+        shade = k / max(count - 1, 1)
+        picture[:, columns] = (int(40 + 180 * shade), int(200 - 150 * shade), 120)
+        segments[:, columns] = k
+    return picture, segments
+
+
+@dataclass(frozen=True)
+class ImageCase:
+    """An image methods are held to besides :func:`image`: a size or content that breaks samplers,
+    regressions or kernels. With ``superpixels``, superpixel methods are given that many ``segments``
+    (:func:`bands`); the others explain the same image their own way."""
+
+    name: str
+    summary: str
+    factory: Callable[[], np.ndarray]
+    superpixels: int | None = None
+
+    def image(self) -> np.ndarray:
+        """The image, ``H×W×3`` uint8."""
+        return self.factory()
+
+    def params_for(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The parameters a method with these ``defaults`` takes on this image: the given superpixels, if any."""
+        if self.superpixels is None or "segments" not in defaults:
+            return {}
+        return {"segments": bands(self.superpixels)[1]}
+
+    def __repr__(self) -> str:
+        return f"ImageCase({self.name!r})"
+
+
+IMAGE_CASES: tuple[ImageCase, ...] = (
+    *(ImageCase(f"noise{size}", f"{size}×{size} uniform noise", lambda size=size: noise(size))
+      for size in (8, 16, 32, 64)),
+    ImageCase("photo224", "224×224, photo size", lambda: image(224, 224)),
+    ImageCase("flat48", "48×48 of one colour, segmented by the method", lambda: bands(1)[0]),
+    *(ImageCase(f"superpixels{count}", f"48×48 of {count} flat band(s), given as {count} superpixel(s)",
+                lambda count=count: bands(count)[0], superpixels=count) for count in (1, 2, 3)),
+)
+"""Images every method explains or refuses upfront (:func:`xaihub.testing.image_checks`): tiny to photo
+size, noise, flat, and one, two and three superpixels."""
+
+
 def plain_callable() -> Callable[[np.ndarray], np.ndarray]:
     """A predict function ``N×H×W×3`` (in [0, 1]) → ``N×5`` logits: fixed random projections of the
     image's 4×4 average-pooled pixels."""
@@ -132,6 +186,10 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                  _torch("channels_last")),
     Architecture("torch.softmax_sequential", "torch", "softmax", "an nn.Sequential ending in nn.Softmax",
                  _torch("softmax_sequential")),
+    Architecture("torch.depthwise_max", "torch", "dw-max", "Conv2d, ReLU6, depthwise Conv2d, Hardswish, "
+                 "AdaptiveMaxPool2d, Linear (any input size)", _torch("depthwise_max")),
+    Architecture("torch.patch_attention", "torch", "attn", "8×8 patch Conv2d, MultiheadAttention with a LayerNorm "
+                 "residual, GELU, mean over patches (any input of 8 px or more)", _torch("patch_attention")),
     Architecture("keras.sequential", "keras", "k-seq", "a Sequential CNN, softmax in its last Dense", _keras("sequential")),
     Architecture("keras.residual", "keras", "k-res", "functional, BatchNormalization and residual Add layers",
                  _keras("residual")),

@@ -89,6 +89,21 @@ def softmax_sequential() -> nn.Module:
     )
 
 
+def depthwise_max() -> nn.Module:
+    """A convolution, ``ReLU6``, a depthwise convolution, ``Hardswish``, ``AdaptiveMaxPool2d`` and a linear head:
+    no pooling before the head, so any input of one pixel or more."""
+    return _Head(nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(), nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Hardswish(),
+    ), 8, nn.AdaptiveMaxPool2d(1))
+
+
+def patch_attention() -> nn.Module:
+    """8×8 patches embedded by a convolution, one ``nn.MultiheadAttention`` with a ``LayerNorm`` residual,
+    ``GELU``, the mean over the patches and a linear head: no class token or position embedding, so any
+    input of 8 pixels or more."""
+    return _PatchAttention(patch=8, width=16, heads=2)
+
+
 class _Head(nn.Module):
     def __init__(self, features: nn.Module, channels: int, pool: nn.Module) -> None:
         super().__init__()
@@ -167,6 +182,21 @@ class _VisionTransformer(nn.Module):
         tokens = self.embed(x).flatten(2).transpose(1, 2)
         tokens = torch.cat([self.class_token.expand(len(x), -1, -1), tokens], dim=1) + self.position
         return self.head(self.norm(self.blocks(tokens))[:, 0])
+
+
+class _PatchAttention(nn.Module):
+    def __init__(self, patch: int, width: int, heads: int) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, width, patch, stride=patch)
+        self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm = nn.LayerNorm(width)
+        self.activation = nn.GELU()
+        self.head = nn.Linear(width, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x).flatten(2).transpose(1, 2)
+        tokens = self.norm(tokens + self.attention(tokens, tokens, tokens, need_weights=False)[0])
+        return self.head(self.activation(tokens).mean(dim=1))
 
 
 class _Outputs(nn.Module):

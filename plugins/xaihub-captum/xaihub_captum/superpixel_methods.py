@@ -23,6 +23,7 @@ from xaihub.superpixels import (
     FILLS,
     SEGMENTATION_DEFAULTS,
     fill_image,
+    require_superpixels,
     segmentation_constraints,
     superpixels_for,
 )
@@ -46,6 +47,9 @@ class SuperpixelAttribution(CaptumMethod):
 
     constraints = SUPERPIXEL_CONSTRAINTS
     libraries = ("captum", "scikit-image")
+    min_superpixels: int = 1
+    """Fewer superpixels are refused before any forward pass (see :func:`xaihub.superpixels.require_superpixels`)."""
+    few_superpixels_reason = ""
 
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 **params: Any) -> list[Explanation]:
@@ -53,6 +57,7 @@ class SuperpixelAttribution(CaptumMethod):
 
         segments = superpixels_for(image, {k: params.pop(k) for k in SEGMENTATION_DEFAULTS}, seed, model.cache,
                                    model.device)
+        require_superpixels(segments, self.name, self.min_superpixels, self.few_superpixels_reason)
         fill, score = params.pop("fill"), params.pop("score")
         perturbation = _Perturbation(
             pixels=pixel_images(model, image[None]), fill=pixel_images(model, fill_image(image, segments, fill)[None]),
@@ -170,7 +175,8 @@ class KernelShap(SurrogateAttribution):
     """captum's ``KernelShap`` over superpixels: ``n_samples`` coalitions drawn by the Shapley kernel
     (captum always includes the all-on and all-off ones) and a linear regression of the target's ``score``
     on them (default ``"probability"``, as ``native.kernelshap`` and ``shap.kernel``); the weights
-    approximate Shapley values and add up to about ``score(image) − score(all filled)``.
+    approximate Shapley values and add up to about ``score(image) − score(all filled)``. An image of one
+    superpixel is refused upfront: captum draws coalitions of 1 to M−1 superpixels, none when M is 1.
     """
 
     name = "captum.kernel_shap"
@@ -179,6 +185,8 @@ class KernelShap(SurrogateAttribution):
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "score": "probability", "n_samples": 300}
     constraints = {**SUPERPIXEL_CONSTRAINTS, "n_samples": Integer(2, 100_000)}
     libraries = ("captum", "scikit-image", "scikit-learn")
+    min_superpixels = 2
+    few_superpixels_reason = "captum's KernelShap samples coalitions of 1 to M−1 of the M superpixels"
 
     def captum_method(self, forward, *, n_samples):
         from captum.attr import KernelShap as CaptumKernelShap

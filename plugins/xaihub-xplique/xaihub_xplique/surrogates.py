@@ -16,7 +16,13 @@ import numpy as np
 
 from xaihub import Explanation
 from xaihub.params import Integer, Real
-from xaihub.superpixels import SEGMENTATION_DEFAULTS, few_superpixels_warning, segmentation_constraints, superpixels_for
+from xaihub.superpixels import (
+    SEGMENTATION_DEFAULTS,
+    few_superpixels_warning,
+    require_superpixels,
+    segmentation_constraints,
+    superpixels_for,
+)
 from xaihub_xplique.perturbations import PerturbationMethod
 
 
@@ -24,9 +30,13 @@ class SurrogateMethod(PerturbationMethod):
     """A linear surrogate over superpixels: the map paints each superpixel with its coefficient."""
 
     libraries = ("xplique", "scikit-image", "scikit-learn")
+    min_superpixels: int = 1
+    """Fewer superpixels are refused before any forward pass (see :func:`xaihub.superpixels.require_superpixels`)."""
+    few_superpixels_reason = ""
 
     def run(self, model, image, targets, seed, params):
         segments = superpixels_for(image, params, seed, model.cache)
+        require_superpixels(segments, self.name, self.min_superpixels, self.few_superpixels_reason)
         explanations = super().run(model, image, targets, seed, {**params, "segments": segments})
         return [_painted(explanation, segments) for explanation in explanations]
 
@@ -78,7 +88,10 @@ class XpliqueLime(SurrogateMethod):
 class XpliqueKernelShap(SurrogateMethod):
     """Kernel SHAP (Lundberg & Lee 2017) as Xplique runs it: ``nb_samples`` coalitions drawn with the
     Shapley kernel's distribution of sizes, a plain linear regression. Xplique draws them from
-    TensorFlow's global random ops; each target draws them again from ``seed``, so all get the same."""
+    TensorFlow's global random ops; each target draws them again from ``seed``, so all get the same.
+    Fewer than 3 superpixels are refused upfront: Xplique draws only coalitions of 1 to M−1 superpixels
+    (never all or none) and fits an intercept, so with one superpixel every coalition is empty (all weights 0)
+    and with two each shows exactly one, collinear with the intercept (the weights are arbitrary)."""
 
     name = "xplique.kernelshap"
     family = "kernel_shap"
@@ -87,6 +100,9 @@ class XpliqueKernelShap(SurrogateMethod):
     draws_in_tensorflow = True
     defaults: dict[str, Any] = {"nb_samples": 800, "ref_value": 0.0, **SEGMENTATION_DEFAULTS}
     constraints = {"nb_samples": Integer(2, 100_000), "ref_value": Real(0, 255), **segmentation_constraints()}
+    min_superpixels = 3
+    few_superpixels_reason = ("Xplique's KernelShap draws coalitions of 1 to M−1 superpixels and fits an intercept: "
+                              "with fewer than 3 the regression cannot tell the superpixels apart")
 
     def surrogate(self, predictions, batch_size, mapping, ref_value, seed, params):
         explainer = self.xplique_type()(predictions, batch_size=batch_size, nb_samples=params["nb_samples"],
