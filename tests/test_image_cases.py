@@ -16,10 +16,19 @@ EXPLAINERS = [registered.explainer for registered in list_methods()]
 METHODS = [explainer.name for explainer in EXPLAINERS]
 SUPERPIXEL_METHODS = [explainer.name for explainer in EXPLAINERS if "segments" in explainer.defaults]
 SLOW = {"omnixai.ig", "omnixai.lime", "omnixai.shap", "shap.partition"}
-"""Methods whose runs here take several seconds each (still run by `make test`; `-m "not slow"` skips them)."""
+"""Methods whose runs here take several seconds each (marked slow: `make test-slow` and CI run them)."""
+QUICK_CASES = {"noise8", "flat48"}
+"""The cases `make test` runs for methods without superpixels (the smallest and the flattest image); the
+superpixel methods, whose samplers and regressions these cases are about, get every case there; CI runs all."""
+
+
+def _marks(method: str, case: str) -> list:
+    quick = method not in SLOW and (method in SUPERPIXEL_METHODS or case in QUICK_CASES)
+    return [] if quick else [pytest.mark.slow]
+
+
 UNSEEN = [zoo.get("torch.depthwise_max"), zoo.get("torch.patch_attention")]
-CASES = [pytest.param(explainer.name, case, id=f"{explainer.name}-{case.name}",
-                      marks=[pytest.mark.slow] if explainer.name in SLOW else [])
+CASES = [pytest.param(explainer.name, case, id=f"{explainer.name}-{case.name}", marks=_marks(explainer.name, case.name))
          for explainer in EXPLAINERS for case in zoo.IMAGE_CASES
          if case.superpixels is None or "segments" in explainer.defaults]
 
