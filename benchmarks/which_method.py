@@ -60,22 +60,26 @@ def rows(lines: list[dict], methods: list[str], recommendation: Recommendation |
             seconds.setdefault(str(line["method"]), []).append(float(line["seconds"]))
     srg = {m: mean(values["srg"].get(m, {})) for m in methods}
     order = sorted(methods, key=lambda m: (m in BASELINES, -srg[m] if not math.isnan(srg[m]) else math.inf))
-    table = ["| method | family | SRG ↑ [95% CI] | MoRF ↓ | LeRF ↑ | deletion ↓ | insertion ↑ | sanity flagged "
-             "| s / image | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+    sanity = bool(values[FLAG])  # without the sanity check the verdict is only the baselines'
+    table = ["| method | family | SRG ↑ [95% CI] | MoRF ↓ | LeRF ↑ | deletion ↓ | insertion ↑ | "
+             + ("sanity flagged | s / image | verdict |" if sanity else "s / image | on mean SRG |"),
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if sanity else "")]
     for method in order:
         scores = list(values["srg"].get(method, {}).values())
         interval = bootstrap_interval(scores) if scores else None
         cells = [f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else "–"]
         cells += [f"{mean(values[k].get(method, {})):.3f}" if values[k].get(method) else "–" for k in METRICS[1:]]
         flagged = values[FLAG].get(method)
-        cells.append(f"{mean(flagged):.0%}" if flagged else "–")
+        if sanity:
+            cells.append(f"{mean(flagged):.0%}" if flagged else "–")
         spent = seconds.get(method, [])
         cells.append(f"{sum(spent) / len(spent):.2f}" if spent else "–")
-        cells.append(verdict(method, recommendation))
+        cells.append(verdict(method, recommendation, sanity))
         family = get_method(method).explainer.family or "–"
         table.append(f"| `{method}` | {family} | " + " | ".join(cells) + " |")
     table.append("| *beat `baseline.noise`* | | " + " | ".join(
-        beaten(values[k], [m for m in methods if m not in BASELINES], k) for k in METRICS) + " | | | |")
+        beaten(values[k], [m for m in methods if m not in BASELINES], k) for k in METRICS) + " | | |"
+        + (" |" if sanity else ""))
     return table
 
 
@@ -87,13 +91,13 @@ def beaten(values: dict[str, dict[str, float]], methods: list[str], metric: str)
     return f"{sum(is_better(v, noise, metric) for v in means)}/{len(means)}"
 
 
-def verdict(method: str, recommendation: Recommendation | None) -> str:
+def verdict(method: str, recommendation: Recommendation | None, sanity: bool) -> str:
     if recommendation is None:
         return "–"
     if method in BASELINES:
         return "baseline"
     if method in recommendation.recommended:
-        return f"recommended #{recommendation.recommended.index(method) + 1}"
+        return f"recommended #{recommendation.recommended.index(method) + 1}" if sanity else "beats the baselines"
     if method in recommendation.fails_sanity:
         return "fails sanity"
     if method in recommendation.below_baselines:
