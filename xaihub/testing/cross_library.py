@@ -121,7 +121,10 @@ FAMILIES: tuple[Family, ...] = (
                            Run("captum.kernel_shap", "torch", {"n_samples": SURROGATE_SAMPLES}),
                            Run("shap.kernel", "torch", {"num_samples": SURROGATE_SAMPLES}),
                            Run("xplique.kernelshap", "keras", {"nb_samples": SURROGATE_SAMPLES})),
-           superpixels=True, sampled=True),
+           superpixels=True, sampled=True,
+           differences={method: "fits an unconstrained linear regression to the coalitions; native.kernelshap "
+                                "and shap.kernel solve under the efficiency constraint (the values add up to "
+                                "p(image) − p(all filled))" for method in ("captum.kernel_shap", "xplique.kernelshap")}),
 )
 """Every family with implementations in two or more libraries that run on EfficientNet-Lite0. Not here:
 ``captum.deeplift_shap`` and ``omnixai.shap`` (refused on this model), ``vargrad``/``squaregrad`` (the
