@@ -117,3 +117,23 @@ def test_omnixai_lime_keeps_only_the_top_superpixels_as_plus_or_minus_one(maps_o
 def test_the_shared_superpixels_are_few_enough_for_the_sample_budgets(coffee):
     segments = shared_segments(coffee)
     assert 4 <= segments.max() + 1 <= 16
+
+
+@pytest.mark.slow
+def test_kernel_shap_under_the_efficiency_constraint_adds_up_where_the_unconstrained_fits_need_not(
+        maps_of, imagenet_torch, coffee):
+    import torch
+
+    fam = family("kernel_shap")
+    segments = shared_segments(coffee)
+    first_pixel = np.unique(segments.ravel(), return_index=True)[1]
+    images = torch.from_numpy(np.stack([coffee, np.zeros_like(coffee)])).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        p = torch.softmax(imagenet_torch.model(imagenet_torch.preprocess.torch(images)), dim=1).numpy()
+    target = int(p[0].argmax())
+    difference = p[0, target] - p[1, target]
+    gaps = {run.method: float(maps_of("kernel_shap")[run.label].ravel()[first_pixel].sum() - difference)
+            for run in fam.runs}
+    constrained = [method for method in gaps if method not in fam.differences]
+    assert all(abs(gaps[method]) < 1e-3 for method in constrained), gaps
+    assert all(abs(gaps[method]) > 1e-3 for method in fam.differences), gaps
