@@ -122,9 +122,10 @@ FAMILIES: tuple[Family, ...] = (
                            Run("shap.kernel", "torch", {"num_samples": SURROGATE_SAMPLES}),
                            Run("xplique.kernelshap", "keras", {"nb_samples": SURROGATE_SAMPLES})),
            superpixels=True, sampled=True,
-           differences={method: "fits an unconstrained linear regression to the coalitions; native.kernelshap "
-                                "and shap.kernel solve under the efficiency constraint (the values add up to "
-                                "p(image) − p(all filled))" for method in ("captum.kernel_shap", "xplique.kernelshap")}),
+           differences={"xplique.kernelshap": "Xplique fits an unconstrained linear regression to the coalitions; "
+                                              "the others' values add up to p(image) − p(all filled) (native and "
+                                              "shap solve under that constraint, captum weights the all-on and "
+                                              "all-off coalitions so that they nearly do)"}),
 )
 """Every family with implementations in two or more libraries that run on EfficientNet-Lite0. Not here:
 ``captum.deeplift_shap`` and ``omnixai.shap`` (refused on this model), ``vargrad``/``squaregrad`` (the
