@@ -110,8 +110,9 @@ def test_guided_backprop_libraries_differ_only_where_a_relu6_saturates(imagenet_
 def test_omnixai_lime_keeps_only_the_top_superpixels_as_plus_or_minus_one(maps_of):
     fam = family("lime")
     omnixai = next(run for run in fam.runs if run.method == "omnixai.lime")
-    values = np.unique(maps_of("lime")[omnixai.label])
-    assert set(values) <= {-1.0, 0.0, 1.0} and 1.0 in values
+    values = maps_of("lime")[omnixai.label]  # ±1 and 0 on OmniXAI's 256 px copy, resized bilinearly to the photo
+    assert values.min() >= -1 and values.max() == 1
+    assert np.isin(values, [-1.0, 0.0, 1.0]).mean() > 0.9
 
 
 def test_the_shared_superpixels_are_few_enough_for_the_sample_budgets(coffee):
