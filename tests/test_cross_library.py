@@ -111,8 +111,8 @@ def test_omnixai_lime_keeps_only_the_top_superpixels_as_plus_or_minus_one(maps_o
     fam = family("lime")
     omnixai = next(run for run in fam.runs if run.method == "omnixai.lime")
     values = maps_of("lime")[omnixai.label]  # ±1 and 0 on OmniXAI's 256 px copy, resized bilinearly to the photo
-    assert values.min() >= -1 and values.max() == 1
-    assert np.isin(values, [-1.0, 0.0, 1.0]).mean() > 0.9
+    assert values.min() >= -1 - 1e-6 and values.max() > 1 - 1e-6
+    assert np.isclose(values[..., None], [-1.0, 0.0, 1.0], atol=1e-6).any(axis=-1).mean() > 0.9
 
 
 def test_the_shared_superpixels_are_few_enough_for_the_sample_budgets(coffee):
