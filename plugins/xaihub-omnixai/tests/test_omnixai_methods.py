@@ -116,3 +116,17 @@ def test_shap_refuses_upfront_a_keras_model_with_an_op_its_deep_explainer_has_no
     failure = result.failure("omnixai.shap")
     assert failure.unavailable and "has no rule for the TF operation(s)" in failure.message
     assert result.forward_passes["omnixai.shap"] == 0
+
+
+@pytest.mark.parametrize("activation", ["ReLU6", "SiLU", "Tanh"])
+def test_guided_backprop_refuses_a_torch_model_whose_rectifiers_omnixai_would_leave_plain(activation, object_image):
+    from torch import nn
+
+    image, _, label = object_image
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), getattr(nn, activation)(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 3)).eval()
+    result = xaihub.explain(model, image, methods=["omnixai.guidedbp"], targets=label)
+    failure = result.failure("omnixai.guidedbp")
+    assert failure.error == "MethodUnavailableError"
+    assert ("has no nn.ReLU module" if activation == "Tanh" else f"has {activation} modules") in failure.message
+    assert result.forward_passes["omnixai.guidedbp"] <= 1

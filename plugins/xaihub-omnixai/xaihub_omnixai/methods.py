@@ -140,12 +140,38 @@ class OmniSmoothGrad(OmniXaiMethod):
 
 
 class OmniGuidedBackprop(OmniXaiMethod):
+    """OmniXAI guided backpropagation: only positive gradients pass back through rectifiers that were active.
+
+    On Keras, OmniXAI rewrites ``ReLU`` layers (any ``max_value``: a ``ReLU6`` passes gradients where its
+    input exceeds 6, as Xplique's) and ``activation="relu"``. On torch it rewrites ``nn.ReLU`` modules
+    only: a model with other activation modules in their place (:data:`UNGUIDED_TORCH_ACTIVATIONS`:
+    ``ReLU6``, ``SiLU``, …) or with no ``nn.ReLU`` would get their plain gradient, which is not guided
+    backpropagation, so it is refused upfront.
+    """
+
     name = "omnixai.guidedbp"
     family = "guided_backprop"
     summary = "OmniXAI guided backpropagation"
     omnixai_class = "omnixai.explainers.vision.specific.guided_bp:GuidedBP"
     reads_layers = True  # OmniXAI clones a Keras model to swap its activations
     defaults: dict[str, Any] = {}
+
+    def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
+        super().check_model(model, image)
+        if model.framework != "torch":
+            return
+        kinds = {type(module).__name__ for module in model.model.modules()}
+        unguided = sorted(kinds & set(UNGUIDED_TORCH_ACTIVATIONS))
+        if unguided or "ReLU" not in kinds:
+            found = f"has {', '.join(unguided)} modules" if unguided else "has no nn.ReLU module"
+            raise MethodUnavailableError(
+                f"{self.name}: OmniXAI rewrites the gradient of nn.ReLU modules only, and this model {found}: "
+                "their plain gradient would pass, which is not guided backpropagation")
+
+
+UNGUIDED_TORCH_ACTIVATIONS = ("ReLU6", "LeakyReLU", "PReLU", "RReLU", "Hardtanh", "ELU", "SELU", "CELU", "GELU",
+                              "SiLU", "Mish", "Hardswish", "Softplus")
+"""torch activation modules that stand where a ReLU would and that OmniXAI's guided backpropagation leaves alone."""
 
 
 class OmniShap(OmniXaiMethod):
