@@ -1,10 +1,10 @@
-"""The main demo: explain a published ImageNet classifier on real photos, one method per family, in minutes.
+"""The main demo: explain a published ImageNet classifier on real photos, nine families' best methods, in minutes.
 
 The model is EfficientNet-Lite0 with its released ImageNet weights (``xaihub.pretrained``, installed
 by ``make demo``; nothing is downloaded). It sees scikit-image's coffee photo (espresso) and cat
 photo (Egyptian Mau) through its own preprocessing (resize to 224×224, scale to [-1, 1]). By default
-one method per family explains the top class of each (the implementation ``xaihub.benchmark`` picks
-for the model: ``xaihub.method_benchmark.CHOICES``), with the faithfulness metrics, the randomisation
+one method for each of nine families (:data:`FAMILIES`) explains the top class of each (the implementation
+``xaihub.benchmark`` picks for the model: ``xaihub.method_benchmark.CHOICES``), with the faithfulness metrics, the randomisation
 sanity check and the noise / centre baselines as reference rows, on the benchmark's sample budgets.
 ``--all`` runs every method that can run on a torch model instead (``make demo-all``). ``--model shapes``
 explains the small CNN xaihub trains in seconds on its shapes problem, where the right answer (a
@@ -26,6 +26,12 @@ from xaihub.method_benchmark import BUDGETS, FAITHFULNESS_METRICS, SANITY_METRIC
 from xaihub.models import ModelOptions
 
 PHOTOS = ("coffee", "chelsea")
+FAMILIES = ("saliency", "grad_cam", "grad_cam_pp", "deeplift_shap", "expected_gradients", "occlusion", "lime",
+            "kernel_shap", "rise")
+"""The demo's families: those whose chosen implementation beats both baselines on SRG in the benchmark (README
+"Which method?") for the fewest seconds, LIME and Kernel SHAP among them; with each family's choice
+(``CHOICES``) they come from captum, OmniXAI, lime, Xplique and xaihub's own plugins. ``--all`` runs every
+method."""
 METRICS = (*FAITHFULNESS_METRICS, SANITY_METRIC)
 """The benchmark's faithfulness metrics (SRG first, pixel deletion and insertion beside it) and the sanity check."""
 
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.all:
         methods = runnable_methods(args.framework)
     else:
-        methods = default_methods(xaihub.adapt(model, ModelOptions(preprocess=preprocess)), images[0])
+        methods = default_methods(xaihub.adapt(model, ModelOptions(preprocess=preprocess)), images[0], FAMILIES)
     options = {"methods": methods, "targets": f"top-{args.top_k}", "seed": args.seed, "params": budgets(methods),
                "metrics": [m for m in args.metrics.split(",") if m], "progress": True, "preprocess": preprocess,
                "labels": labels}

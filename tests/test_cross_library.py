@@ -2,9 +2,9 @@
 one family, run with the same settings on EfficientNet-Lite0 and its Keras port, give the same maps
 (Spearman ρ ≥ 0.9), or their difference is the one the README names and is checked here.
 
-The gradient, CAM and occlusion families run in about two minutes; the Monte-Carlo families (LIME,
-Kernel SHAP, SmoothGrad, expected gradients: hundreds of forward passes per implementation and seed)
-are marked ``slow``."""
+The gradient and CAM families run in `make test`; integrated gradients, occlusion and the Monte-Carlo families
+(LIME, Kernel SHAP, SmoothGrad, expected gradients: hundreds of forward passes per implementation and seed)
+are marked ``slow`` (`make test-slow`, CI)."""
 
 import numpy as np
 import pytest
@@ -24,7 +24,11 @@ from xaihub.testing.cross_library import (
     shared_segments,
 )
 
-EXACT = [f.name for f in FAMILIES if not f.sampled]
+SLOW_EXACT = {"integrated_gradients", "occlusion"}
+"""Deterministic families that still take minutes (IG's steps on five implementations, OmniXAI's over 10
+baselines; occlusion's windows): `make test-slow` and CI run them."""
+EXACT = [pytest.param(f.name, marks=[pytest.mark.slow] if f.name in SLOW_EXACT else []) for f in FAMILIES
+         if not f.sampled]
 SAMPLED = [f.name for f in FAMILIES if f.sampled]
 
 
@@ -71,6 +75,7 @@ def test_monte_carlo_implementations_agree_as_well_as_each_agrees_with_itself(na
     assert apart == []
 
 
+@pytest.mark.slow
 def test_omnixai_ig_draws_its_baselines_at_random_where_the_others_start_from_black(models, coffee, maps_of):
     fam = family("integrated_gradients")
     omnixai = next(run for run in fam.runs if run.method == "omnixai.ig")

@@ -118,12 +118,21 @@ class BenchmarkResult:
         return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
 
 
-def default_methods(model: ModelAdapter, image: np.ndarray) -> list[str]:
+def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None) -> list[str]:
     """One method per family (:data:`CHOICES`: the first installed one that can explain ``model`` — its
-    ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`."""
+    ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`.
+
+    :param families: only these families of :data:`CHOICES` (default: all).
+    :raises InputError: for a family :data:`CHOICES` does not have.
+    """
+    unknown = sorted(set(families or ()) - set(CHOICES))
+    if unknown:
+        raise InputError(f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {unknown}; known: {sorted(CHOICES)}")
     registered = {r.explainer.name: r.explainer for r in list_methods()}
     chosen = []
-    for candidates in CHOICES.values():
+    for family, candidates in CHOICES.items():
+        if families is not None and family not in families:
+            continue
         for name in candidates:
             explainer = registered.get(name)
             if explainer is not None and can_explain(explainer, model, image):
