@@ -21,10 +21,26 @@ def demo_script():
     return module
 
 
-def test_every_budget_is_a_valid_parameter_of_a_registered_method(demo_script):
-    unknown = set(demo_script.BUDGETS) - {r.explainer.name for r in xaihub.list_methods()}
+@pytest.mark.parametrize("budgets", ["BUDGETS", "DEMO_BUDGETS"])
+def test_every_budget_is_a_valid_parameter_of_a_registered_method(demo_script, budgets):
+    chosen = getattr(demo_script, budgets)
+    unknown = set(chosen) - {r.explainer.name for r in xaihub.list_methods()}
     assert not unknown, f"the demo budgets {unknown}, which no plugin registers"
-    check_params(demo_script.BUDGETS, list(demo_script.BUDGETS))  # as explain checks them
+    check_params(chosen, list(chosen))  # as explain checks them
+
+
+def test_the_demo_families_exist_and_choose_methods_from_four_libraries_besides_xaihubs(demo_script,
+                                                                                      imagenet_torch, coffee):
+    from xaihub.method_benchmark import default_methods
+    from xaihub.models import ModelOptions
+
+    model = xaihub.adapt(imagenet_torch.model, ModelOptions(preprocess=imagenet_torch.preprocess))
+    model.predict(coffee[None])
+    methods = default_methods(model, coffee, demo_script.FAMILIES)
+    assert len(methods) == len(demo_script.FAMILIES) + 2  # and the two baselines
+    libraries = {m.split(".")[0] for m in methods} - {"gradients", "native", "baseline"}
+    assert libraries >= {"captum", "omnixai", "lime", "xplique"}
+    assert set(demo_script.DEMO_BUDGETS) <= set(methods)
 
 
 @pytest.mark.slow
