@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from test_metrics import IMAGE, REGION, region_model
 
 import xaihub
 from xaihub import Explanation, InputError
@@ -13,17 +14,9 @@ from xaihub.plugins import adapt
 
 from toy_models import tiles_image
 
-IMAGE = np.zeros((8, 8, 3), np.uint8)
-IMAGE[:2, :2, 0] = 255
-REGION = np.zeros((8, 8), np.float32)
-REGION[:2, :2] = 1.0
-
-
-def top_left_red(batch):
-    """Class 0: mean red of the top-left 2×2 pixels, which is exactly patch 0 of a 4 × 4 grid on 8 px."""
-    score = batch[:, :2, :2, 0].mean(axis=(1, 2))
-    return np.stack([score, 1 - score], axis=1)
-
+# test_metrics' 8 px image and model: class 0 is the mean red of the top-left 2×2 pixels, which on a 4 × 4 grid
+# of patches is exactly patch 0.
+top_left_red = region_model
 
 EXACT = {"patches": 4, "steps": 16, "fill": "black"}
 

@@ -46,7 +46,7 @@ def deletion_auc(model: ModelAdapter, image: np.ndarray, attribution: np.ndarray
                  steps: int = DEFAULT_STEPS, baseline: np.ndarray | None = None) -> float:
     """Area under the target-probability curve while pixels are removed (set to ``baseline``, default 0)."""
     baseline = np.zeros_like(image) if baseline is None else baseline
-    return _auc(_curve(model, image, baseline, attribution, target, steps))
+    return area(_curve(model, image, baseline, attribution, target, steps))
 
 
 def insertion_auc(model: ModelAdapter, image: np.ndarray, attribution: np.ndarray, target: int,
@@ -54,7 +54,7 @@ def insertion_auc(model: ModelAdapter, image: np.ndarray, attribution: np.ndarra
     """Area under the target-probability curve while pixels of ``image`` are pasted onto ``baseline``
     (default: :func:`blurred` image)."""
     baseline = blurred(image) if baseline is None else baseline
-    return _auc(_curve(model, baseline, image, attribution, target, steps))
+    return area(_curve(model, baseline, image, attribution, target, steps))
 
 
 def degradation(model: ModelAdapter, image: np.ndarray, attribution: np.ndarray, target: int,
@@ -88,7 +88,13 @@ def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution:
     counts = np.rint(np.linspace(0, order.size, steps + 1)).astype(int)
     rank = np.empty(order.size, int)
     rank[order] = np.arange(order.size)
-    rank = rank.reshape(height, width)
+    return switching_curve(model, start, end, rank.reshape(height, width), counts, target)
+
+
+def switching_curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, rank: np.ndarray, counts: np.ndarray,
+                    target: int) -> np.ndarray:
+    """Probabilities of ``target`` on ``start`` with the pixels whose ``rank`` (``H×W``) is below each of
+    ``counts`` taken from ``end``; the images are built and predicted a few at a time."""
     curve = []
     for chunk in np.array_split(counts, -(-len(counts) // _IMAGES_AT_ONCE)):
         switched = rank[None] < chunk[:, None, None]
@@ -96,7 +102,7 @@ def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution:
     return np.concatenate(curve)
 
 
-def _auc(curve: np.ndarray) -> float:
+def area(curve: np.ndarray) -> float:
     """Trapezoidal area under ``curve`` sampled at equal steps of ``[0, 1]``."""
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from xaihub.errors import InputError
 from xaihub.metric import Metric
-from xaihub.metrics.faithfulness import BLUR_SIGMA, DEFAULT_STEPS, blurred
+from xaihub.metrics.faithfulness import BLUR_SIGMA, DEFAULT_STEPS, area, blurred, switching_curve
 from xaihub.models import ModelAdapter
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 DEFAULT_PATCHES = 14
 """Patches per side: 14 × 14 = 196 patches of 16 px on a 224 px photo."""
 FILLS = ("blur", "mean", "black")
-_IMAGES_AT_ONCE = 8  # perturbed images built at a time; bounds memory on large images
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,11 @@ class RegionCurves:
 
     @property
     def morf_auc(self) -> float:
-        return _auc(self.morf)
+        return area(self.morf)
 
     @property
     def lerf_auc(self) -> float:
-        return _auc(self.lerf)
+        return area(self.lerf)
 
     @property
     def srg(self) -> float:
@@ -93,8 +92,8 @@ def region_curves(model: ModelAdapter, image: np.ndarray, attribution: np.ndarra
     rank = np.empty(order.size, int)
     rank[order] = np.arange(order.size)
     pixel_rank = rank[labels]
-    morf = _curve(model, image, replacement, pixel_rank, counts, target)
-    lerf = _curve(model, image, replacement, order.size - 1 - pixel_rank, counts, target)
+    morf = switching_curve(model, image, replacement, pixel_rank, counts, target)
+    lerf = switching_curve(model, image, replacement, order.size - 1 - pixel_rank, counts, target)
     return RegionCurves(morf, lerf)
 
 
@@ -111,20 +110,6 @@ def filled(image: np.ndarray, fill: str, sigma: float = BLUR_SIGMA) -> np.ndarra
         mean = np.rint(image.reshape(-1, image.shape[-1]).mean(axis=0)).astype(image.dtype)
         return np.broadcast_to(mean, image.shape).copy()
     return np.zeros_like(image)
-
-
-def _curve(model: ModelAdapter, image: np.ndarray, replacement: np.ndarray, pixel_rank: np.ndarray,
-           counts: np.ndarray, target: int) -> np.ndarray:
-    curve = []
-    for chunk in np.array_split(counts, -(-len(counts) // _IMAGES_AT_ONCE)):
-        removed = pixel_rank[None] < chunk[:, None, None]
-        curve.append(model.predict(np.where(removed[..., None], replacement[None], image[None]))[:, target])
-    return np.concatenate(curve)
-
-
-def _auc(curve: np.ndarray) -> float:
-    """Trapezoidal area under ``curve`` over ``[0, 1]`` (equal steps)."""
-    return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
 
 
 def _check_patches(patches: Any) -> None:
