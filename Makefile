@@ -44,13 +44,13 @@ lint: install
 # `make test`: every test but the slow real-model end-to-end runs (marked `slow`), in minutes;
 # `make test-slow` runs those, `make test-all` both (what CI runs: .ci/run).
 test: install browser lint
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" --durations=15
 
 test-slow: install browser
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --durations=15
 
 test-all: install browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 # The real model against the forward bound, and memory; `make bench ARGS="--methods all"` times every method.
 bench: install
