@@ -2,9 +2,9 @@
 one family, run with the same settings on EfficientNet-Lite0 and its Keras port, give the same maps
 (Spearman ρ ≥ 0.9), or their difference is the one the README names and is checked here.
 
-The gradient and CAM families run in `make test`; integrated gradients, occlusion and the Monte-Carlo families
-(LIME, Kernel SHAP, SmoothGrad, expected gradients: hundreds of forward passes per implementation and seed)
-are marked ``slow`` (`make test-slow`, CI)."""
+Every test here runs EfficientNet-Lite0 in torch and Keras through several libraries, so the module is marked
+``slow`` (`make test-slow` and CI run it); the Monte-Carlo families (LIME, Kernel SHAP, SmoothGrad, expected
+gradients) take hundreds of forward passes per implementation and seed."""
 
 import numpy as np
 import pytest
@@ -24,11 +24,9 @@ from xaihub.testing.cross_library import (
     shared_segments,
 )
 
-SLOW_EXACT = {"integrated_gradients", "occlusion"}
-"""Deterministic families that still take minutes (IG's steps on five implementations, OmniXAI's over 10
-baselines; occlusion's windows): `make test-slow` and CI run them."""
-EXACT = [pytest.param(f.name, marks=[pytest.mark.slow] if f.name in SLOW_EXACT else []) for f in FAMILIES
-         if not f.sampled]
+pytestmark = pytest.mark.slow  # every test here runs the real model in both frameworks: `make test-slow`, CI
+
+EXACT = [f.name for f in FAMILIES if not f.sampled]
 SAMPLED = [f.name for f in FAMILIES if f.sampled]
 
 

@@ -17,13 +17,15 @@ METHODS = [explainer.name for explainer in EXPLAINERS]
 SUPERPIXEL_METHODS = [explainer.name for explainer in EXPLAINERS if "segments" in explainer.defaults]
 SLOW = {"omnixai.ig", "omnixai.lime", "omnixai.shap", "shap.partition"}
 """Methods whose runs here take several seconds each (marked slow: `make test-slow` and CI run them)."""
-QUICK_CASES = {"noise8", "flat48"}
-"""The cases `make test` runs for methods without superpixels (the smallest and the flattest image); the
-superpixel methods, whose samplers and regressions these cases are about, get every case there; CI runs all."""
+QUICK_CASES = {"noise8"}
+"""The case `make test` runs for methods without superpixels (the smallest image)."""
+QUICK_SUPERPIXEL_CASES = {"noise8", "noise32", "flat48", "superpixels1", "superpixels2", "superpixels3"}
+"""The cases `make test` runs for the superpixel methods, whose samplers and regressions these cases are about:
+the tiny, noisy, flat and few-superpixel ones. CI (`make test-all`) runs every case for every method."""
 
 
 def _marks(method: str, case: str) -> list:
-    quick = method not in SLOW and (method in SUPERPIXEL_METHODS or case in QUICK_CASES)
+    quick = method not in SLOW and case in (QUICK_SUPERPIXEL_CASES if method in SUPERPIXEL_METHODS else QUICK_CASES)
     return [] if quick else [pytest.mark.slow]
 
 
@@ -38,7 +40,8 @@ def test_every_method_explains_or_refuses_upfront_every_image_case(method, case)
     check_explainer_on_images(method, cases=[case], params=CHEAP.get(method))
 
 
-@pytest.mark.parametrize("method", [pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else []) for m in METHODS])
+@pytest.mark.slow  # test_zoo holds every method to the contract on these architectures in make test
+@pytest.mark.parametrize("method", METHODS)
 def test_every_method_explains_or_refuses_upfront_the_unseen_small_models_on_noise(method):
     check_explainer(method, UNSEEN, image=zoo.noise(48), params=CHEAP.get(method), checks=ON_IMAGES)
 
