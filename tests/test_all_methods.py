@@ -19,6 +19,7 @@ def methods_for(framework: str) -> list[str]:
     return names
 
 
+@pytest.mark.slow  # every method in one call; test_zoo holds each to the contract in make test
 @pytest.mark.parametrize("framework", ["torch", "keras"])
 def test_one_call_runs_every_method(framework, request, object_image):
     model = request.getfixturevalue(f"{framework}_model")

@@ -45,7 +45,7 @@ def test_one_call_runs_every_method_on_the_real_model(framework, request, coffee
 
 
 @pytest.mark.parametrize("method", ["gradients.saliency", "gradients.integrated", "gradients.gradcam",
-                                    "gradients.gradcampp", "native.lime"])
+                                    "gradients.gradcampp", pytest.param("native.lime", marks=pytest.mark.slow)])
 def test_the_torch_model_and_its_keras_port_give_the_same_maps(method, imagenet_torch, imagenet_keras, coffee):
     params = {"native.lime": {"num_samples": 300, "autocast": None}}.get(method, {})
     maps = []
