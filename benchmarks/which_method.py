@@ -26,8 +26,9 @@ import xaihub
 from xaihub.dataset_statistics import per_image
 from xaihub.method_benchmark import BASELINES, CHOICES, SANITY_METRIC, can_explain, default_methods
 from xaihub.plugins import get_method
-from xaihub.ranking import bootstrap_interval, is_better, lower_is_better
+from xaihub.ranking import bootstrap_interval
 from xaihub.recommendation import Recommendation
+from xaihub.report.tables import beats_noise
 from xaihub.run_directory import current_records, read_index
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -50,14 +51,20 @@ def mean(values: dict[str, float]) -> float:
     return sum(values.values()) / len(values) if values else math.nan
 
 
-def rows(lines: list[dict], methods: list[str], recommendation: Recommendation | None
-         ) -> list[str]:
-    """The Markdown table, best SRG first, baselines last."""
-    values = {metric: per_image(lines, metric) for metric in (*METRICS, FLAG)}
+def seconds_per_image(lines: list[dict]) -> dict[str, float]:
+    """Each method's mean seconds over its explanations (one per image: the top class)."""
     seconds: dict[str, list[float]] = {}
     for line in lines:
         if line.get("status") == "ok" and isinstance(line.get("seconds"), (int, float)):
             seconds.setdefault(str(line["method"]), []).append(float(line["seconds"]))
+    return {method: sum(spent) / len(spent) for method, spent in seconds.items()}
+
+
+def rows(lines: list[dict], methods: list[str], recommendation: Recommendation | None
+         ) -> list[str]:
+    """The Markdown table, best SRG first, baselines last."""
+    values = {metric: per_image(lines, metric) for metric in (*METRICS, FLAG)}
+    seconds = seconds_per_image(lines)
     srg = {m: mean(values["srg"].get(m, {})) for m in methods}
     order = sorted(methods, key=lambda m: (m in BASELINES, -srg[m] if not math.isnan(srg[m]) else math.inf))
     sanity = bool(values[FLAG])  # without the sanity check the verdict is only the baselines'
@@ -72,8 +79,7 @@ def rows(lines: list[dict], methods: list[str], recommendation: Recommendation |
         flagged = values[FLAG].get(method)
         if sanity:
             cells.append(f"{mean(flagged):.0%}" if flagged else "–")
-        spent = seconds.get(method, [])
-        cells.append(f"{sum(spent) / len(spent):.2f}" if spent else "–")
+        cells.append(f"{seconds[method]:.2f}" if method in seconds else "–")
         cells.append(verdict(method, recommendation, sanity))
         family = get_method(method).explainer.family or "–"
         table.append(f"| `{method}` | {family} | " + " | ".join(cells) + " |")
@@ -84,11 +90,9 @@ def rows(lines: list[dict], methods: list[str], recommendation: Recommendation |
 
 
 def beaten(values: dict[str, dict[str, float]], methods: list[str], metric: str) -> str:
-    noise = mean(values.get("baseline.noise", {}))
-    means = [mean(values[m]) for m in methods if m in values]
-    if math.isnan(noise) or lower_is_better(metric) is None:
-        return "–"
-    return f"{sum(is_better(v, noise, metric) for v in means)}/{len(means)}"
+    """The reports' discrimination count (:func:`xaihub.report.tables.beats_noise`) over the images' means."""
+    beating, compared = beats_noise(methods, {m: {metric: mean(v)} for m, v in values.items()}, metric)
+    return f"{beating}/{compared}" if compared else "–"
 
 
 def verdict(method: str, recommendation: Recommendation | None, sanity: bool) -> str:
@@ -115,20 +119,16 @@ def implementations(model: object, image: object) -> list[str]:
 def per_second(lines: list[dict], methods: list[str]) -> list[str]:
     """Per family: its implementations by SRG per second (the better first)."""
     srg = per_image(lines, "srg")
-    seconds: dict[str, list[float]] = {}
-    for line in lines:
-        if line.get("status") == "ok" and isinstance(line.get("seconds"), (int, float)):
-            seconds.setdefault(str(line["method"]), []).append(float(line["seconds"]))
+    seconds = seconds_per_image(lines)
     table = ["| family | implementation | SRG | s / image | SRG per s |", "|---|---|---|---|---|"]
     for family, names in CHOICES.items():
         present = [m for m in names if m in methods and m in srg and seconds.get(m)]
 
         def rate(m: str) -> float:
-            return mean(srg[m]) / (sum(seconds[m]) / len(seconds[m]))
+            return mean(srg[m]) / seconds[m]
 
         for m in sorted(present, key=rate, reverse=True):
-            table.append(f"| {family} | `{m}` | {mean(srg[m]):+.3f} | {sum(seconds[m]) / len(seconds[m]):.2f} | "
-                         f"{rate(m):+.3f} |")
+            table.append(f"| {family} | `{m}` | {mean(srg[m]):+.3f} | {seconds[m]:.2f} | {rate(m):+.3f} |")
     return table
 
 

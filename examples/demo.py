@@ -1,9 +1,9 @@
-"""The main demo: explain a published ImageNet classifier on real photos, nine families' best methods, in minutes.
+"""The main demo: explain a published ImageNet classifier on real photos, eight families' best methods, in minutes.
 
 The model is EfficientNet-Lite0 with its released ImageNet weights (``xaihub.pretrained``, installed
 by ``make demo``; nothing is downloaded). It sees scikit-image's coffee photo (espresso) and cat
 photo (Egyptian Mau) through its own preprocessing (resize to 224×224, scale to [-1, 1]). By default
-one method for each of nine families (:data:`FAMILIES`) explains the top class of each (the implementation
+one method for each of eight families (:data:`FAMILIES`) explains the top class of each (the implementation
 ``xaihub.benchmark`` picks for the model: ``xaihub.method_benchmark.CHOICES``), with the faithfulness metrics, the randomisation
 sanity check and the noise / centre baselines as reference rows, on the benchmark's sample budgets.
 ``--all`` runs every method that can run on a torch model instead (``make demo-all``). ``--model shapes``

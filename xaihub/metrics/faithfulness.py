@@ -82,7 +82,7 @@ def blurred(image: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
 def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution: np.ndarray,
            target: int, steps: int) -> np.ndarray:
     """Probabilities of ``target`` as pixels switch from ``start`` to ``end``, most important first."""
-    _check_steps(steps)
+    check_steps(steps)
     height, width = start.shape[:2]
     order = importance_order(attribution)
     counts = np.rint(np.linspace(0, order.size, steps + 1)).astype(int)
@@ -116,7 +116,7 @@ class Deletion(Metric):
     defaults = {"steps": DEFAULT_STEPS}
 
     def check_params(self, params: Mapping[str, Any]) -> None:
-        _check_steps(params["steps"])
+        check_steps(params["steps"])
 
     def compute(self, model: ModelAdapter, explanation: "Explanation", *, seed: int, steps: int) -> dict[str, float]:
         return {"deletion": deletion_auc(model, explanation.image, explanation.attribution, explanation.target, steps)}
@@ -131,7 +131,7 @@ class Insertion(Metric):
     defaults = {"steps": DEFAULT_STEPS, "sigma": BLUR_SIGMA}
 
     def check_params(self, params: Mapping[str, Any]) -> None:
-        _check_steps(params["steps"])
+        check_steps(params["steps"])
         if not isinstance(params["sigma"], (int, float)) or not params["sigma"] > 0:
             raise InputError(f"insertion's sigma must be a positive number of pixels, got {params['sigma']!r}")
 
@@ -162,6 +162,7 @@ class Degradation(Metric):
         return {"degradation": drop, "degradation_top1": float(kept)}
 
 
-def _check_steps(steps: Any) -> None:
+def check_steps(steps: Any) -> None:
+    """Refuse a number of curve steps that is not a positive int (:class:`~xaihub.InputError`)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise InputError(f"steps must be a positive int, got {steps!r}")

@@ -29,7 +29,7 @@ import numpy as np
 
 from xaihub.errors import InputError
 from xaihub.metric import Metric
-from xaihub.metrics.faithfulness import BLUR_SIGMA, DEFAULT_STEPS, area, blurred, switching_curve
+from xaihub.metrics.faithfulness import BLUR_SIGMA, DEFAULT_STEPS, area, blurred, check_steps, switching_curve
 from xaihub.models import ModelAdapter
 
 if TYPE_CHECKING:
@@ -119,8 +119,7 @@ def _check_patches(patches: Any) -> None:
 
 def _check(*, patches: Any, steps: Any, fill: Any, sigma: Any) -> None:
     _check_patches(patches)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise InputError(f"srg's steps must be a positive int, got {steps!r}")
+    check_steps(steps)
     if fill not in FILLS:
         raise InputError(f"srg's fill must be one of {list(FILLS)}, got {fill!r}")
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
