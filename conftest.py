@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xaihub import demo, ground_truth
+from xaihub import ground_truth
+from xaihub.ground_truth import demo
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +101,7 @@ def uninstalled(monkeypatch):
     one test, as on a machine without it; the real metadata is seen again afterwards."""
     import importlib.metadata
 
-    from xaihub.explainer import installed_version
+    from xaihub.contracts.explainer import installed_version
 
     real = importlib.metadata.version
     hidden = set()

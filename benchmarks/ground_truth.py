@@ -6,7 +6,7 @@ held-out 224×224 images of each task (object and watermark of different classes
 with every method that runs on a torch model (reduced budgets: ``BUDGETS``). Each map is scored with
 Quantus' pointing game (its maximum on the evidence's mask) and relevance mass accuracy (the share of
 its positive part inside the mask); the table gives, per method and task, the mean over images with a
-bootstrap 95% interval (``xaihub.ranking.bootstrap_interval``), the noise and centre baselines as
+bootstrap 95% interval (``xaihub.evaluation.ranking.bootstrap_interval``), the noise and centre baselines as
 reference rows, and ▽ where a method's mean does not beat the better baseline's.
 
     python benchmarks/ground_truth.py [--n 8] [--methods a,b,...] [--json results.json]
@@ -26,8 +26,8 @@ import numpy as np
 
 import xaihub
 from xaihub import ground_truth, method_benchmark
+from xaihub.evaluation.ranking import bootstrap_interval, is_better, reference_value
 from xaihub.method_benchmark import BASELINES
-from xaihub.ranking import bootstrap_interval, is_better, reference_value
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 from demo import runnable_methods  # noqa: E402

@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 import xaihub  # noqa: E402
-from xaihub import demo  # noqa: E402
+from xaihub.ground_truth import demo  # noqa: E402
 
 
 def build_model(name: str, device: str) -> tuple[Any, np.ndarray]:

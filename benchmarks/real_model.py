@@ -148,7 +148,7 @@ def method_rows(device: str) -> list[dict[str, Any]]:
     methods = [r.explainer.name for r in xaihub.list_methods()
                if r.explainer.requires.kind == xaihub.BLACK_BOX or "torch" in r.explainer.requires.frameworks]
     from xaihub.models import ModelOptions
-    from xaihub.plugins import adapt
+    from xaihub.registry.plugins import adapt
 
     adapter = adapt(model, ModelOptions(preprocess=pretrained.preprocess, device=device))
     batch = np.repeat(image[None], BATCH, 0)

@@ -23,13 +23,13 @@ import os
 import sys
 
 import xaihub
-from xaihub.dataset_statistics import per_image
+from xaihub.evaluation.dataset_statistics import per_image
+from xaihub.evaluation.ranking import bootstrap_interval
+from xaihub.evaluation.recommendation import Recommendation
 from xaihub.method_benchmark import BASELINES, CHOICES, SANITY_METRIC, can_explain, default_methods
-from xaihub.plugins import get_method
-from xaihub.ranking import bootstrap_interval
-from xaihub.recommendation import Recommendation
+from xaihub.registry.plugins import get_method
 from xaihub.report.tables import beats_noise
-from xaihub.run_directory import current_records, read_index
+from xaihub.run.run_directory import current_records, read_index
 
 sys.path.insert(0, os.path.dirname(__file__))
 from adaptive import photos  # noqa: E402  (benchmarks/, the script's folder)
@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/which-method")
     args = parser.parse_args(argv)
     from xaihub.models import ModelOptions
-    from xaihub.plugins import adapt
     from xaihub.pretrained import imagenet_model
+    from xaihub.registry.plugins import adapt
 
     pretrained = imagenet_model("torch")
     images = chosen_photos(args.images)

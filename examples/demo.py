@@ -21,7 +21,7 @@ import sys
 import time
 
 import xaihub
-from xaihub import demo
+from xaihub.ground_truth import demo
 from xaihub.method_benchmark import BUDGETS, FAITHFULNESS_METRICS, SANITY_METRIC, default_methods
 from xaihub.models import ModelOptions
 

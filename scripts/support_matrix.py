@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 def matrix_block() -> str:
     """The markdown of the matrix: one row per installed method, one column per zoo architecture."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from xaihub.plugins import list_methods
+    from xaihub.registry.plugins import list_methods
     from xaihub.testing import ON_ARCHITECTURES, check_explainer, zoo
     from xaihub.testing.checks import installed_frameworks
 

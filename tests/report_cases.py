@@ -134,8 +134,8 @@ class Realistic(Explainer):
         self.name, self.kind, self.family = name, kind, family
 
     def explain(self, model, image, targets, *, seed):
-        from xaihub.maps import resize_map
-        from xaihub.superpixels import segment
+        from xaihub.core.maps import resize_map
+        from xaihub.core.superpixels import segment
 
         rng = np.random.default_rng(zlib.crc32(self.name.encode()))
         height, width = image.shape[:2]

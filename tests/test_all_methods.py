@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub.plugins import list_methods
+from xaihub.registry.plugins import list_methods
 
 from cheap_params import CHEAP
 

@@ -6,7 +6,7 @@ import pytest
 
 import xaihub
 from xaihub import Explanation, InputError
-from xaihub.run_directory import RECORD_FIELDS, read_index
+from xaihub.run.run_directory import RECORD_FIELDS, read_index
 
 from toy_models import channel_means, refuses_dark_images
 

@@ -3,8 +3,8 @@ import pytest
 
 import xaihub
 from xaihub import Explanation
-from xaihub.executors import local_cluster
-from xaihub.run_directory import read_index
+from xaihub.run.executors import local_cluster
+from xaihub.run.run_directory import read_index
 
 from toy_models import CountingPickles, refuses_dark_images
 

@@ -13,11 +13,11 @@ from PIL import Image
 import xaihub
 from xaihub import InputError
 from xaihub.cli import main
-from xaihub.masks import object_masks
+from xaihub.core.masks import object_masks
+from xaihub.evaluation.recommendation import MIN_TESTED, recommend
 from xaihub.method_benchmark import BASELINES, CHOICES, default_methods, default_metrics
-from xaihub.plugins import adapt
-from xaihub.recommendation import MIN_TESTED, recommend
-from xaihub.run_directory import current_records, read_index
+from xaihub.registry.plugins import adapt
+from xaihub.run.run_directory import current_records, read_index
 
 from toy_models import region_model, tiles_image
 
@@ -119,13 +119,13 @@ def test_default_methods_take_one_implementation_per_family_that_can_explain_the
     image = IMAGE
     on_torch = default_methods(adapt(torch_model), image)
     on_callable = default_methods(adapt(MODEL), image)
-    families = {xaihub.plugins.get_method(m).explainer.family for m in on_torch}
+    families = {xaihub.registry.plugins.get_method(m).explainer.family for m in on_torch}
     assert len(families) == len(on_torch) - 1  # one per family; the two baselines share theirs
     assert set(BASELINES) <= set(on_torch) and set(BASELINES) <= set(on_callable)
     assert "captum.saliency" in on_torch and "lime.image" in on_torch  # the first of their families
     assert "captum.saliency" not in on_callable and "lime.image" in on_callable
     for method in on_callable:  # a plain function gets the first black-box implementation of each family
-        family = xaihub.plugins.get_method(method).explainer.family
+        family = xaihub.registry.plugins.get_method(method).explainer.family
         if family != "baseline":
             assert method == next(c for c in CHOICES[family] if c in on_callable)
     assert "sanity.randomization" in default_metrics(adapt(torch_model), masks=False)
@@ -179,6 +179,6 @@ def test_benchmark_command_writes_the_report_and_prints_the_recommendation(folde
 
 
 def _has_quantus() -> bool:
-    from xaihub.explainer import installed_version
+    from xaihub.contracts.explainer import installed_version
 
     return installed_version("quantus") is not None

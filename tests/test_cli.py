@@ -6,7 +6,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from xaihub import cli, demo
+from xaihub import cli
+from xaihub.ground_truth import demo
 
 MODULE = "xaihub_cli_model_under_test"
 
@@ -125,7 +126,7 @@ def test_methods_are_required(workdir, capsys):
 
 
 def test_methods_all_runs_every_method_whose_needs_the_model_meets(workdir, capsys, monkeypatch):
-    from xaihub.plugins import get_method, list_methods
+    from xaihub.registry.plugins import get_method, list_methods
 
     chosen = []
     monkeypatch.setattr(cli, "_compare_images", lambda out, model, names, pixels, options: chosen.extend(

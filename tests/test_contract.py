@@ -6,8 +6,8 @@ import pytest
 
 import xaihub
 from xaihub import GRADIENTS, Explainer, Explanation, MethodUnavailableError, Requirement
-from xaihub.params import Real
-from xaihub.plugins import get_method, list_methods
+from xaihub.core.params import Real
+from xaihub.registry.plugins import get_method, list_methods
 from xaihub.testing import check_explainer, checks, explainer_checks, parametrize_with_checks, zoo
 
 from cheap_params import CHEAP
@@ -119,9 +119,9 @@ def test_every_parameter_needs_a_constraint_its_default_meets():
 
 
 def test_bad_parameters_must_be_refused_before_explain(monkeypatch):
-    import xaihub.runner
+    import xaihub.run.runner
 
-    monkeypatch.setattr(xaihub.runner, "check_params", lambda params, methods: {k: dict(v) for k, v in params.items()})
+    monkeypatch.setattr(xaihub.run.runner, "check_params", lambda params, methods: {k: dict(v) for k, v in params.items()})
     message = failures(Brightness(), checks.check_invalid_parameters_refused)
     assert "power=11 was accepted" in message and "explain was reached" in message
 
@@ -317,7 +317,7 @@ def test_a_refusal_from_explain_before_its_work_is_upfront_and_after_it_is_not()
 def test_image_checks_run_every_case_on_every_model_with_its_superpixels():
     class Superpixels(Brightness):
         defaults = {"power": 1.0, "segments": None}
-        constraints = {**Brightness.constraints, "segments": [None, xaihub.params.Array(2, "iu", "superpixel ids")]}
+        constraints = {**Brightness.constraints, "segments": [None, xaihub.core.params.Array(2, "iu", "superpixel ids")]}
         seen: list = []
 
         def explain(self, model, image, targets, *, seed, power, segments):

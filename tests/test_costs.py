@@ -8,7 +8,7 @@ import pytest
 
 import xaihub
 from xaihub import Explainer, Explanation
-from xaihub.cache import RunCache
+from xaihub.core.cache import RunCache
 
 from toy_models import linear_model
 
@@ -131,7 +131,7 @@ def test_shared_seconds_are_charged_to_every_user(registered, order):
 
 
 def test_costs_are_saved_and_loaded_with_the_explanation_and_in_the_run_index(registered, tmp_path):
-    from xaihub.run_directory import read_index
+    from xaihub.run.run_directory import read_index
 
     registered(SharedSlow("test.a"))
     registered(SharedSlow("test.b"))
@@ -160,7 +160,7 @@ class Slow(Explainer):
 
 def test_progress_shows_the_forward_passes_of_the_running_method(registered, capsys):
     registered(Slow())
-    model = xaihub.plugins.adapt(linear_model())
+    model = xaihub.registry.plugins.adapt(linear_model())
     xaihub.explain(model, IMAGE, methods=["test.slow"], progress=True)
     shown = capsys.readouterr().err
     assert "test.slow: 10 forward passes" in shown and "1/1" in shown

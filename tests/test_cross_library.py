@@ -9,7 +9,7 @@ gradients) take hundreds of forward passes per implementation and seed."""
 import numpy as np
 import pytest
 
-from xaihub.agreement import spearman
+from xaihub.core.agreement import spearman
 from xaihub.testing.cross_library import (
     AGREE,
     FAMILIES,

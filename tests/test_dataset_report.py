@@ -9,7 +9,7 @@ from scipy import stats as scipy_stats
 
 import xaihub
 from xaihub.report.dataset import per_image
-from xaihub.run_directory import current_records, read_index
+from xaihub.run.run_directory import current_records, read_index
 
 from report_cases import EVIL_FILE, decoded, parse, sample_run
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 import xaihub
-from xaihub.runner import check_params
+from xaihub.run.runner import check_params
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -7,7 +7,7 @@ import pytest
 
 import xaihub
 from xaihub import Explanation, ground_truth
-from xaihub.shapes import COLOURS
+from xaihub.ground_truth.shapes import COLOURS
 
 HELD_OUT = 5  # a task seed no test trains on (train_model draws from its own stream anyway)
 

@@ -3,7 +3,7 @@
 import inspect
 from pathlib import Path
 
-from xaihub import hookspecs
+from xaihub.contracts import hookspecs
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)

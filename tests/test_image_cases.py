@@ -7,7 +7,7 @@ import pytest
 
 import xaihub
 from xaihub import MethodUnavailableError
-from xaihub.plugins import list_methods
+from xaihub.registry.plugins import list_methods
 from xaihub.testing import ON_IMAGES, check_explainer, check_explainer_on_images, zoo
 
 from cheap_params import CHEAP

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from xaihub import InputError
-from xaihub.images import to_rgb_uint8
+from xaihub.core.images import to_rgb_uint8
 
 RGB = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
 

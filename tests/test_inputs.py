@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import xaihub
 from xaihub import Explainer, Explanation, InputError, ModelError
-from xaihub.run_directory import read_index
+from xaihub.run.run_directory import read_index
 
 from toy_models import channel_means
 

@@ -9,9 +9,9 @@ import pytest
 
 import xaihub
 from xaihub import Explanation, InputError, MethodUnavailableError, Metric, XaihubError
-from xaihub.explainer import Requirement
-from xaihub.metric import WEIGHTS
-from xaihub.plugins import LOWER_IS_BETTER, get_metric, list_metrics, lower_is_better
+from xaihub.contracts.explainer import Requirement
+from xaihub.contracts.metric import WEIGHTS
+from xaihub.registry.plugins import LOWER_IS_BETTER, get_metric, list_metrics, lower_is_better
 
 from toy_models import region_model, tiles_image
 

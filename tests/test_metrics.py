@@ -5,7 +5,6 @@ import pytest
 
 import xaihub
 from xaihub import Comparison, Explanation, InputError
-from xaihub.measure import check_metrics
 from xaihub.metrics import (
     agreement,
     blurred,
@@ -15,7 +14,8 @@ from xaihub.metrics import (
     spearman,
     summarise,
 )
-from xaihub.plugins import adapt
+from xaihub.registry.plugins import adapt
+from xaihub.run.measure import check_metrics
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)
 IMAGE[:2, :2, 0] = 255

@@ -8,7 +8,7 @@ import pytest
 import xaihub
 from xaihub import InputError, ModelError
 from xaihub.models import ModelOptions
-from xaihub.plugins import adapt
+from xaihub.registry.plugins import adapt
 
 IMAGE = np.random.default_rng(0).integers(0, 255, (32, 32, 3)).astype(np.uint8)
 

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub import ModelError, demo
+from xaihub import ModelError
+from xaihub.ground_truth import demo
 from xaihub.models import ModelOptions
 from xaihub.models.base import CallableAdapter
-from xaihub.plugins import adapt
+from xaihub.registry.plugins import adapt
 
 IMAGES = demo.shapes_dataset(10, seed=3)
 

@@ -8,7 +8,7 @@ import pytest
 
 import xaihub
 from xaihub import Explainer, Explanation, XaihubError, hookimpl
-from xaihub.plugins import list_methods, load_failures
+from xaihub.registry.plugins import list_methods, load_failures
 
 from toy_models import linear_model
 
@@ -136,7 +136,7 @@ def test_load_failures_is_empty_for_the_full_install():
 
 
 def test_hooks_are_called_through_pluggy_for_the_new_plugin_alone():
-    from xaihub.plugins import _plugin_manager
+    from xaihub.registry.plugins import _plugin_manager
 
     class Plugin:
         @hookimpl
@@ -161,7 +161,7 @@ def test_unregister_takes_the_name_register_was_given_or_derived():
     module = types.ModuleType("my_brightness_plugin")
     module.register_explainers = hookimpl(lambda register: register(Brightness()))
     xaihub.register(module)  # a module is named after its __name__
-    assert xaihub.plugins.get_method("mine.brightness").plugin == "my_brightness_plugin"
+    assert xaihub.registry.plugins.get_method("mine.brightness").plugin == "my_brightness_plugin"
     xaihub.unregister("my_brightness_plugin")
     xaihub.register(Brightness)  # a class, instantiated; named after its method
     xaihub.unregister("mine.brightness")
@@ -176,7 +176,7 @@ def test_unregister_takes_entry_point_names_and_a_plugin_can_come_back():
         assert not {"baseline.noise", "baseline.centre"} & {m.explainer.name for m in list_methods()}
     finally:
         xaihub.register(xaihub_baseline.plugin, name="baseline")
-    assert xaihub.plugins.get_method("baseline.noise").plugin == "baseline"
+    assert xaihub.registry.plugins.get_method("baseline.noise").plugin == "baseline"
 
 
 @pytest.mark.parametrize("name, message", [
@@ -201,8 +201,8 @@ def test_methods_are_required_the_core_names_no_default_method():
 
 
 def test_methods_for_lists_the_methods_whose_needs_a_model_meets():
-    from xaihub.plugins import adapt, methods_for
+    from xaihub.registry.plugins import adapt, methods_for
 
     on_callable = methods_for(adapt(linear_model()))
     assert "native.lime" in on_callable and "gradients.saliency" not in on_callable
-    assert all(xaihub.plugins.get_method(m).explainer.requires.kind == xaihub.BLACK_BOX for m in on_callable)
+    assert all(xaihub.registry.plugins.get_method(m).explainer.requires.kind == xaihub.BLACK_BOX for m in on_callable)

@@ -5,9 +5,9 @@ import pytest
 
 import xaihub
 from xaihub import InputError, Preprocess
+from xaihub.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, resize_matrix
 from xaihub.models import ModelOptions
-from xaihub.plugins import adapt
-from xaihub.preprocess import IMAGENET_MEAN, IMAGENET_STD, resize_matrix
+from xaihub.registry.plugins import adapt
 
 RNG = np.random.default_rng(0)
 

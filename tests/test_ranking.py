@@ -1,4 +1,4 @@
-"""xaihub.ranking: directions, baselines, Pareto front, bootstrap intervals, Wilcoxon + Holm, conflicts."""
+"""xaihub.evaluation.ranking: directions, baselines, Pareto front, bootstrap intervals, Wilcoxon + Holm, conflicts."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from xaihub import ranking
+from xaihub.evaluation import ranking
 
 
 def test_directions_follow_the_metrics_and_facts_are_not_ranked():

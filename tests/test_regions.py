@@ -10,7 +10,7 @@ import xaihub
 from xaihub import Explanation, InputError
 from xaihub.metrics import region_curves, srg
 from xaihub.metrics.regions import filled, patch_labels, region_order
-from xaihub.plugins import adapt
+from xaihub.registry.plugins import adapt
 
 from toy_models import tiles_image
 

@@ -3,7 +3,7 @@
 import pytest
 
 import xaihub
-from xaihub import demo
+from xaihub.ground_truth import demo
 
 SUPERPIXEL_METHODS = {
     "native.lime": {"num_samples": 200},

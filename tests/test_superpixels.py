@@ -1,11 +1,11 @@
-"""xaihub.superpixels: "auto" never collapses an image into too few superpixels, and a method's minimum is
+"""xaihub.core.superpixels: "auto" never collapses an image into too few superpixels, and a method's minimum is
 refused with its reason."""
 
 import numpy as np
 import pytest
 
 from xaihub import MethodUnavailableError
-from xaihub.superpixels import FEW_SUPERPIXELS, grid_segments, require_superpixels, segment
+from xaihub.core.superpixels import FEW_SUPERPIXELS, grid_segments, require_superpixels, segment
 from xaihub.testing import zoo
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xaihub.models import ModelOptions
-from xaihub.plugins import adapt, list_methods
+from xaihub.registry.plugins import adapt, list_methods
 from xaihub.testing import ON_ARCHITECTURES, check_explainer, zoo
 from xaihub.testing.checks import installed_frameworks
 

@@ -9,41 +9,62 @@ a method runs.
 
 Layers
 ------
-The core is built in layers, bottom to top. A module imports only from its own layer or those below it,
-and no imports — lazy ones inside functions and those under ``TYPE_CHECKING`` count too — run in a loop;
-``tests/test_architecture.py`` holds the core and every plugin to this list (``x.*`` is every module of
-package ``x``). What a lower layer needs from a higher one is passed in: the registry hands the runner
-the model's adapter (:func:`xaihub.plugins.adapt`), the runner hands a metric that explains again the
-callable that re-runs a method (:class:`xaihub.metric.Rerun`), and :mod:`xaihub.report` hands
-:class:`Comparison` its views when imported (:func:`xaihub.comparison.provide_views`).
+The folders of ``xaihub/`` are its layers, listed here from the ground up. A module imports only from its
+own layer or those below it, and no imports (lazy ones inside functions and those under ``TYPE_CHECKING``
+count too) run in a loop; ``tests/test_architecture.py`` holds the core and every plugin to this list.
+What a lower layer needs from a higher one is passed in: the registry hands the runner the model's
+adapter (:func:`xaihub.registry.plugins.adapt`), the runner hands a metric that explains again the
+callable that re-runs a method (:class:`xaihub.contracts.metric.Rerun`), and :mod:`xaihub.report` hands
+:class:`Comparison` its views when imported (:func:`xaihub.core.comparison.provide_views`).
 
-- leaves: errors, params, images, image_sources, files, contained, maps, seeding, quiet, targets,
-  preprocess, cache, keras_counter, quickshift_torch, superpixels, masks, shapes, demo, ground_truth,
-  pretrained, pretrained.*
-- data: explanation, validation, agreement, comparison
-- models: models, models.*
-- contracts: explainer, metric, hookspecs
-- builtins: builtin_adapters, metrics, metrics.*
-- registry: plugins
-- runner: progress, measure, runner, fingerprint, run_directory, dataset_statistics, executors, batch,
-  ranking, recommendation
-- views: report, report.*
-- interface: loading, method_benchmark, cli, testing, testing.*, xaihub
+- core: core
+- models: models
+- bundled: pretrained, ground_truth
+- contracts: contracts
+- metrics: metrics
+- registry: registry
+- run: run
+- evaluation: evaluation
+- report: report
+- interface: method_benchmark, cli, testing, xaihub
 
-*leaves* are small modules each with one job (errors, parameter constraints, image rules, files,
-segmentation, …); *data* are the results (:class:`Explanation`, :class:`Comparison`); *models* the
-adapters every method calls (:mod:`xaihub.models`); *contracts* what a plugin implements
-(:class:`Explainer`, :class:`Metric`, :mod:`xaihub.hookspecs`); *builtins* the core's own plugins (model
-adapters, metrics); the *registry* loads plugins and calls every hook through ``pm.hook``; the *runner*
-runs methods and metrics on one image (:func:`explain`) or many (:func:`explain_many`) and reads run
-directories; *views* draw reports from data; the *interface* is this package, the command line and
-:mod:`xaihub.testing`.
+Where a new piece goes:
+
+- ``core/``: the data and the small rules everything shares: errors, parameter constraints, images and
+  image sources, files and containment, maps, superpixels, seeds, targets, :class:`Preprocess`, and the
+  results, :class:`Explanation` and :class:`Comparison`.
+- ``models/``: the adapters every method calls (a new model kind goes here, with its ``adapt_model`` hook
+  in ``registry/builtin_adapters.py``).
+- ``pretrained/``, ``ground_truth/``: models and data that ship without downloads (EfficientNet-Lite0;
+  the shapes tasks whose right answer is known).
+- ``contracts/``: what a plugin implements: :class:`Explainer`, :class:`Metric`, the hookspecs.
+- ``metrics/``: the core's own metrics (a new metric goes here, registered in ``metrics/builtin.py``).
+- ``registry/``: loads plugins and calls every hook; the built-in adapters; loading a model from a file.
+- ``run/``: runs methods and metrics on one image (:func:`explain`) or many (:func:`explain_many`), with
+  executors, progress, run directories and their fingerprints.
+- ``evaluation/``: what the results add up to: rankings, dataset statistics, the recommendation (a new
+  criterion of the verdict goes here).
+- ``report/``: HTML and figures drawn from results (a new report section goes here).
+- the interface: this package's public names, :mod:`xaihub.method_benchmark` (:func:`benchmark`: run,
+  evaluate and report in one call), the command line (:mod:`xaihub.cli`) and :mod:`xaihub.testing`.
+
+A plugin imports the public names of ``xaihub`` and, for what it shares with the core, the modules of
+these folders, never a name that starts with ``_`` (``tests/test_architecture.py`` checks every plugin):
+
+- plugins import: core, models, contracts, metrics, testing
 """
 
-from xaihub.batch import BatchSummary, explain_many
-from xaihub.comparison import Comparison, MethodFailure
-from xaihub.dataset_statistics import DatasetStatistics, dataset_statistics
-from xaihub.errors import (
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+from xaihub.contracts.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
+from xaihub.contracts.hookspecs import hookimpl
+from xaihub.contracts.metric import Metric
+from xaihub.core.comparison import Comparison, MethodFailure
+from xaihub.core.errors import (
     InputError,
     MethodUnavailableError,
     ModelError,
@@ -51,15 +72,22 @@ from xaihub.errors import (
     ValidationError,
     XaihubError,
 )
-from xaihub.explainer import BLACK_BOX, GRADIENTS, Explainer, Requirement
-from xaihub.explanation import Explanation
-from xaihub.hookspecs import hookimpl
+from xaihub.core.explanation import Explanation
+from xaihub.core.preprocess import Preprocess
+from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.method_benchmark import BenchmarkResult, benchmark
-from xaihub.metric import Metric
-from xaihub.plugins import adapt, list_methods, list_metrics, load_failures, lower_is_better, register, unregister
-from xaihub.preprocess import Preprocess
+from xaihub.registry.plugins import (
+    adapt,
+    list_methods,
+    list_metrics,
+    load_failures,
+    lower_is_better,
+    register,
+    unregister,
+)
 from xaihub.report import dataset_report, report_many
-from xaihub.runner import explain
+from xaihub.run.batch import BatchSummary, explain_many
+from xaihub.run.runner import explain
 
 __all__ = [
     "BLACK_BOX",
@@ -95,3 +123,56 @@ __all__ = [
     "report_many",
     "unregister",
 ]
+
+MOVED_MODULES = {
+    **{name: f"core.{name}" for name in (
+        "agreement", "cache", "comparison", "contained", "errors", "explanation", "files", "image_sources", "images",
+        "maps", "masks", "params", "preprocess", "quickshift_torch", "quiet", "seeding", "superpixels", "targets",
+        "validation")},
+    **{name: f"contracts.{name}" for name in ("explainer", "hookspecs", "metric")},
+    **{name: f"registry.{name}" for name in ("builtin_adapters", "loading", "plugins")},
+    **{name: f"run.{name}" for name in (
+        "batch", "executors", "fingerprint", "measure", "progress", "run_directory", "runner")},
+    **{name: f"evaluation.{name}" for name in ("dataset_statistics", "ranking", "recommendation")},
+    "keras_counter": "models.keras_counter",
+    "demo": "ground_truth.demo",
+    "shapes": "ground_truth.shapes",
+}
+"""The modules that moved into folders, by old name: ``xaihub.<old>`` still imports, as the module
+``xaihub.<new>`` itself, with a ``DeprecationWarning`` naming the new path; the old paths go in a later release."""
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``xaihub.<old>`` for every :data:`MOVED_MODULES` name and hands over the module at its new path."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        package, _, old = fullname.partition(".")
+        if package == __name__ and old in MOVED_MODULES:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        new = f"{__name__}.{MOVED_MODULES[spec.name.partition('.')[2]]}"
+        warnings.warn(f"{spec.name} moved to {new}: import it from there", DeprecationWarning, stacklevel=2)
+        module = importlib.import_module(new)
+        spec.loader_state = module.__spec__
+        return module
+
+    def exec_module(self, module):
+        # the import system has just given the module the old path's spec: it gets its own back
+        module.__spec__ = module.__spec__.loader_state
+
+
+def __getattr__(name):
+    if name in MOVED_MODULES:
+        new = f"{__name__}.{MOVED_MODULES[name]}"
+        warnings.warn(f"{__name__}.{name} moved to {new}: import it from there", DeprecationWarning, stacklevel=2)
+        return importlib.import_module(new)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
+# `xaihub.dataset_statistics` is the function: its old module path is registered directly, so importing
+# that path never rebinds the name to the module.
+sys.modules.setdefault(f"{__name__}.dataset_statistics", sys.modules[f"{__name__}.evaluation.dataset_statistics"])

@@ -7,9 +7,9 @@ import os
 import sys
 from typing import Any
 
-from xaihub.errors import InputError, XaihubError
-from xaihub.plugins import get_method, list_methods, list_metrics, load_failures, methods_for
-from xaihub.run_directory import RESUME_MODES
+from xaihub.core.errors import InputError, XaihubError
+from xaihub.registry.plugins import get_method, list_methods, list_metrics, load_failures, methods_for
+from xaihub.run.run_directory import RESUME_MODES
 
 ALL_METHODS = "all"
 """``--methods all``: every installed method the model meets the needs of."""
@@ -53,12 +53,12 @@ def _model_check(args: argparse.Namespace) -> Any:
         return None
     import numpy as np
 
-    from xaihub.comparison import UNAVAILABLE
-    from xaihub.errors import MethodUnavailableError
-    from xaihub.images import to_rgb_uint8
-    from xaihub.loading import import_object, load_model
+    from xaihub.core.comparison import UNAVAILABLE
+    from xaihub.core.errors import MethodUnavailableError
+    from xaihub.core.images import to_rgb_uint8
     from xaihub.models import ModelOptions
-    from xaihub.plugins import adapt
+    from xaihub.registry.loading import import_object, load_model
+    from xaihub.registry.plugins import adapt
 
     image = to_rgb_uint8(args.image) if args.image else np.full((224, 224, 3), 128, np.uint8)
     preprocess = import_object(args.preprocess, "--preprocess") if args.preprocess else None
@@ -78,11 +78,11 @@ def _model_check(args: argparse.Namespace) -> Any:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from xaihub import demo
-    from xaihub.image_sources import image_source
-    from xaihub.images import to_rgb_uint8
-    from xaihub.loading import load_labels, load_model, source_file
-    from xaihub.measure import check_metrics
+    from xaihub.core.image_sources import image_source
+    from xaihub.core.images import to_rgb_uint8
+    from xaihub.ground_truth import demo
+    from xaihub.registry.loading import load_labels, load_model, source_file
+    from xaihub.run.measure import check_metrics
 
     methods = _method_names(args.methods)
     if not methods:
@@ -124,10 +124,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     """Benchmark methods on a folder of images (resumable run directory), write the dataset report and print
     the recommendation."""
-    from xaihub.image_sources import image_source
-    from xaihub.loading import load_labels, load_model, source_file
-    from xaihub.measure import check_metrics
+    from xaihub.core.image_sources import image_source
     from xaihub.method_benchmark import benchmark
+    from xaihub.registry.loading import load_labels, load_model, source_file
+    from xaihub.run.measure import check_metrics
 
     methods = _method_names(args.methods) if args.methods else None
     for method in methods or []:
@@ -173,8 +173,8 @@ def _method_names(text: str) -> list[str]:
 
 def _preprocess(spec: str | None) -> Any:
     """``--preprocess module:function``: a function or an ``xaihub.Preprocess``."""
-    from xaihub.loading import import_object
-    from xaihub.preprocess import Preprocess
+    from xaihub.core.preprocess import Preprocess
+    from xaihub.registry.loading import import_object
 
     preprocess = import_object(spec, "--preprocess") if spec else None
     if preprocess is not None and not (callable(preprocess) or isinstance(preprocess, Preprocess)):
@@ -185,7 +185,7 @@ def _preprocess(spec: str | None) -> Any:
 def _methods_for(model: Any, preprocess: Any) -> list[str]:
     """``--methods all``: every installed method whose needs the model meets (see ``methods_for``)."""
     from xaihub.models import ModelOptions
-    from xaihub.plugins import adapt
+    from xaihub.registry.plugins import adapt
 
     methods = methods_for(adapt(model, ModelOptions(preprocess=preprocess)))
     if not methods:
@@ -196,7 +196,7 @@ def _methods_for(model: Any, preprocess: Any) -> list[str]:
 
 def _input_files(args: argparse.Namespace) -> list[str]:
     """Every file or folder the command reads, known before anything is imported."""
-    from xaihub.image_sources import IMAGE_SUFFIXES
+    from xaihub.core.image_sources import IMAGE_SUFFIXES
 
     inputs = list(getattr(args, "image", None) or [])
     inputs += [path for path in (args.labels, args.model) if path and os.path.exists(path)]
@@ -210,8 +210,8 @@ def _input_files(args: argparse.Namespace) -> list[str]:
 def _refuse_overwriting(out: str, run_dir: str | None, inputs: list[str]) -> None:
     """xaihub never writes over what it reads: the report and the run directory may not be (or,
     for the run directory's own files, contain) an input, hard links included."""
-    from xaihub.files import check_directory
-    from xaihub.run_directory import managed_path
+    from xaihub.core.files import check_directory
+    from xaihub.run.run_directory import managed_path
 
     if os.path.isdir(out):
         raise InputError(f"--out {out!r} is a directory; name the HTML file to write")
@@ -238,9 +238,9 @@ def _same_file(path: str, other: str) -> bool:
 
 def _compare_images(out: str, model: Any, names: list[str], pixels: list[Any], options: dict[str, Any]) -> int:
     """One report section per image."""
-    from xaihub.files import atomic_output
+    from xaihub.core.files import atomic_output
     from xaihub.report import report_many
-    from xaihub.runner import explain
+    from xaihub.run.runner import explain
 
     comparisons = []
     for name, image in zip(names, pixels):
@@ -257,11 +257,11 @@ def _compare_images(out: str, model: Any, names: list[str], pixels: list[Any], o
 
 def _compare_folder(args: argparse.Namespace, run_dir: str, model: Any, options: dict[str, Any]) -> int:
     """Explain a folder into a run directory (resuming an earlier run there), then write the dataset report."""
-    from xaihub.batch import explain_many
-    from xaihub.dataset_statistics import dataset_statistics
-    from xaihub.files import atomic_output
+    from xaihub.core.files import atomic_output
+    from xaihub.evaluation.dataset_statistics import dataset_statistics
     from xaihub.report import dataset_report
-    from xaihub.run_directory import EXPLANATIONS_DIR, INDEX_NAME
+    from xaihub.run.batch import explain_many
+    from xaihub.run.run_directory import EXPLANATIONS_DIR, INDEX_NAME
 
     summary = explain_many(model, args.images, out=run_dir, executor=args.executor, resume=args.resume or "check",
                            model_id=args.model_id, **options)

@@ -4,7 +4,7 @@ where masks are given; then ranked into a recommendation.
 
 Built on :func:`xaihub.explain_many`: the run directory is resumable (a second call skips what is done)
 and runs on Dask with ``executor="dask"``. The dataset report it writes has the bootstrap intervals,
-Wilcoxon tests and the recommendation (:mod:`xaihub.recommendation`).
+Wilcoxon tests and the recommendation (:mod:`xaihub.evaluation.recommendation`).
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from xaihub.batch import BatchSummary, explain_many
-from xaihub.dataset_statistics import DatasetStatistics, dataset_statistics
-from xaihub.errors import InputError, MethodUnavailableError, XaihubError
-from xaihub.files import atomic_output
-from xaihub.image_sources import image_source
-from xaihub.images import to_rgb_uint8
+from xaihub.core.errors import InputError, MethodUnavailableError, XaihubError
+from xaihub.core.files import atomic_output
+from xaihub.core.image_sources import image_source
+from xaihub.core.images import to_rgb_uint8
+from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
+from xaihub.evaluation.recommendation import Recommendation, recommend
 from xaihub.models import ModelAdapter, ModelOptions
-from xaihub.plugins import adapt, get_metric, list_methods
-from xaihub.recommendation import Recommendation, recommend
+from xaihub.registry.plugins import adapt, get_metric, list_methods
 from xaihub.report import dataset_report
 from xaihub.report.families import baselines
-from xaihub.run_directory import current_records, read_index
+from xaihub.run.batch import BatchSummary, explain_many
+from xaihub.run.run_directory import current_records, read_index
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import xaihub
-from xaihub.run_directory import TEMP_DIR, completed_pairs, load_explanation, scan_index
+from xaihub.run.run_directory import TEMP_DIR, completed_pairs, load_explanation, scan_index
 
 LIME = {"native.lime": {"num_samples": 10}}
 IMAGES = np.random.default_rng(0).integers(30, 256, (6, 16, 16, 3), dtype=np.uint8)

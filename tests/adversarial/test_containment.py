@@ -8,7 +8,7 @@ from adversarial.cases import IMAGES, assert_trustworthy, run
 
 import xaihub
 from xaihub import InputError
-from xaihub.run_directory import INDEX_NAME, LOCK_NAME, SETTINGS_NAME, explanation_file, file_name, read_index
+from xaihub.run.run_directory import INDEX_NAME, LOCK_NAME, SETTINGS_NAME, explanation_file, file_name, read_index
 
 
 @pytest.fixture

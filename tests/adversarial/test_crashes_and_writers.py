@@ -14,7 +14,7 @@ from adversarial.cases import assert_trustworthy, run, subprocess_env
 
 import xaihub
 from xaihub import Explanation, InputError
-from xaihub.run_directory import INDEX_NAME, LOCK_NAME, TEMP_DIR, RunDirectory, read_index
+from xaihub.run.run_directory import INDEX_NAME, LOCK_NAME, TEMP_DIR, RunDirectory, read_index
 
 COUNT = 24
 IMAGES = np.random.default_rng(1).integers(30, 256, (COUNT, 16, 16, 3), dtype=np.uint8)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xaihub import Explanation, InputError
-from xaihub.explanation import MAX_FILE_BYTES
+from xaihub.core.explanation import MAX_FILE_BYTES
 
 
 def explanation(**changes) -> Explanation:

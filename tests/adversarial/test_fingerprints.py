@@ -8,8 +8,8 @@ from adversarial.cases import IMAGES, assert_trustworthy, run
 
 import xaihub
 from xaihub import InputError
-from xaihub.fingerprint import describe, model_fingerprint
-from xaihub.run_directory import SETTINGS_NAME, read_index
+from xaihub.run.fingerprint import describe, model_fingerprint
+from xaihub.run.run_directory import SETTINGS_NAME, read_index
 
 from toy_models import channel_means, linear_model
 

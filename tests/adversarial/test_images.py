@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from xaihub import InputError
-from xaihub.images import MAX_PIXELS, MIN_SIDE, to_rgb_uint8
+from xaihub.core.images import MAX_PIXELS, MIN_SIDE, to_rgb_uint8
 
 DTYPES = st.sampled_from([np.uint8, np.uint16, np.int8, np.int32, np.int64, np.float16, np.float32, np.float64,
                           np.bool_, np.complex64])

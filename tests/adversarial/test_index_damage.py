@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xaihub
-from xaihub.run_directory import INDEX_NAME, completed_pairs, read_index
+from xaihub.run.run_directory import INDEX_NAME, completed_pairs, read_index
 
 IDS = [str(i) for i in range(4)]
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -6,7 +6,7 @@ from adversarial.cases import IMAGES, assert_trustworthy, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xaihub.run_directory import explanation_file, file_name, read_index
+from xaihub.run.run_directory import explanation_file, file_name, read_index
 
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=300)
 """Every code point, lone surrogates included (file names that are not UTF-8 decode to them)."""

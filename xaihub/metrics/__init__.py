@@ -14,18 +14,18 @@ values in each :attr:`Explanation.metrics <xaihub.Explanation.metrics>`. The cor
 * ``"sanity.randomization"``: the model-parameter randomisation test (see :mod:`xaihub.metrics.sanity`).
 
 :func:`xaihub.lower_is_better` tells for any value name which direction is better;
-:func:`xaihub.measure.compute` scores an explanation outside :func:`xaihub.explain`.
+:func:`xaihub.run.measure.compute` scores an explanation outside :func:`xaihub.explain`.
 """
 
 from __future__ import annotations
 
-from xaihub.agreement import Agreement, agreement, spearman
+from xaihub.core.agreement import Agreement, agreement, spearman
 from xaihub.metrics.faithfulness import blurred, degradation, deletion_auc, insertion_auc
 from xaihub.metrics.regions import region_curves, srg
 from xaihub.metrics.summary import MetricStat, summarise
 
 METRICS = ("srg", "deletion", "insertion", "degradation")
-"""The core's faithfulness metrics, in order of preference; :func:`xaihub.plugins.list_metrics` has every registered one."""
+"""The core's faithfulness metrics, in order of preference; :func:`xaihub.list_metrics` has every registered one."""
 
 __all__ = [
     "METRICS", "Agreement", "MetricStat", "agreement", "blurred", "deletion_auc", "degradation", "insertion_auc",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from xaihub.hookspecs import hookimpl
-from xaihub.metric import Metric
+from xaihub.contracts.hookspecs import hookimpl
+from xaihub.contracts.metric import Metric
 from xaihub.metrics.faithfulness import Degradation, Deletion, Insertion
 from xaihub.metrics.regions import SymmetricRelevanceGain
 from xaihub.metrics.sanity import Randomization

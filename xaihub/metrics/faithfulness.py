@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from xaihub.errors import InputError
-from xaihub.metric import Metric
+from xaihub.contracts.metric import Metric
+from xaihub.core.errors import InputError
 from xaihub.models import ModelAdapter
 
 if TYPE_CHECKING:
-    from xaihub.explanation import Explanation
+    from xaihub.core.explanation import Explanation
 
 DEFAULT_STEPS = 20
 BLUR_SIGMA = 5.0

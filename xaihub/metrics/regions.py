@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from xaihub.errors import InputError
-from xaihub.metric import Metric
+from xaihub.contracts.metric import Metric
+from xaihub.core.errors import InputError
 from xaihub.metrics.faithfulness import BLUR_SIGMA, DEFAULT_STEPS, area, blurred, check_steps, switching_curve
 from xaihub.models import ModelAdapter
 
 if TYPE_CHECKING:
-    from xaihub.explanation import Explanation
+    from xaihub.core.explanation import Explanation
 
 DEFAULT_PATCHES = 14
 """Patches per side: 14 × 14 = 196 patches of 16 px on a 224 px photo."""

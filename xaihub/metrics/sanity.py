@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from xaihub.agreement import spearman
-from xaihub.errors import InputError, ModelError
-from xaihub.explainer import Requirement
-from xaihub.metric import WEIGHTS, Metric, Rerun
+from xaihub.contracts.explainer import Requirement
+from xaihub.contracts.metric import WEIGHTS, Metric, Rerun
+from xaihub.core.agreement import spearman
+from xaihub.core.errors import InputError, ModelError
 
 if TYPE_CHECKING:
-    from xaihub.explanation import Explanation
+    from xaihub.core.explanation import Explanation
     from xaihub.models import ModelAdapter
 
 DEFAULT_THRESHOLD = 0.5

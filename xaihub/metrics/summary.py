@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 if TYPE_CHECKING:
-    from xaihub.comparison import Comparison
+    from xaihub.core.comparison import Comparison
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 :class:`ModelAdapter` documents what a black-box plugin may use on any model;
 :class:`GradientAdapter` adds what a gradient plugin may use on torch and Keras models.
-Which adapter serves a model is the registry's choice (:func:`xaihub.plugins.adapt`, through the
+Which adapter serves a model is the registry's choice (:func:`xaihub.registry.plugins.adapt`, through the
 ``adapt_model`` hook).
 """
 

@@ -14,9 +14,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from xaihub.cache import RunCache
-from xaihub.errors import InputError, ModelError
-from xaihub.preprocess import Preprocess
+from xaihub.core.cache import RunCache
+from xaihub.core.errors import InputError, ModelError
+from xaihub.core.preprocess import Preprocess
 
 OUTPUT_KINDS = ("auto", "probabilities", "logits", "multilabel-logits")
 DEFAULT_MAX_BATCH_BYTES = 512 * 2**20
@@ -121,7 +121,7 @@ class ModelAdapter:
     - :meth:`count_forward` — record forward passes a method runs outside ``predict``;
     - :attr:`num_classes`, :attr:`output_kind` — known once the model has scored an image (the
       runner scores the image before any method runs);
-    - :attr:`cache` — a :class:`~xaihub.cache.RunCache` shared by the methods of one ``explain`` call;
+    - :attr:`cache` — a :class:`~xaihub.core.cache.RunCache` shared by the methods of one ``explain`` call;
     - :attr:`batch_size` and :meth:`images_per_batch` — how many images to build at a time;
     - :attr:`framework` — ``"torch"``, ``"keras"``, ``"callable"`` or a plugin's own name;
     - the perturbation fast path: when :attr:`accepts_device_batches`, :meth:`predict_pixels` scores

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.maps import resize_map
+from xaihub.core.maps import resize_map
 from xaihub.models.base import ModelAdapter
 
 SCORE_KINDS = ("logit", "probability", "multilabel-logit")

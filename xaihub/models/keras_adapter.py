@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.errors import InputError, ModelError
+from xaihub.core.errors import InputError, ModelError
+from xaihub.core.preprocess import Preprocess
 from xaihub.models.base import ModelOptions
 from xaihub.models.differentiable import GradientAdapter
-from xaihub.preprocess import Preprocess
 
 _CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
 

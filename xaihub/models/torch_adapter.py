@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from xaihub.errors import InputError, ModelError
+from xaihub.core.errors import InputError, ModelError
 from xaihub.models.differentiable import GradientAdapter
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
@@ -213,7 +213,7 @@ class TorchAdapter(GradientAdapter):
             return wanted, {}
         if not self._native_bf16():
             return None, {"autocast_guard": "bf16 is not native on this device"}
-        from xaihub.cache import array_key
+        from xaihub.core.cache import array_key
 
         def guard() -> tuple[str | None, dict[str, Any]]:
             import torch

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.errors import InputError, ModelError
-from xaihub.preprocess import Preprocess
+from xaihub.core.errors import InputError, ModelError
+from xaihub.core.preprocess import Preprocess
 
 NAME = "efficientnet-lite0"
 FRAMEWORKS = ("torch", "keras")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xaihub.errors import ModelError
+from xaihub.core.errors import ModelError
 
 
 def keras_port(net: Any, name: str) -> Any:

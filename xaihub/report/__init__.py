@@ -1,10 +1,10 @@
 """The reports: a self-contained HTML page per set of comparisons or per run directory, and a matplotlib figure.
 
 Importing this package hands :class:`~xaihub.Comparison` its views (``report``, ``figure``, ``save_figures``
-and the notebook display, see :func:`xaihub.comparison.provide_views`).
+and the notebook display, see :func:`xaihub.core.comparison.provide_views`).
 """
 
-from xaihub.comparison import provide_views
+from xaihub.core.comparison import provide_views
 from xaihub.report.dataset import dataset_report
 from xaihub.report.figure import comparison_figure, save_figures
 from xaihub.report.html import notebook_html, report_many

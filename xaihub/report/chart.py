@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from xaihub.ranking import lower_is_better, pareto_front, reference_value
+from xaihub.evaluation.ranking import lower_is_better, pareto_front, reference_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

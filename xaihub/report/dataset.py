@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from xaihub.comparison import UNAVAILABLE
-from xaihub.dataset_statistics import (
+from xaihub.core.comparison import UNAVAILABLE
+from xaihub.core.errors import InputError
+from xaihub.evaluation.dataset_statistics import (
     DatasetStatistics,
     MethodStatistics,
     Stat,
@@ -26,16 +27,15 @@ from xaihub.dataset_statistics import (
     is_number,
     per_image,
 )
-from xaihub.errors import InputError
-from xaihub.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
-from xaihub.recommendation import recommend
+from xaihub.evaluation.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
+from xaihub.evaluation.recommendation import recommend
 from xaihub.report import render
 from xaihub.report.families import BASELINE, baselines, family_of
 from xaihub.report.html import colourbar_legend, write_page
 from xaihub.report.section import Options, chart_metric
 from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
 from xaihub.report.text import COST_LEGEND, MAP_LEGEND, METRIC_LEGEND, metric_heading, metric_name
-from xaihub.run_directory import current_records, load_explanation, read_index, read_settings
+from xaihub.run.run_directory import current_records, load_explanation, read_index, read_settings
 
 GALLERY_SIZE = 3
 

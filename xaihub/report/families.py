@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from xaihub.agreement import Agreement
-    from xaihub.comparison import Comparison
+    from xaihub.core.agreement import Agreement
+    from xaihub.core.comparison import Comparison
 
 OTHER = "other"
 BASELINE = "baseline"
@@ -27,8 +27,8 @@ DISAGREEMENT = 0.8
 
 def family_of(method: str) -> str:
     """The family of a registered method, or :data:`OTHER`."""
-    from xaihub.errors import XaihubError
-    from xaihub.plugins import get_method
+    from xaihub.core.errors import XaihubError
+    from xaihub.registry.plugins import get_method
 
     try:
         return get_method(method).explainer.family or OTHER
@@ -37,8 +37,8 @@ def family_of(method: str) -> str:
 
 
 def family_title(family: str) -> str:
-    """A family's description for people (from :data:`xaihub.explainer.FAMILIES`), else its name."""
-    from xaihub.explainer import FAMILIES
+    """A family's description for people (from :data:`xaihub.contracts.explainer.FAMILIES`), else its name."""
+    from xaihub.contracts.explainer import FAMILIES
 
     if family == OTHER:
         return "other methods (no family declared)"

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from xaihub.errors import InputError
+from xaihub.core.errors import InputError
 from xaihub.report import render
 from xaihub.report.families import by_family
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
 
-    from xaihub.comparison import Comparison
+    from xaihub.core.comparison import Comparison
 
 _CELL_INCHES = 2.2
 COLUMNS = 6

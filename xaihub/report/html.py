@@ -11,7 +11,7 @@ import os
 import platform
 from typing import TYPE_CHECKING, Sequence
 
-from xaihub.errors import InputError
+from xaihub.core.errors import InputError
 from xaihub.metrics.summary import MetricStat, summarise
 from xaihub.report import render, section
 from xaihub.report.chart import COSTS
@@ -20,7 +20,7 @@ from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_tabl
 from xaihub.report.text import MAP_LEGEND, METRIC_LEGEND, e, metric_heading
 
 if TYPE_CHECKING:
-    from xaihub.comparison import Comparison
+    from xaihub.core.comparison import Comparison
 
 # Every rule is scoped to .xaihub, so the Jupyter fragment does not restyle the notebook around it. Pictures
 # take their shown size from their width and height attributes (xaihub.report.render.Picture).

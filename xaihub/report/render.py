@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from xaihub.errors import InputError
-from xaihub.explanation import Explanation
+from xaihub.core.errors import InputError
+from xaihub.core.explanation import Explanation
 from xaihub.report.text import e
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from xaihub.comparison import UNAVAILABLE
+from xaihub.core.comparison import UNAVAILABLE
+from xaihub.evaluation.ranking import is_better, lower_is_better, reference_value
 from xaihub.metrics import METRICS, MetricStat, summarise
-from xaihub.ranking import is_better, lower_is_better, reference_value
 from xaihub.report import render
 from xaihub.report.families import (
     BASELINE,
@@ -33,9 +33,9 @@ from xaihub.report.tables import baseline_note, mark, metric_table, order_note, 
 from xaihub.report.text import COST_LEGEND, e, metric_heading, metric_name
 
 if TYPE_CHECKING:
-    from xaihub.agreement import Agreement
-    from xaihub.comparison import Comparison
-    from xaihub.explanation import Explanation
+    from xaihub.core.agreement import Agreement
+    from xaihub.core.comparison import Comparison
+    from xaihub.core.explanation import Explanation
 
 TOP_PREDICTIONS = 5
 MASKED_SEGMENTS = 4

@@ -11,8 +11,8 @@ import math
 from html import escape
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from xaihub.errors import InputError
-from xaihub.ranking import MARGIN, better_first, is_better, lower_is_better, reference_value
+from xaihub.core.errors import InputError
+from xaihub.evaluation.ranking import MARGIN, better_first, is_better, lower_is_better, reference_value
 
 SORT_KEYS = ("name", "seconds", "forward_passes")
 """``sort_by`` values besides a metric name: alphabetical, or cheapest first."""

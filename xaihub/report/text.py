@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from xaihub.ranking import lower_is_better
+from xaihub.evaluation.ranking import lower_is_better
 
 _METRIC_NAMES = {"srg": "SRG", "srg_morf": "MoRF AUC", "srg_lerf": "LeRF AUC",
                  "deletion": "deletion AUC", "insertion": "insertion AUC", "degradation": "degradation drop",

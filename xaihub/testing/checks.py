@@ -15,12 +15,12 @@ from unittest import mock
 
 import numpy as np
 
-from xaihub.errors import InputError, MethodUnavailableError
-from xaihub.explainer import BLACK_BOX, GRADIENTS, Requirement
-from xaihub.explanation import Explanation
-from xaihub.params import Constraint, as_options, invalid_examples
-from xaihub.params import accepts as constraint_accepts
-from xaihub.plugins import adapt
+from xaihub.contracts.explainer import BLACK_BOX, GRADIENTS, Requirement
+from xaihub.core.errors import InputError, MethodUnavailableError
+from xaihub.core.explanation import Explanation
+from xaihub.core.params import Constraint, as_options, invalid_examples
+from xaihub.core.params import accepts as constraint_accepts
+from xaihub.registry.plugins import adapt
 from xaihub.testing import zoo
 from xaihub.testing.evaluations import Evaluations
 from xaihub.testing.subject import Subject
@@ -83,7 +83,7 @@ def check_defaults_match_signature(subject: Subject) -> None:
 
 
 def check_constraints(subject: Subject) -> None:
-    """Every parameter has a constraint (:mod:`xaihub.params`), every constraint names a parameter, and
+    """Every parameter has a constraint (:mod:`xaihub.core.params`), every constraint names a parameter, and
     every default satisfies its constraint."""
     explainer = subject.explainer
     defaults, constraints = explainer.defaults, explainer.constraints
@@ -94,7 +94,7 @@ def check_constraints(subject: Subject) -> None:
     for key, spec in constraints.items():
         options = as_options(spec)
         if not all(option is None or isinstance(option, Constraint) for option in options):
-            problems.append(f"constraint of {key!r} is {spec!r}; expected an xaihub.params constraint, None or a "
+            problems.append(f"constraint of {key!r} is {spec!r}; expected an xaihub.core.params constraint, None or a "
                             "list of them")
         elif key in defaults and not constraint_accepts(spec, defaults[key]):
             problems.append(f"the default {key}={defaults[key]!r} breaks its own constraint")
@@ -103,10 +103,10 @@ def check_constraints(subject: Subject) -> None:
 
 def check_invalid_parameters_refused(subject: Subject) -> None:
     """Through :func:`xaihub.explain`, every value a constraint names as invalid
-    (:func:`xaihub.params.invalid_examples`) and an unknown parameter are refused with an
+    (:func:`xaihub.core.params.invalid_examples`) and an unknown parameter are refused with an
     :class:`~xaihub.InputError` naming the parameter, before the method's ``explain`` is reached."""
-    from xaihub.plugins import _standing_in
-    from xaihub.runner import explain
+    from xaihub.registry.plugins import _standing_in
+    from xaihub.run.runner import explain
 
     explainer, method = subject.explainer, subject.method
     cases = [(key, value) for key, spec in explainer.constraints.items() if key in explainer.defaults
@@ -219,8 +219,8 @@ def check_requires(subject: Subject) -> None:
     """``requires`` is honoured: a method needing gradients of some frameworks is refused, upfront and for
     free, for a plain function and for a model of a framework it does not name; a black-box method
     explains a plain function."""
-    from xaihub.plugins import _standing_in
-    from xaihub.runner import explain
+    from xaihub.registry.plugins import _standing_in
+    from xaihub.run.runner import explain
 
     explainer, method = subject.explainer, subject.method
     requires = explainer.requires

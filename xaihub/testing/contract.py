@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from xaihub.explainer import BLACK_BOX, Explainer
+from xaihub.contracts.explainer import BLACK_BOX, Explainer
 from xaihub.testing import checks as contract_checks
 from xaihub.testing import zoo
 from xaihub.testing.subject import Subject, Unavailable, model_name_of
@@ -209,7 +209,7 @@ def parametrize_with_checks(explainers: Iterable[Explainer | str], models: Any =
 
 def _resolve(explainer: Explainer | str) -> Explainer:
     if isinstance(explainer, str):
-        from xaihub.plugins import get_method
+        from xaihub.registry.plugins import get_method
 
         return get_method(explainer).explainer
     if isinstance(explainer, type) and issubclass(explainer, Explainer):

@@ -139,7 +139,7 @@ def family(name: str) -> Family:
 
 def shared_segments(image: np.ndarray) -> np.ndarray:
     """The superpixels every superpixel run gets (SLIC with :data:`SEGMENTATION`)."""
-    from xaihub.superpixels import segment
+    from xaihub.core.superpixels import segment
 
     return segment(image, "slic", SEGMENTATION, 0)
 
@@ -169,7 +169,7 @@ def family_maps(fam: Family, models: Mapping[str, Any], image: np.ndarray, *, se
 
 def pair_agreement(fam: Family, maps: Mapping[str, np.ndarray]) -> list[tuple[Run, Run, float]]:
     """Spearman's ρ of every pair of ``fam``'s implementations."""
-    from xaihub.agreement import spearman
+    from xaihub.core.agreement import spearman
 
     return [(a, b, spearman(maps[a.label], maps[b.label])) for a, b in itertools.combinations(fam.runs, 2)]
 
@@ -178,7 +178,7 @@ def seed_agreement(run: Run, models: Mapping[str, Any], image: np.ndarray, first
                    superpixels: bool) -> float:
     """Spearman's ρ of ``run``'s map ``first`` (at :data:`SEED`) and its map at the next seed: how far a
     Monte-Carlo implementation agrees with itself."""
-    from xaihub.agreement import spearman
+    from xaihub.core.agreement import spearman
 
     segments = shared_segments(image) if superpixels else None
     return spearman(first, explain_run(run, models, image, seed=SEED + 1, segments=segments))

@@ -5,7 +5,7 @@
 - a torch module: a forward pre-hook on the first layer to run (found with one probing forward pass),
   counting the images of every batch reaching it, also in copies of the model a method makes
   (``copy.deepcopy`` keeps the hook). The layer is assumed to run once per image;
-- a Keras model with an :class:`~xaihub.keras_counter.EvaluationCounter` (every zoo model):
+- a Keras model with an :class:`~xaihub.models.keras_counter.EvaluationCounter` (every zoo model):
   its count. Other Keras models cannot be counted from outside (:attr:`Evaluations.measurable` is False).
 """
 
@@ -96,7 +96,7 @@ def _is_keras(model: Any) -> bool:
 def _first_layer_to_run(model: Any, probe: np.ndarray, preprocess: Any) -> Any:
     """The first module without children that runs on ``probe`` (one forward pass, hooks removed after)."""
     from xaihub.models import ModelOptions
-    from xaihub.plugins import adapt
+    from xaihub.registry.plugins import adapt
 
     ran: list[Any] = []
     leaves = [module for module in model.modules() if next(module.children(), None) is None]

@@ -63,7 +63,7 @@ def _torch_parts(model: Any) -> dict[str, Any]:
 
 
 def _keras_parts(model: Any) -> dict[str, Any]:
-    from xaihub.keras_counter import EvaluationCounter
+    from xaihub.models.keras_counter import EvaluationCounter
 
     layers = [layer for layer in model.layers if not isinstance(layer, EvaluationCounter)]
     return {

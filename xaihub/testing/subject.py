@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.cache import RunCache
-from xaihub.errors import MethodUnavailableError
-from xaihub.explainer import Explainer
+from xaihub.contracts.explainer import Explainer
+from xaihub.core.cache import RunCache
+from xaihub.core.errors import MethodUnavailableError
+from xaihub.core.params import check as check_constraints
 from xaihub.models import ModelAdapter, ModelOptions
-from xaihub.params import check as check_constraints
-from xaihub.plugins import adapt
+from xaihub.registry.plugins import adapt
 from xaihub.testing.evaluations import Evaluations
 from xaihub.testing.model_state import ModelSnapshot
 from xaihub.testing.zoo import Architecture

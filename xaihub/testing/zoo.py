@@ -11,7 +11,7 @@ user hands them over, which the checks then verify is left as it was: torch mode
 with their ``BatchNorm`` layers in eval mode (a fine-tuning set-up), their first parameter frozen
 (``requires_grad=False``) and holding a ``.grad``, and a forward hook of the user's; Keras models with
 their first weighted layer frozen. Keras zoo models count the images they evaluate
-(:class:`~xaihub.keras_counter.EvaluationCounter`); torch models and predict functions are counted
+(:class:`~xaihub.models.keras_counter.EvaluationCounter`); torch models and predict functions are counted
 from outside.
 """
 
@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from xaihub.errors import InputError
-from xaihub.preprocess import Preprocess
+from xaihub.core.errors import InputError
+from xaihub.core.preprocess import Preprocess
 
 IMAGE_SIZE = (40, 48)
 """Height and width of :func:`image`: small, and not square, so that a map with its sides swapped shows."""
@@ -164,7 +164,7 @@ def _arranged_torch(model: Any) -> Any:
 
 
 def _arranged_keras(model: Any) -> Any:
-    from xaihub.keras_counter import EvaluationCounter
+    from xaihub.models.keras_counter import EvaluationCounter
 
     next(layer for layer in model.layers if layer.weights and not isinstance(layer, EvaluationCounter)).trainable = False
     return model

@@ -1,6 +1,6 @@
 """The Keras architectures of :mod:`xaihub.testing.zoo`: small, random (seeded) weights. Imports keras.
 
-Every model starts with an :class:`~xaihub.keras_counter.EvaluationCounter`, so the checks can count the
+Every model starts with an :class:`~xaihub.models.keras_counter.EvaluationCounter`, so the checks can count the
 images the model really evaluates, whoever calls it (the adapter, or a library running its own graph of it).
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from xaihub.keras_counter import EvaluationCounter
+from xaihub.models.keras_counter import EvaluationCounter
 
 CLASSES = 5
 

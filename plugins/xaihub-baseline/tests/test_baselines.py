@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub.plugins import get_method
+from xaihub.registry.plugins import get_method
 
 from toy_models import linear_model
 

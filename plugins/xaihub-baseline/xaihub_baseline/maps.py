@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explainer, Explanation
+from xaihub.core.params import Real
 from xaihub.models import ModelAdapter
-from xaihub.params import Real
 
 
 class SeededNoise(Explainer):

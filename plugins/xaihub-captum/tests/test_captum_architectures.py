@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import xaihub
+from xaihub import adapt
 from xaihub.models import ModelOptions
-from xaihub.plugins import adapt
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
 GUIDED = ["captum.guided_backprop", "captum.deconvolution", "captum.guided_gradcam"]
@@ -61,7 +61,7 @@ def explain_bypassing_checks(model, method: str, target: int = 0, **params):
     """Run a method's explain directly, without its check_model (what captum would give)."""
     adapter = adapt(model, ModelOptions(output="logits"))
     adapter.predict(IMAGE[None])
-    explainer = xaihub.plugins.get_method(method).explainer
+    explainer = xaihub.registry.plugins.get_method(method).explainer
     with adapter.session():
         return explainer.explain(adapter, IMAGE, [target], seed=0, **{**explainer.defaults, **params})[0]
 

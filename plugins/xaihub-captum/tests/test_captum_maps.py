@@ -12,8 +12,8 @@ import pytest
 from scipy.stats import spearmanr
 
 import xaihub
+from xaihub import list_methods
 from xaihub.models.torch_state import ModuleState
-from xaihub.plugins import list_methods
 
 TARGETS = [1, 0]  # the object's class, then another
 PARAMS = {
@@ -38,7 +38,7 @@ def captum_methods() -> list[str]:
 def expected_forward_passes(method: str, explanation: xaihub.Explanation) -> int:
     """What captum documents for each method, for len(TARGETS) targets; + 1 for the architecture trace
     (DeepLift, guided methods) or for finding the last convolution (CAMs)."""
-    t, p, extras = len(TARGETS), {**xaihub.plugins.get_method(method).explainer.defaults, **PARAMS.get(method, {})}, \
+    t, p, extras = len(TARGETS), {**xaihub.registry.plugins.get_method(method).explainer.defaults, **PARAMS.get(method, {})}, \
         explanation.extras
     return {
         "captum.saliency": t, "captum.input_x_gradient": t,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import xaihub
+from xaihub import adapt
 from xaihub.models import ModelOptions
-from xaihub.plugins import adapt
 
 RANDOM = {
     "captum.gradient_shap": {"n_samples": 4, "n_baselines": 2, "stdevs": 5.0},
@@ -26,7 +26,7 @@ GRID = {"segments": (np.arange(400)[:, None] // 100 * 6 + np.arange(600)[None] /
 
 
 def captum_methods() -> list[str]:
-    return sorted(m.explainer.name for m in xaihub.plugins.list_methods() if m.explainer.name.startswith("captum."))
+    return sorted(m.explainer.name for m in xaihub.registry.plugins.list_methods() if m.explainer.name.startswith("captum."))
 
 
 def test_equal_seeds_give_equal_maps_and_leave_the_callers_random_state(torch_model, object_image):
@@ -104,7 +104,7 @@ def test_every_method_runs_on_efficientnet_lite0_or_is_refused_upfront(imagenet_
     # the reason is right: run anyway, captum's DeepLift fails on the reused ReLU6 modules
     adapter = adapt(imagenet_torch.model, ModelOptions(preprocess=imagenet_torch.preprocess))
     target = int(adapter.predict(coffee[None])[0].argmax())
-    explainer = xaihub.plugins.get_method("captum.deeplift").explainer
+    explainer = xaihub.registry.plugins.get_method("captum.deeplift").explainer
     with adapter.session(), pytest.raises(RuntimeError, match="used more than once"):
         explainer.explain(adapter, coffee, [target], seed=0, **explainer.defaults)
     assert all(not hasattr(m, "output") for m in imagenet_torch.model.modules())

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.cache import array_key
+from xaihub.core.cache import array_key
 from xaihub.models import GradientAdapter
 
 LINEAR_OPERATIONS = frozenset({

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.errors import InputError
+from xaihub.core.errors import InputError
 from xaihub.models import GradientAdapter
 
 BASELINES = ("black", "zero", "blur")

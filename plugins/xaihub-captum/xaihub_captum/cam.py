@@ -7,9 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explanation, InputError
-from xaihub.maps import resize_map
+from xaihub.core.maps import resize_map
+from xaihub.core.params import Boolean, String
 from xaihub.models import GradientAdapter
-from xaihub.params import Boolean, String
 from xaihub_captum.method import CaptumMethod
 from xaihub_captum.running import batches, captum_run, repeated
 

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from xaihub import MethodUnavailableError
+from xaihub.core.params import Choice, Integer, Real
 from xaihub.models import GradientAdapter
-from xaihub.params import Choice, Integer, Real
 from xaihub_captum.architecture import deeplift_problems, traced
 from xaihub_captum.baselines import BASELINES, baseline_distribution, one_baseline
 from xaihub_captum.method import InputAttribution

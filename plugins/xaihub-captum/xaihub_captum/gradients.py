@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xaihub.params import Choice, Integer, Real
+from xaihub.core.params import Choice, Integer, Real
 from xaihub_captum.baselines import BASELINES, DISTRIBUTIONS, baseline_distribution, one_baseline
 from xaihub_captum.method import InputAttribution
 from xaihub_captum.running import batches, repeated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from xaihub.params import Integer, Real
+from xaihub.core.params import Integer, Real
 from xaihub_captum.method import InputAttribution
 from xaihub_captum.running import batches, repeated
 

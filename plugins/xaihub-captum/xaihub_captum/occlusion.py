@@ -8,9 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explanation
+from xaihub.core.params import Choice, Integer
+from xaihub.core.superpixels import FILLS, fill_image
 from xaihub.models import GradientAdapter
-from xaihub.params import Choice, Integer
-from xaihub.superpixels import FILLS, fill_image
 from xaihub_captum.method import CaptumMethod
 from xaihub_captum.pixel_scores import SCORES, pixel_images, pixel_scores, score_name
 from xaihub_captum.running import captum_run

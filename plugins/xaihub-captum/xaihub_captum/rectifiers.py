@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from xaihub import InputError, MethodUnavailableError
+from xaihub.core.params import Choice
 from xaihub.models import GradientAdapter
-from xaihub.params import Choice
 from xaihub_captum.architecture import rectifier_problems, traced
 from xaihub_captum.cam import LAYER
 from xaihub_captum.method import InputAttribution

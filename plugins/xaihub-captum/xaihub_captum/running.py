@@ -23,8 +23,8 @@ def captum_run(model: GradientAdapter, seed: int) -> Iterator[None]:
     """
     import torch
 
+    from xaihub.core.seeding import seeded_global_numpy
     from xaihub.models.torch_state import restored
-    from xaihub.seeding import seeded_global_numpy
 
     with torch.random.fork_rng(devices=_cuda_devices(model)), seeded_global_numpy(seed), restored(model.model), \
             warnings.catch_warnings():

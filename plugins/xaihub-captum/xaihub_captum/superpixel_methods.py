@@ -1,12 +1,12 @@
 """``captum.feature_ablation``, ``captum.shapley_value_sampling``, ``captum.lime``, ``captum.kernel_shap``:
 captum's perturbation methods with the shared superpixels as features.
 
-The feature mask is the image's superpixels (``xaihub.superpixels.superpixels_for``: ``segmentation``
+The feature mask is the image's superpixels (``xaihub.core.superpixels.superpixels_for``: ``segmentation``
 ``"auto"`` by default, sized to the image, computed once per ``explain`` call and shared with
 ``native.lime``, ``native.kernelshap``, …; or given ``segments``), one
 ``1×1×H×W`` mask broadcast over the colour channels. A switched-off superpixel shows ``fill``: black
 (``"zero"``, the default, as ``native.lime``'s and ``lime.image``'s), its own ``"mean"`` colour, or a
-``"blur"``red copy (``xaihub.superpixels.fill_image``). Each explanation has ``segments`` and
+``"blur"``red copy (``xaihub.core.superpixels.fill_image``). Each explanation has ``segments`` and
 ``segment_weights`` (one value per superpixel) and paints each superpixel with its value.
 """
 
@@ -17,9 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explanation
-from xaihub.models import GradientAdapter
-from xaihub.params import Choice, Integer, Real
-from xaihub.superpixels import (
+from xaihub.core.params import Choice, Integer, Real
+from xaihub.core.superpixels import (
     FILLS,
     SEGMENTATION_DEFAULTS,
     fill_image,
@@ -27,6 +26,7 @@ from xaihub.superpixels import (
     segmentation_constraints,
     superpixels_for,
 )
+from xaihub.models import GradientAdapter
 from xaihub_captum.method import CaptumMethod
 from xaihub_captum.pixel_scores import SCORES, pixel_images, pixel_scores, score_name
 from xaihub_captum.replay import ReplayedScores
@@ -48,7 +48,7 @@ class SuperpixelAttribution(CaptumMethod):
     constraints = SUPERPIXEL_CONSTRAINTS
     libraries = ("captum", "scikit-image")
     min_superpixels: int = 1
-    """Fewer superpixels are refused before any forward pass (see :func:`xaihub.superpixels.require_superpixels`)."""
+    """Fewer superpixels are refused before any forward pass (see :func:`xaihub.core.superpixels.require_superpixels`)."""
     few_superpixels_reason = ""
 
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,

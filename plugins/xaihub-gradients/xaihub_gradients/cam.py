@@ -7,9 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import GRADIENTS, Explainer, Explanation, MethodUnavailableError, Requirement
-from xaihub.maps import resize_map
+from xaihub.core.maps import resize_map
+from xaihub.core.params import String
 from xaihub.models import GradientAdapter
-from xaihub.params import String
 from xaihub_gradients.backends import backend_for
 
 

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import GRADIENTS, Explainer, Explanation, Requirement
+from xaihub.core.params import Choice, Integer, Real
 from xaihub.models import GradientAdapter
-from xaihub.params import Choice, Integer, Real
 from xaihub_gradients.backends import backend_for, inputs_of
 
 BASELINES = ("black", "zero", "blur")

@@ -9,16 +9,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explainer, Explanation
+from xaihub.core.params import Integer, Real
+from xaihub.core.superpixels import SEGMENTATION_DEFAULTS, segmentation_constraints, superpixels_for
 from xaihub.models import ModelAdapter
-from xaihub.params import Integer, Real
-from xaihub.superpixels import SEGMENTATION_DEFAULTS, segmentation_constraints, superpixels_for
 
 
 class LimeImage(Explainer):
     """LIME from the reference implementation, ``lime.lime_image.LimeImageExplainer``.
 
     Superpixels as every superpixel method takes them (``segmentation`` ``"auto"``, sized to the
-    image, by default; see :func:`xaihub.superpixels.superpixels_for`), except that
+    image, by default; see :func:`xaihub.core.superpixels.superpixels_for`), except that
     ``segmentation="quickshift"`` runs lime's own quickshift wrapper, as the library does, with the
     seed project's ``kernel_size``, ``max_dist``, ``ratio`` (override them in ``segmentation_params``).
     All targets are explained from one set of perturbations. Switched-off superpixels show

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import GRADIENTS, Explainer, Explanation, InputError, Requirement
+from xaihub.core.params import Choice, Real
 from xaihub.models import GradientAdapter
-from xaihub.params import Choice, Real
 from xaihub_lrp.propagation import relevance
 from xaihub_lrp.rules import RULES, check_supported, prepared_copy
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub import demo
-from xaihub.cache import RunCache
-from xaihub.quickshift_torch import quickshift_torch
-from xaihub.superpixels import segment
+from xaihub.core.cache import RunCache
+from xaihub.core.quickshift_torch import quickshift_torch
+from xaihub.core.superpixels import segment
+from xaihub.ground_truth import demo
 from xaihub_native.kernelshap import shapley_weights
 from xaihub_native.surrogate import fit_weighted_ridge, fit_weighted_ridge_torch
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub.superpixels import fill_image, perturb
+from xaihub.core.superpixels import fill_image, perturb
 from xaihub_native.surrogate import cosine_distance_to_original, fit_weighted_ridge, lime_kernel
 
 from toy_models import region_model, tiles_image

@@ -8,9 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explanation
-from xaihub.cache import array_key
+from xaihub.core.cache import array_key
+from xaihub.core.superpixels import fill_image
 from xaihub.models import ModelAdapter
-from xaihub.superpixels import fill_image
 from xaihub_native.stability import Fit
 from xaihub_native.superpixel_explainer import SUPERPIXEL_DEFAULTS, SuperpixelExplainer, painted
 

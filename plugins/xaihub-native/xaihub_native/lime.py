@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explanation
+from xaihub.core.params import Real
 from xaihub.models import ModelAdapter
-from xaihub.params import Real
 from xaihub_native.stability import Fit
 from xaihub_native.superpixel_explainer import (
     SUPERPIXEL_CONSTRAINTS,

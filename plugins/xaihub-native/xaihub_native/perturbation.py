@@ -9,9 +9,9 @@ from typing import Any, Callable
 import numpy as np
 
 from xaihub import InputError
-from xaihub.cache import array_key
+from xaihub.core.cache import array_key
+from xaihub.core.superpixels import fill_image, perturb
 from xaihub.models import ModelAdapter
-from xaihub.superpixels import fill_image, perturb
 
 WHERE = ("auto", "host", "device")
 _BYTES_PER_VALUE = 4

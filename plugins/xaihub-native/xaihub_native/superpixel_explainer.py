@@ -8,9 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explainer, Explanation
-from xaihub.models import ModelAdapter
-from xaihub.params import Choice, Integer, Real
-from xaihub.superpixels import (
+from xaihub.core.params import Choice, Integer, Real
+from xaihub.core.superpixels import (
     FILLS,
     SEGMENTATION_DEFAULTS,
     few_superpixels_warning,
@@ -18,6 +17,7 @@ from xaihub.superpixels import (
     segmentation_constraints,
     superpixels_for,
 )
+from xaihub.models import ModelAdapter
 from xaihub_native.perturbation import WHERE, PerturbationSet, Sampler, grown_set, perturbation_set, runs_on_device
 from xaihub_native.stability import Fit, StabilityCheck, bootstrap_agreement
 
@@ -75,7 +75,7 @@ class SuperpixelExplainer(Explainer):
     - ``segmentation``: ``auto`` (SLIC with superpixels sized to the image: about 40 on 32×32, about
       100 on a photo), ``quickshift`` with ``kernel_size``, ``max_dist``, ``ratio`` (the seed
       project's settings), or ``slic``/``felzenszwalb`` with ``segmentation_params``; or precomputed
-      ``segments`` (see :func:`xaihub.superpixels.superpixels_for`). Fewer than 10 superpixels give a
+      ``segments`` (see :func:`xaihub.core.superpixels.superpixels_for`). Fewer than 10 superpixels give a
       warning in ``extras["warning"]``;
     - ``fill`` of switched-off superpixels (``zero``, ``mean``, ``blur``);
     - ``perturb_on``: ``auto`` (in torch on the model's device for a torch model with a declared

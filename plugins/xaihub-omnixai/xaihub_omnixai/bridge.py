@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from xaihub.core.quiet import quiet as quiet_libraries
 from xaihub.models import GradientAdapter, ModelAdapter
-from xaihub.quiet import quiet as quiet_libraries
 
 
 def quiet() -> contextlib.AbstractContextManager:

@@ -46,7 +46,7 @@ def private_model(model: GradientAdapter, method: str, image: np.ndarray, layer_
         with _torch_copy(model, method) as network:
             yield network
         return
-    from xaihub.keras_counter import EvaluationCounter
+    from xaihub.models.keras_counter import EvaluationCounter
 
     counter = EvaluationCounter()
     yield keras_view(model, image, layer_graph, counter)

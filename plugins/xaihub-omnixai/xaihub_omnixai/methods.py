@@ -14,11 +14,11 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from xaihub import BLACK_BOX, GRADIENTS, Explainer, Explanation, MethodUnavailableError, ModelError, Requirement
-from xaihub.maps import resize_map
+from xaihub.core.maps import resize_map
+from xaihub.core.params import Integer, Real, String
+from xaihub.core.seeding import seeded_global_numpy
+from xaihub.core.superpixels import segment, segmentation_constraints
 from xaihub.models import GradientAdapter, ModelAdapter
-from xaihub.params import Integer, Real, String
-from xaihub.seeding import seeded_global_numpy
-from xaihub.superpixels import segment, segmentation_constraints
 from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
 from xaihub_omnixai.isolation import check_layer_graph, keras_view, layers_of, private_model
 
@@ -245,7 +245,7 @@ class OmniLime(Explainer):
 
     OmniXAI shrinks images larger than 256 pixels a side first, then segments them: with
     ``segmentation="auto"`` (the default) into superpixels sized to that image
-    (:func:`xaihub.superpixels.segment`), with ``"quickshift"`` by lime's own quickshift wrapper, as
+    (:func:`xaihub.core.superpixels.segment`), with ``"quickshift"`` by lime's own quickshift wrapper, as
     OmniXAI does by default (``segmentation_params`` apply to ``"auto"``, ``"slic"`` and
     ``"felzenszwalb"``). OmniXAI keeps lime's top ``num_features`` superpixels per class as a mask:
     the attribution is ``+1`` on those supporting the target, ``−1`` on those against it.

@@ -11,8 +11,8 @@ import pytest
 from test_all_methods import CHEAP
 
 import xaihub
+from xaihub import adapt, list_methods
 from xaihub.models import ModelOptions
-from xaihub.plugins import adapt, list_methods
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
@@ -281,7 +281,7 @@ def test_bad_files_are_refused_clearly(tmp_path):
 
 def test_recognising_models_imports_no_onnx_library():
     code = ("import sys, xaihub\n"
-            "from xaihub.plugins import _plugin_manager\n"
+            "from xaihub.registry.plugins import _plugin_manager\n"
             "from xaihub_onnx.recognise import is_onnx_model\n"
             "_plugin_manager()\n"
             "xaihub.explain(lambda b: b.mean(axis=(1, 2)), [[[0, 0, 9]] * 8] * 8, methods=['baseline.centre'])\n"

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.errors import InputError, ModelError
+from xaihub.core.errors import InputError, ModelError
+from xaihub.core.preprocess import Preprocess
 from xaihub.models import ModelAdapter, ModelOptions
-from xaihub.preprocess import Preprocess
 from xaihub_onnx.model_input import model_input
 from xaihub_onnx.recognise import is_onnx_model
 from xaihub_onnx.sessions import session_for

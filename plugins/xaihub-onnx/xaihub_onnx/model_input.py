@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.errors import ModelError
+from xaihub.core.errors import ModelError
 
 FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 OTHER_TYPES = {"tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(int32)": np.int32,

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
-from xaihub.errors import InputError, ModelError
+from xaihub.core.errors import InputError, ModelError
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"

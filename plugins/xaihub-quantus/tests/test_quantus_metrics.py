@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub import Explanation
-from xaihub.plugins import lower_is_better
+from xaihub import Explanation, lower_is_better
 
 pytest.importorskip("quantus")
 pytest.importorskip("torch")

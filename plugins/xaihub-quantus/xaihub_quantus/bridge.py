@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from xaihub.quiet import quiet as quiet_libraries
+from xaihub.core.quiet import quiet as quiet_libraries
 
 if TYPE_CHECKING:
     from xaihub import Explanation
-    from xaihub.metric import Rerun
+    from xaihub.contracts.metric import Rerun
     from xaihub.models import ModelAdapter
 
 

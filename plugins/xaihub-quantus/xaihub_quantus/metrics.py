@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 import numpy as np
 
 from xaihub import InputError, Metric
+from xaihub.core.seeding import seeded_global_numpy
 from xaihub.metrics.faithfulness import importance_order
-from xaihub.seeding import seeded_global_numpy
 from xaihub_quantus import repairs
 from xaihub_quantus.bridge import adapter_module, explain_function, import_quantus, model_input, quiet
 
 if TYPE_CHECKING:
     from xaihub import Explanation
-    from xaihub.metric import Rerun
+    from xaihub.contracts.metric import Rerun
     from xaihub.models import ModelAdapter
 
 

@@ -7,9 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import GRADIENTS, Explainer, Explanation, Requirement
+from xaihub.core.params import Choice, Integer
+from xaihub.core.seeding import seeded_global_numpy
 from xaihub.models import GradientAdapter
-from xaihub.params import Choice, Integer
-from xaihub.seeding import seeded_global_numpy
 from xaihub_shap.layout import values_per_output
 
 BACKGROUNDS = ("zero", "blur")

@@ -7,10 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explainer, Explanation
-from xaihub.models import ModelAdapter
-from xaihub.params import Anything, Choice, Integer
-from xaihub.seeding import seeded_global_numpy
-from xaihub.superpixels import (
+from xaihub.core.params import Anything, Choice, Integer
+from xaihub.core.seeding import seeded_global_numpy
+from xaihub.core.superpixels import (
     FILLS,
     SEGMENTATION_DEFAULTS,
     fill_image,
@@ -18,12 +17,13 @@ from xaihub.superpixels import (
     segmentation_constraints,
     superpixels_for,
 )
+from xaihub.models import ModelAdapter
 
 
 class SuperpixelKernelShap(Explainer):
     """Shapley values of superpixels, estimated by Kernel SHAP.
 
-    Superpixels as every superpixel method takes them (:func:`xaihub.superpixels.superpixels_for`):
+    Superpixels as every superpixel method takes them (:func:`xaihub.core.superpixels.superpixels_for`):
     ``segmentation`` ``"auto"`` (sized to the image), ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``
     with ``segmentation_params``, or given ``segments``; shared with the other methods of the call.
 

@@ -7,9 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xaihub import Explainer, Explanation
+from xaihub.core.params import Integer, Real, String
+from xaihub.core.seeding import seeded_global_numpy
 from xaihub.models import ModelAdapter
-from xaihub.params import Integer, Real, String
-from xaihub.seeding import seeded_global_numpy
 
 _MASKS = r"inpaint_telea|inpaint_ns|blur\(\d+, ?\d+\)"
 

@@ -216,9 +216,9 @@ def test_models_xplique_cannot_read_are_refused_upfront(object_image):
 
 
 def test_every_method_declares_its_parameters():
-    from xaihub import params as constraints
-    from xaihub.explainer import FAMILIES
-    from xaihub.plugins import get_method
+    from xaihub.contracts.explainer import FAMILIES
+    from xaihub.core import params as constraints
+    from xaihub.registry.plugins import get_method
 
     for name in ALL:
         explainer = get_method(name).explainer

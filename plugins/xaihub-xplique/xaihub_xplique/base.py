@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from xaihub import Explainer, Explanation, MethodUnavailableError
-from xaihub.explainer import installed_version
+from xaihub.contracts.explainer import installed_version
+from xaihub.core.seeding import seeded_global_numpy
 from xaihub.models import ModelAdapter
-from xaihub.seeding import seeded_global_numpy
 
 #: Distributions Xplique imports (xplique and tf-keras are installed with --no-deps: see the README).
 _NEEDED = ("xplique", "tf-keras", "tensorflow-probability", "einops", "Deprecated")

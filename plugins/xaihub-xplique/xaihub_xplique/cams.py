@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from xaihub import Explanation, InputError
-from xaihub.maps import resize_map
+from xaihub.core.maps import resize_map
+from xaihub.core.params import String
 from xaihub.models import GradientAdapter, ModelAdapter
-from xaihub.params import String
 from xaihub_xplique.base import XpliqueMethod, copies, one_hot
 from xaihub_xplique.gradients import KERAS_GRADIENTS
 from xaihub_xplique.keras_models import call_restored, layered_scores_model

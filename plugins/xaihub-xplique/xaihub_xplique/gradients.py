@@ -14,10 +14,10 @@ from typing import Any, Callable
 import numpy as np
 
 from xaihub import GRADIENTS, Explanation, Requirement
-from xaihub.errors import MethodUnavailableError
-from xaihub.maps import resize_map
+from xaihub.core.errors import MethodUnavailableError
+from xaihub.core.maps import resize_map
+from xaihub.core.params import Choice, Integer, Real
 from xaihub.models import GradientAdapter, ModelAdapter
-from xaihub.params import Choice, Integer, Real
 from xaihub_xplique.base import XpliqueMethod, copies, one_hot
 from xaihub_xplique.keras_models import counted_scores_model, layered_scores_model
 

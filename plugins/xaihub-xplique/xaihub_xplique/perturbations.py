@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from xaihub import Explanation, Requirement
+from xaihub.core.params import Choice, Integer, Real
 from xaihub.models import ModelAdapter
-from xaihub.params import Choice, Integer, Real
 from xaihub_xplique.base import XpliqueMethod, copies, one_hot
 from xaihub_xplique.shared_predictions import SharedPredictions
 

@@ -1,6 +1,6 @@
 """Xplique's LIME and Kernel SHAP over xaihub's shared superpixels, on any model.
 
-The superpixels are those every superpixel method takes (:func:`xaihub.superpixels.superpixels_for`:
+The superpixels are those every superpixel method takes (:func:`xaihub.core.superpixels.superpixels_for`:
 ``segmentation`` ``"auto"``, sized to the image, ``"quickshift"``, ``"slic"``, ``"felzenszwalb"`` with
 ``segmentation_params``, or given ``segments``), computed once per ``explain`` call and handed to
 Xplique through its ``map_to_interpret_space`` hook. Switched-off superpixels show
@@ -15,8 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from xaihub import Explanation
-from xaihub.params import Integer, Real
-from xaihub.superpixels import (
+from xaihub.core.params import Integer, Real
+from xaihub.core.superpixels import (
     SEGMENTATION_DEFAULTS,
     few_superpixels_warning,
     require_superpixels,
@@ -31,7 +31,7 @@ class SurrogateMethod(PerturbationMethod):
 
     libraries = ("xplique", "scikit-image", "scikit-learn")
     min_superpixels: int = 1
-    """Fewer superpixels are refused before any forward pass (see :func:`xaihub.superpixels.require_superpixels`)."""
+    """Fewer superpixels are refused before any forward pass (see :func:`xaihub.core.superpixels.require_superpixels`)."""
     few_superpixels_reason = ""
 
     def run(self, model, image, targets, seed, params):
