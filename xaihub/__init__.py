@@ -171,7 +171,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+if not any(type(finder).__qualname__ == "_MovedModules" for finder in sys.meta_path):  # once, reloads too
     sys.meta_path.append(_MovedModules())
 # `xaihub.dataset_statistics` is the function: its old module path is registered directly, so importing
 # that path never rebinds the name to the module.
