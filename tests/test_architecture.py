@@ -1,6 +1,6 @@
-"""The import graph: the core's layers point one way (as listed in ``xaihub/__init__.py``), and neither the core
-nor any plugin has an import loop. Every import counts, lazy ones inside functions and those under
-``TYPE_CHECKING`` too (grimp reads them all)."""
+"""The import graph: the folders of ``xaihub/`` are its layers (as listed in ``xaihub/__init__.py``) and point one
+way, neither the core nor any plugin has an import loop, and plugins import only what the core opens to them.
+Every import counts, lazy ones inside functions and those under ``TYPE_CHECKING`` too (grimp reads them all)."""
 
 from __future__ import annotations
 
