@@ -152,9 +152,7 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def create_module(self, spec):
-        new = f"{__name__}.{MOVED_MODULES[spec.name.partition('.')[2]]}"
-        warnings.warn(f"{spec.name} moved to {new}: import it from there", DeprecationWarning, stacklevel=2)
-        module = importlib.import_module(new)
+        module = _moved_module(spec.name.partition(".")[2])
         spec.loader_state = module.__spec__
         return module
 
@@ -165,10 +163,18 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def __getattr__(name):
     if name in MOVED_MODULES:
-        new = f"{__name__}.{MOVED_MODULES[name]}"
-        warnings.warn(f"{__name__}.{name} moved to {new}: import it from there", DeprecationWarning, stacklevel=2)
-        return importlib.import_module(new)
+        # bound here as `import xaihub.<old>` binds it, so the name warns once (a from-import looks it up twice)
+        globals()[name] = module = _moved_module(name)
+        return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _moved_module(old):
+    """The module ``xaihub.<old>`` moved to, with the warning that names its new path (for the code that asked:
+    the import system's own frames are skipped)."""
+    new = f"{__name__}.{MOVED_MODULES[old]}"
+    warnings.warn(f"{__name__}.{old} moved to {new}: import it from there", DeprecationWarning, stacklevel=3)
+    return importlib.import_module(new)
 
 
 if not any(type(finder).__qualname__ == "_MovedModules" for finder in sys.meta_path):  # once, reloads too
