@@ -19,7 +19,7 @@ WRITTEN = Path(__file__).resolve().parent / "fixtures" / "written_before_layout"
 METHODS = ["gradients.saliency", "baseline.noise"]
 
 
-def setup():
+def as_written():
     """The model, images and settings the fixture was written with."""
     model = zoo.get("torch.cnn").build()
     images = {"first": zoo.image(seed=1), "second": zoo.image(seed=2)}
@@ -29,7 +29,7 @@ def setup():
 
 
 def test_a_saved_explanation_loads_and_matches_todays_result():
-    model, images, settings = setup()
+    model, images, settings = as_written()
     saved = xaihub.Explanation.load(WRITTEN / "saliency.npz")
     today = xaihub.explain(model, images["first"], methods=["gradients.saliency"], targets="top-1").get(
         "gradients.saliency")
@@ -39,7 +39,7 @@ def test_a_saved_explanation_loads_and_matches_todays_result():
 
 
 def test_a_run_directory_resumes_without_redoing_anything(tmp_path):
-    model, images, settings = setup()
+    model, images, settings = as_written()
     out = tmp_path / "run"
     shutil.copytree(WRITTEN / "run", out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.npz")}
@@ -55,7 +55,7 @@ def test_a_run_directory_resumes_without_redoing_anything(tmp_path):
 
 def test_a_changed_setting_is_still_refused_on_the_old_directory(tmp_path):
     """The fingerprint read from the old ``run.json`` still guards it: another preprocess is refused."""
-    model, images, settings = setup()
+    model, images, settings = as_written()
     out = tmp_path / "run"
     shutil.copytree(WRITTEN / "run", out)
     settings["preprocess"] = xaihub.Preprocess(mean=(0.4, 0.5, 0.5), std=(0.25, 0.25, 0.25))
