@@ -1,0 +1,176 @@
+"""The attention plugin: rollout and transformer attribution on known cases, read without changing what the
+model computes, kept to the contract, refused upfront where there is no attention to read."""
+
+import numpy as np
+import pytest
+
+import xaihub
+from xaihub.registry.plugins import get_method
+from xaihub.testing import check_explainer, zoo
+
+METHODS = ["attention.rollout", "attention.transformer_attribution"]
+
+
+def test_rollout_and_gradient_rollout_on_hand_made_attention():
+    import torch
+
+    from xaihub_attention.methods import gradient_rollout, rollout
+
+    tokens, patch = 5, 3
+    focused = torch.zeros(2, tokens, tokens)
+    focused[:, :, patch] = 1.0  # every token of both heads attends to one patch
+    relevance = rollout([focused])
+    np.testing.assert_allclose(relevance[0].numpy(), [0.5, 0, 0, 0.5, 0])
+    np.testing.assert_allclose(rollout([focused, focused])[0].numpy(), [0.25, 0, 0, 0.75, 0])
+    uniform = torch.full((1, tokens, tokens), 1 / tokens)
+    np.testing.assert_allclose(rollout([uniform] * 3).sum(-1).numpy(), np.ones(tokens), rtol=1e-6)  # rows stay stochastic
+    # max over heads keeps the focused head's 1 and the uniform head's 0.2 elsewhere: row 0 is (1.2, .2, .2, 1, .2)/2.8
+    mixed = rollout([torch.cat([focused[:1], uniform])], "max")[0]
+    np.testing.assert_allclose(mixed.numpy(), np.array([1.2, 0.2, 0.2, 1.0, 0.2]) / 2.8, rtol=1e-6)
+    # Chefer: R = I + (∇A ⊙ A)⁺ R; a negative gradient removes the layer's contribution
+    np.testing.assert_allclose(gradient_rollout([focused], [torch.ones_like(focused)])[0].numpy(), [1, 0, 0, 1, 0])
+    np.testing.assert_allclose(gradient_rollout([focused], [-torch.ones_like(focused)]).numpy(), np.eye(tokens))
+
+
+class RedPatch:
+    """A one-layer transformer built by hand: patches embedded by their mean colour, one head whose keys are
+    10 × the patch's redness (every token attends to the red patch), the mean of the tokens, score 0 = their
+    redness: so the evidence for class 0 is the red patch."""
+
+    @staticmethod
+    def build():
+        import torch
+        from torch import nn
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Conv2d(3, 4, 8, stride=8)
+                self.attention = nn.MultiheadAttention(4, 1, batch_first=True)
+                self.head = nn.Linear(4, 3)
+
+            def forward(self, x):
+                tokens = self.embed(x).flatten(2).transpose(1, 2)
+                return self.head(self.attention(tokens, tokens, tokens, need_weights=False)[0].mean(1))
+
+        model = Model().eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+            for c in range(3):
+                model.embed.weight[c, c] = 1 / 64  # channel c: the patch's mean of colour c
+            model.embed.bias[3] = 1.0
+            width = 4
+            model.attention.in_proj_bias[0:width][3] = 1.0  # query: constant
+            model.attention.in_proj_weight[width:2 * width][3, 0] = 10.0  # key: 10 × red
+            model.attention.in_proj_weight[2 * width:] = torch.eye(width)  # value: the token
+            model.attention.out_proj.weight.copy_(torch.eye(width))
+            model.head.weight[0, 0] = 1.0
+            model.head.weight[1, 1] = 1.0
+        return model
+
+
+def red_patch_image():
+    image = np.full((32, 32, 3), 40, np.uint8)
+    image[8:16, 16:24] = (250, 0, 0)  # patch (1, 2) of the 4×4 grid
+    return image
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_both_methods_find_the_patch_the_attention_reads(method):
+    image = red_patch_image()
+    result = xaihub.explain(RedPatch.build(), image, methods=[method], targets=[0, 1])
+    assert result.ok, result.failures
+    explanation = result.get(method, 0)
+    assert explanation.attribution.shape == (32, 32)
+    assert explanation.extras["grid"] == [4, 4] and explanation.extras["extra_tokens"] == 0
+    assert explanation.extras["layers"] == 1
+    inside, outside = explanation.attribution[8:16, 16:24], np.delete(explanation.attribution[8:16], np.s_[16:24], 1)
+    assert inside.mean() > 3 * outside.mean(), method
+    assert explanation.forward_passes == 1
+
+
+def test_rollout_ignores_the_target_and_transformer_attribution_does_not():
+    image = red_patch_image()
+    result = xaihub.explain(RedPatch.build(), image, methods=METHODS, targets=[0, 1])
+    np.testing.assert_array_equal(result.get("attention.rollout", 0).attribution,
+                                  result.get("attention.rollout", 1).attribution)
+    assert not np.allclose(result.get("attention.transformer_attribution", 0).attribution,
+                           result.get("attention.transformer_attribution", 1).attribution)
+
+
+def test_the_recomputed_attention_is_torchs_and_the_scores_are_the_models():
+    import torch
+
+    from xaihub.models.torch_adapter import TorchAdapter
+    from xaihub_attention import reading
+
+    net = zoo.get("torch.vit").build().eval()
+    image = zoo.image()[:32, :32]
+    hooks = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in net.modules()]
+    adapter = TorchAdapter(net)
+    with adapter.session():
+        attention = reading.forward(adapter, image)
+        with torch.no_grad():
+            expected = net(adapter.differentiable_input(image[None]) / 255)
+            tokens = net.embed(adapter.differentiable_input(image[None]) / 255).flatten(2).transpose(1, 2)
+            tokens = torch.cat([net.class_token, tokens], 1) + net.position
+            normed = net.blocks[0].norm1(tokens)
+            _, weights = net.blocks[0].attention(normed, normed, normed, need_weights=True, average_attn_weights=False)
+    torch.testing.assert_close(attention.scores.detach(), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(attention.maps[0].detach(), weights, rtol=1e-5, atol=1e-6)
+    assert attention.grid == (4, 4) and attention.extra == 1 and len(attention.maps) == 2
+    assert [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in net.modules()] == hooks
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("model", ["torch.vit", "torch.patch_attention"])
+def test_the_methods_keep_the_contract_on_the_zoos_transformers(method, model):
+    report = check_explainer(get_method(method).explainer, zoo.get(model), raise_on_failure=False)
+    assert not report.failures, str(report)
+    assert report.unavailable() is None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_models_without_attention_are_refused_upfront_with_the_reason(method):
+    report = check_explainer(get_method(method).explainer, zoo.get("torch.cnn"), raise_on_failure=False)
+    assert "no attention layer that can be read" in report.unavailable("torch.cnn")
+    result = xaihub.explain(zoo.get("torch.cnn").build(), zoo.image(), methods=[method])
+    assert not result.ok and "no attention layer" in result.failures[0].message
+
+
+def hf_model(kind):
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    torch.manual_seed(0)
+    small = dict(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
+                 num_attention_heads=4, intermediate_size=64, num_labels=4)
+    if kind == "vit":
+        return transformers.ViTForImageClassification(transformers.ViTConfig(**small)).eval()
+    if kind == "deit":
+        return transformers.DeiTForImageClassificationWithTeacher(transformers.DeiTConfig(**small)).eval()
+    config = transformers.SwinConfig(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[2, 2],
+                                     window_size=4, num_labels=4)
+    return transformers.SwinForImageClassification(config).eval()
+
+
+@pytest.mark.parametrize(("kind", "extra"), [("vit", 1), ("deit", 2)])
+def test_hugging_face_vit_and_deit_are_read_with_their_class_and_distillation_tokens(kind, extra):
+    net = hf_model(kind)
+    before = net.config._attn_implementation
+    image = zoo.image()[:32, :32]
+    result = xaihub.explain(net, image, methods=METHODS, targets=[0, 3])
+    assert result.ok, result.failures
+    for method in METHODS:
+        explanation = result.get(method, 0)
+        assert explanation.extras["extra_tokens"] == extra and explanation.extras["grid"] == [4, 4]
+        assert explanation.extras["layers"] == 2 and np.ptp(explanation.attribution) > 0
+    assert net.config._attn_implementation == before  # switched to eager for the call only
+
+
+def test_swins_windowed_attention_is_refused_upfront():
+    net = hf_model("swin")
+    result = xaihub.explain(net, zoo.image()[:32, :32], methods=METHODS)
+    assert [f.method for f in result.failures] == METHODS
+    assert all("windowed" in f.message for f in result.failures)

@@ -1,0 +1,200 @@
+"""Reading a torch vision transformer's attention: which modules attend, their attention maps during one
+forward pass (in the graph, so that gradients reach them), and the patch grid the tokens come from.
+
+Two kinds of attention module are read:
+
+- ``torch.nn.MultiheadAttention`` used as self-attention (query, key and value the same tensor, no
+  mask): a forward hook recomputes its output from the same weights with the attention as a tensor of its
+  own (``torch``'s fused kernels do not return one that gradients reach) and hands that output on, so the
+  model computes the same scores through it;
+- Hugging Face ``transformers`` attention modules (the innermost ``*Attention``, returning
+  ``(context, attention)``), with the model's ``eager`` attention implementation switched on for the
+  call and switched back afterwards (``sdpa`` returns no attention).
+
+The tokens are mapped to the image through the patch embedding: the first ``Conv2d`` to run whose
+kernel equals its stride gives the grid ``h×w``; the ``N - h·w`` tokens before the patches are the
+class (distillation, register) tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from xaihub import InputError, MethodUnavailableError
+
+WINDOWED = ("swin",)
+"""Hugging Face model types whose attention is over windows, not over all tokens (no rollout)."""
+
+
+@dataclass
+class Attention:
+    """One forward pass: ``maps`` one ``N×H×T×T`` tensor per attention layer (in the order they ran, in
+    the graph), ``scores`` the raw class scores, ``grid`` the patch grid ``(h, w)`` and ``extra`` the
+    number of tokens before the patches."""
+
+    maps: list[Any]
+    scores: Any
+    grid: tuple[int, int]
+    extra: int
+
+
+def attention_modules(net: Any) -> list[tuple[str, Any]]:
+    """The modules whose attention can be read, by name; refuses (with the reason) a model with none."""
+    import torch
+
+    found, refused = [], []
+    hf = _hf_attention_modules(net)
+    for name, module in net.named_modules():
+        if isinstance(module, torch.nn.MultiheadAttention):
+            reason = _unreadable_multihead(module)
+            (refused if reason else found).append((name, reason or module))
+        elif any(module is m for m in hf):
+            found.append((name, module))
+    if refused:
+        name, reason = refused[0]
+        raise MethodUnavailableError(f"cannot read the attention of MultiheadAttention {name!r}: {reason}")
+    model_type = str(getattr(getattr(net, "config", None), "model_type", "")).lower()
+    if any(kind in model_type for kind in WINDOWED) or any("Swin" in type(m).__name__ for m in net.modules()):
+        raise MethodUnavailableError("the model's attention is windowed (Swin): each layer attends within shifted "
+                                     "windows, not over all tokens, so attention does not roll out to the patches")
+    if not found:
+        raise MethodUnavailableError(
+            "the model has no attention layer that can be read (torch.nn.MultiheadAttention used as self-attention, "
+            "or a Hugging Face transformers *Attention module); attention methods explain vision transformers")
+    return found
+
+
+@contextlib.contextmanager
+def recording(net: Any) -> Iterator[tuple[list[Any], list[tuple[int, int]]]]:
+    """Within the block, forward passes of ``net`` record each attention map (``N×H×T×T``, in the graph)
+    and each patch embedding's output grid; hooks and the attention implementation are restored after."""
+    modules = attention_modules(net)
+    maps: list[Any] = []
+    grids: list[tuple[int, int]] = []
+    handles = []
+    try:
+        for _, module in modules:
+            if _is_hf_attention(module):
+                handles.append(module.register_forward_hook(_hf_hook(maps)))
+            else:
+                handles.append(module.register_forward_hook(_multihead_hook(maps), with_kwargs=True))
+        for module in _patch_embeddings(net):
+            handles.append(module.register_forward_hook(
+                lambda module, args, output: grids.append(tuple(output.shape[-2:]))))
+        with _eager_attention(net):
+            yield maps, grids
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def forward(model: Any, image: np.ndarray) -> Attention:
+    """One forward pass of ``model`` (a :class:`xaihub.models.GradientAdapter`) on ``image``, recording
+    the attention maps; the scores are differentiable with respect to the maps."""
+    import torch
+
+    x = model.differentiable_input(image[None])
+    with torch.enable_grad(), recording(model.model) as (maps, grids):
+        scores = model.scores(x)
+    if not maps:
+        raise InputError("no attention layer ran during the forward pass")
+    tokens = maps[-1].shape[-1]
+    if any(m.shape[-1] != m.shape[-2] or m.shape[-1] != tokens for m in maps):
+        raise MethodUnavailableError(f"the attention layers attend over different token counts "
+                                     f"({sorted({tuple(m.shape[-2:]) for m in maps})}): not one sequence of tokens")
+    grid = next((g for g in grids if 0 < g[0] * g[1] <= tokens), None)
+    if grid is None:
+        side = math.isqrt(tokens)
+        extra = next((e for e in range(0, min(tokens, 9)) if math.isqrt(tokens - e) ** 2 == tokens - e), None)
+        if extra is None or side == 0:
+            raise MethodUnavailableError(f"cannot map {tokens} tokens to a patch grid: no patch embedding "
+                                         "(a Conv2d with kernel equal to stride) ran and the count is not a square")
+        side = math.isqrt(tokens - extra)
+        grid = (side, side)
+    return Attention(maps, scores, grid, tokens - grid[0] * grid[1])
+
+
+def _unreadable_multihead(module: Any) -> str | None:
+    if not module._qkv_same_embed_dim:
+        return "its key and value sizes differ from the query's (cross-attention)"
+    if module.bias_k is not None or module.add_zero_attn:
+        return "it adds a bias or zero key/value token"
+    return None
+
+
+def _multihead_hook(maps: list[Any]) -> Any:
+    def hook(module: Any, args: tuple, kwargs: dict, output: Any) -> Any:
+        import torch
+
+        names = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask")
+        given = dict(zip(names, args)) | kwargs
+        query, key, value = given["query"], given.get("key"), given.get("value")
+        if key is not query or value is not query:
+            raise MethodUnavailableError("a MultiheadAttention is called with different query, key and value "
+                                         "(cross-attention); attention methods read self-attention")
+        if given.get("key_padding_mask") is not None or given.get("attn_mask") is not None or given.get("is_causal"):
+            raise MethodUnavailableError("a MultiheadAttention is called with a mask; attention methods read "
+                                         "unmasked self-attention over the image's tokens")
+        x = query if module.batch_first else query.transpose(0, 1)
+        if x.ndim != 3:
+            raise MethodUnavailableError(f"a MultiheadAttention gets unbatched input of shape {tuple(x.shape)}")
+        batch, tokens, width = x.shape
+        heads = module.num_heads
+        qkv = torch.nn.functional.linear(x, module.in_proj_weight, module.in_proj_bias)
+        q, k, v = qkv.reshape(batch, tokens, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
+        attention = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(width // heads), dim=-1)
+        maps.append(attention)
+        out = module.out_proj((attention @ v).transpose(1, 2).reshape(batch, tokens, width))
+        out = out if module.batch_first else out.transpose(0, 1)
+        return (out, *output[1:]) if isinstance(output, tuple) else out
+
+    return hook
+
+
+def _is_hf_attention(module: Any) -> bool:
+    """A Hugging Face transformers attention module (``*Attention``, returning ``(context, attention)``)."""
+    return type(module).__module__.startswith("transformers.") and type(module).__name__.endswith("Attention")
+
+
+def _hf_attention_modules(net: Any) -> list[Any]:
+    """The innermost Hugging Face attention modules (4.x wraps ``*SelfAttention`` in ``*Attention``)."""
+    candidates = [m for m in net.modules() if _is_hf_attention(m)]
+    return [m for m in candidates if not any(_is_hf_attention(c) for c in list(m.modules())[1:])]
+
+
+def _hf_hook(maps: list[Any]) -> Any:
+    def hook(module: Any, args: tuple, output: Any) -> None:
+        weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
+        if weights is None or getattr(weights, "ndim", 0) != 4:
+            raise MethodUnavailableError(f"{type(module).__name__} returned no attention weights")
+        maps.append(weights)
+
+    return hook
+
+
+def _patch_embeddings(net: Any) -> list[Any]:
+    import torch
+
+    return [m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and tuple(m.kernel_size) == tuple(m.stride)
+            and m.kernel_size[0] > 1]
+
+
+@contextlib.contextmanager
+def _eager_attention(net: Any) -> Iterator[None]:
+    """Hugging Face models: the ``eager`` attention implementation (the only one returning the weights)
+    for the block, restored after."""
+    config = getattr(net, "config", None)
+    before = getattr(config, "_attn_implementation", None)
+    if config is None or before in (None, "eager") or not hasattr(net, "set_attn_implementation"):
+        yield
+        return
+    net.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        net.set_attn_implementation(before)
