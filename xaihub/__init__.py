@@ -76,6 +76,7 @@ from xaihub.core.explanation import Explanation
 from xaihub.core.preprocess import Preprocess
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.method_benchmark import BenchmarkResult, benchmark
+from xaihub.models.custom_scores import class_sum, with_scores
 from xaihub.registry.plugins import (
     adapt,
     list_methods,
@@ -110,6 +111,7 @@ __all__ = [
     "XaihubError",
     "adapt",
     "benchmark",
+    "class_sum",
     "dataset_report",
     "dataset_statistics",
     "explain",
@@ -122,6 +124,7 @@ __all__ = [
     "register",
     "report_many",
     "unregister",
+    "with_scores",
 ]
 
 MOVED_MODULES = {

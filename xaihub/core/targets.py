@@ -11,22 +11,32 @@ from xaihub.core.errors import InputError
 
 Targets = Union[int, Sequence[int], str, None]
 _TOP_K = re.compile(r"^top-?(\d+)$")
+_ABOVE = re.compile(r"^above-?(0?\.\d+|0|1(?:\.0*)?)$")
 
 
 def resolve_targets(targets: Targets, probabilities: np.ndarray) -> list[int]:
     """Class indices to explain.
 
-    :param targets: ``None`` (the top class), an int, a sequence of ints, or ``"top-k"``
-        (the ``k`` highest-scoring classes, best first).
+    :param targets: ``None`` (the top class), an int, a sequence of ints, ``"top-k"``
+        (the ``k`` highest-scoring classes, best first), or ``"above-p"`` (every class whose
+        probability is at least ``p``, best first: the labels a multi-label model predicts, ``"above-0.5"``).
     :param probabilities: the model's scores for the image, shape ``K``.
     """
     k = len(probabilities)
     if targets is None:
         targets = "top-1"
+    if isinstance(targets, str) and _ABOVE.match(targets.strip().lower()):
+        threshold = float(_ABOVE.match(targets.strip().lower()).group(1))
+        order = np.argsort(-probabilities, kind="stable")
+        chosen = [int(i) for i in order if probabilities[i] >= threshold]
+        if not chosen:
+            raise InputError(f"targets={targets!r}: no class scores {threshold} or more "
+                             f"(the highest is class {int(order[0])} at {float(probabilities[order[0]]):.3f})")
+        return chosen
     if isinstance(targets, str):
         match = _TOP_K.match(targets.strip().lower())
         if not match or int(match.group(1)) < 1:
-            raise InputError(f"targets string must look like 'top-5', got {targets!r}")
+            raise InputError(f"targets string must look like 'top-5' or 'above-0.5', got {targets!r}")
         n = min(int(match.group(1)), k)
         return [int(i) for i in np.argsort(-probabilities, kind="stable")[:n]]
     if isinstance(targets, (int, np.integer)) and not isinstance(targets, bool):

@@ -34,3 +34,24 @@ class SelectedScores(torch.nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self._select(self.copy(inputs))
+
+
+class WithScores(torch.nn.Module):
+    """The user's model with extra score columns computed from its class scores (see
+    :func:`xaihub.models.custom_scores.with_scores`); the model is its only child, unchanged."""
+
+    def __init__(self, model: torch.nn.Module, functions: dict[str, Callable[[Any], Any]], softmax: bool,
+                 read: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.model = model
+        self._read = read
+        self.names = list(functions)
+        self._functions = list(functions.values())
+        self.softmax = softmax
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        scores = self._read(self.model(inputs))
+        if self.softmax:
+            scores = torch.softmax(scores, dim=1)
+        extra = [f(scores).reshape(len(scores)) for f in self._functions]
+        return torch.cat([scores, torch.stack(extra, dim=1).to(scores.dtype)], dim=1)
