@@ -38,6 +38,20 @@ def shortcut_model() -> ground_truth.TrainedModel:
 
 
 @pytest.fixture(scope="session")
+def object_vit() -> ground_truth.TrainedModel:
+    """The object task's vision transformer (minutes to train: slow tests only)."""
+    pytest.importorskip("torch")
+    return ground_truth.train_model("object", seed=0, architecture="vit")
+
+
+@pytest.fixture(scope="session")
+def shortcut_vit() -> ground_truth.TrainedModel:
+    """The shortcut task's vision transformer (minutes to train: slow tests only)."""
+    pytest.importorskip("torch")
+    return ground_truth.train_model("shortcut", seed=0, architecture="vit")
+
+
+@pytest.fixture(scope="session")
 def imagenet_torch():
     """EfficientNet-Lite0 with its ImageNet weights, a torch ``nn.Module`` (a ``PretrainedModel``).
     Shared by the whole session: a test that modifies the model builds its own with ``imagenet_model()``."""

@@ -9,7 +9,7 @@ its positive part inside the mask); the table gives, per method and task, the me
 bootstrap 95% interval (``xaihub.evaluation.ranking.bootstrap_interval``), the noise and centre baselines as
 reference rows, and ▽ where a method's mean does not beat the better baseline's.
 
-    python benchmarks/ground_truth.py [--n 8] [--methods a,b,...] [--json results.json]
+    python benchmarks/ground_truth.py [--n 8] [--methods a,b,...] [--architecture cnn|vit] [--json results.json]
 """
 
 from __future__ import annotations
@@ -49,11 +49,13 @@ BUDGETS = {
 TASK_SEED = 1
 
 
-def run_task(kind: str, methods: list[str], n: int, seed: int) -> dict[str, Any]:
-    """Train ``kind``'s model, explain ``n`` images of its task; per method and metric, the values per image."""
+def run_task(kind: str, methods: list[str], n: int, seed: int, architecture: str = "cnn") -> dict[str, Any]:
+    """Train ``kind``'s model (``architecture``: ``"cnn"`` or ``"vit"``), explain ``n`` images of its task;
+    per method and metric, the values per image."""
     start = time.perf_counter()
-    model, preprocess, labels = ground_truth.train_model(kind, seed=seed)
+    model, preprocess, labels = ground_truth.train_model(kind, seed=seed, architecture=architecture)
     trained = time.perf_counter() - start
+    cues = cue_accuracy(kind, model, preprocess)
     task = ground_truth.task(kind, n=n, seed=TASK_SEED)
     values: dict[str, dict[str, list[float]]] = {m: {metric: [] for metric in METRICS} for m in methods}
     seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
@@ -78,7 +80,33 @@ def run_task(kind: str, methods: list[str], n: int, seed: int) -> dict[str, Any]
                 failures.setdefault(failure.method, []).append(failure.message)
         print(f"{kind} {i + 1}/{n}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return {"values": values, "seconds": seconds, "constant": constant, "failures": failures,
-            "accuracy": correct / n, "train_seconds": trained}
+            "accuracy": correct / n, "train_seconds": trained, "cues": cues}
+
+
+CUE_IMAGES, CUE_SEED = 200, 5
+
+
+def cue_accuracy(kind: str, model: Any, preprocess: xaihub.Preprocess) -> dict[str, float]:
+    """How often the model gives its cue's class on :data:`CUE_IMAGES` held-out images: as they are, on
+    backgrounds from other photos, without the object, without the watermark; and how often it follows the
+    object in the shortcut task (README's accuracy table)."""
+    import torch
+
+    task = ground_truth.task("object", n=CUE_IMAGES, seed=CUE_SEED)
+    scenes = task.scenes
+    elsewhere = ground_truth.task("object", n=CUE_IMAGES, seed=CUE_SEED + 1).scenes.backgrounds
+    truth = scenes.objects if kind == "object" else scenes.marks
+
+    def predicted(images: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+            return np.concatenate([model(preprocess.torch(batch)).argmax(1).numpy() for batch in pixels.split(50)])
+
+    variants = {"held-out": task.images, "other backgrounds": scenes.render(backgrounds=elsewhere),
+                "object removed": scenes.render(objects=False), "watermark removed": scenes.render(marks=False)}
+    accuracy = {name: float((predicted(images) == truth).mean()) for name, images in variants.items()}
+    accuracy["follows the object"] = float((predicted(task.images) == scenes.objects).mean())
+    return accuracy
 
 
 def score(explanation: xaihub.Explanation, metric: str) -> float:
@@ -132,15 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", help="comma-separated methods (default: every one that runs on a torch model)")
     parser.add_argument("--seed", type=int, default=0, help="the models' training seed and the methods' seed")
     parser.add_argument("--tasks", default=",".join(ground_truth.KINDS), help="comma-separated: object,shortcut")
+    parser.add_argument("--architecture", choices=ground_truth.ARCHITECTURES, default="cnn",
+                        help="the models: the CNNs (README's table) or the vision transformers "
+                             "(docs/explanation/ground_truth_transformer.md)")
     parser.add_argument("--json", help="also write the values per image to this file")
     args = parser.parse_args(argv)
 
     methods = args.methods.split(",") if args.methods else runnable_methods("torch")
     start = time.perf_counter()
-    results = {kind: run_task(kind, methods, args.n, args.seed) for kind in args.tasks.split(",")}
+    results = {kind: run_task(kind, methods, args.n, args.seed, args.architecture) for kind in args.tasks.split(",")}
     elapsed = time.perf_counter() - start
     print(table(results, methods))
     print()
+    for kind, result in results.items():
+        print(f"- {kind} model on {CUE_IMAGES} held-out images: " + ", ".join(f"{name} {value:.3f}" for name, value
+                                                                           in result["cues"].items()))
     for kind, result in results.items():
         print(f"- {kind} model: accuracy {result['accuracy']:.2f} on the {args.n} images, trained in "
               f"{result['train_seconds']:.0f} s")

@@ -147,3 +147,45 @@ def test_methods_find_the_evidence_the_noise_baseline_misses(kind, request):
         pointing, mass = (np.mean(values[method][metric]) for metric in METRICS)
         assert pointing >= noise["quantus.pointing_game"] + 0.5, method
         assert mass > 3 * noise["quantus.relevance_mass_accuracy"], method  # the noise's: about the mask's share
+
+
+def test_the_transformer_is_refused_an_unknown_architecture():
+    with pytest.raises(xaihub.InputError, match="architecture must be one of"):
+        ground_truth.train_model("object", n=10, architecture="resnet")
+
+
+def test_the_transformers_training_is_deterministic():
+    import torch
+
+    models = [ground_truth.train_model("object", seed=1, n=40, epochs=1, architecture="vit").model for _ in range(2)]
+    assert any(isinstance(m, torch.nn.MultiheadAttention) for m in models[0].modules())
+    for a, b in zip(*(m.parameters() for m in models)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.slow  # trains both transformers (minutes)
+def test_the_transformers_use_their_cue(object_vit, shortcut_vit):
+    task = ground_truth.task("object", n=100, seed=HELD_OUT)
+    scenes = task.scenes
+    assert (predictions(object_vit, task.images) == scenes.objects).mean() >= 0.95
+    assert (predictions(object_vit, scenes.render(objects=False)) == scenes.objects).mean() <= 0.35
+    assert (predictions(shortcut_vit, task.images) == scenes.marks).mean() >= 0.95
+    assert (predictions(shortcut_vit, scenes.render(marks=False)) == scenes.marks).mean() <= 0.35
+
+
+@pytest.mark.slow  # trains both transformers (minutes)
+@pytest.mark.parametrize("kind", ground_truth.KINDS)
+def test_on_the_transformer_gradients_find_the_evidence_and_attention_puts_mass_on_it(kind, request):
+    """What docs/explanation/ground_truth_transformer.md reports: Integrated Gradients finds each
+    transformer's evidence as it finds the CNN's; transformer attribution puts several times the noise's mass
+    on it, but its maximum misses the watermark more often than not."""
+    pytest.importorskip("quantus")
+    trained = request.getfixturevalue(f"{kind}_vit")
+    task = ground_truth.task(kind, n=4, seed=HELD_OUT)
+    attention = "attention.transformer_attribution"
+    values = localisation(trained, task, ["gradients.integrated", attention, "baseline.noise"], images=4)
+    noise = {metric: np.mean(values["baseline.noise"][metric]) for metric in METRICS}
+    pointing, mass = (np.mean(values["gradients.integrated"][metric]) for metric in METRICS)
+    assert pointing >= noise["quantus.pointing_game"] + 0.5
+    assert mass > 3 * noise["quantus.relevance_mass_accuracy"]
+    assert np.mean(values[attention]["quantus.relevance_mass_accuracy"]) > 3 * noise["quantus.relevance_mass_accuracy"]
