@@ -90,6 +90,14 @@ def test_both_methods_find_the_patch_the_attention_reads(method):
     assert explanation.forward_passes == 1
 
 
+def test_a_frozen_model_is_explained_and_left_frozen():
+    net = RedPatch.build().requires_grad_(False)
+    result = xaihub.explain(net, red_patch_image(), methods=METHODS, targets=[0])
+    assert result.ok, result.failures
+    assert not any(p.requires_grad for p in net.parameters())
+    assert np.ptp(result.get("attention.transformer_attribution", 0).attribution) > 0
+
+
 def test_rollout_ignores_the_target_and_transformer_attribution_does_not():
     image = red_patch_image()
     result = xaihub.explain(RedPatch.build(), image, methods=METHODS, targets=[0, 1])

@@ -98,7 +98,7 @@ def forward(model: Any, image: np.ndarray) -> Attention:
     the attention maps; the scores are differentiable with respect to the maps."""
     import torch
 
-    x = model.differentiable_input(image[None])
+    x = model.differentiable_input(image[None]).requires_grad_(True)  # a graph even for a frozen model
     with torch.enable_grad(), recording(model.model) as (maps, grids):
         scores = model.scores(x)
     if not maps:
