@@ -21,11 +21,13 @@ from xaihub.core.image_sources import image_source
 from xaihub.core.images import to_rgb_uint8
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.evaluation.recommendation import Recommendation, recommend
+from xaihub.evaluation.reliability import reliability_of_run, save_reliability
 from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.registry.plugins import adapt, get_metric, list_methods
 from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
+from xaihub.run.measure import check_metrics
 from xaihub.run.run_directory import current_records, read_index
 
 BASELINES = ("baseline.noise", "baseline.centre")
@@ -167,6 +169,7 @@ def benchmark(
     resume: str = "check",
     model_id: str | None = None,
     progress: bool | None = None,
+    reliability: bool | Mapping[str, Any] = True,
     **explain_kwargs: Any,
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
@@ -179,6 +182,9 @@ def benchmark(
     :param report: where to write the dataset report (HTML), with its recommendation; ``None``: no report.
     :param params: per-method parameters, over the :data:`BUDGETS` of the methods that have one.
     :param preprocess, labels, explain_kwargs: as for :func:`xaihub.explain`.
+    :param reliability: check each metric's reliability on this model before it votes
+        (:mod:`xaihub.evaluation.reliability`, on a few images; a mapping sets ``images``, ``draws``, ``noise``);
+        ``False`` skips it, and the verdict says so.
     """
     first = next(iter(image_source(images).items), None)
     if first is None:
@@ -195,11 +201,20 @@ def benchmark(
     summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,
                            progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
                            preprocess=preprocess, labels=labels, **explain_kwargs)
+    lines = current_records(read_index(out))
+    checked = None
+    if reliability and metrics:
+        checked = reliability_of_run(adapter, out, lines, check_metrics(metrics, per_image=("mask",)), seed,
+                                     **(reliability if isinstance(reliability, Mapping) else {}))
+        save_reliability(out, checked)
+    notes = [] if _deterministic(adapter, image) else [
+        "The model is not deterministic: the same image gave different outputs twice (dropout or noise left on?); "
+        "every metric here carries that noise — put the model in evaluation mode."]
+    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})),
+                               reliability=checked, notes=notes)
     if report is not None:
         with atomic_output(report) as temporary:
-            dataset_report(out, temporary, title="xaihub benchmark")
-    lines = current_records(read_index(out))
-    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})))
+            dataset_report(out, temporary, title="xaihub benchmark", recommendation=recommendation)
     return BenchmarkResult(summary, dataset_statistics(out), recommendation,
                            os.fspath(report) if report is not None else None, os.fspath(out))
 
@@ -212,6 +227,12 @@ def can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
     except MethodUnavailableError:
         return False
     return True
+
+
+def _deterministic(model: ModelAdapter, image: np.ndarray) -> bool:
+    """Whether ``model`` gives ``image`` the same output twice."""
+    first, second = model.predict(image[None]), model.predict(image[None])
+    return bool(np.allclose(first, second, rtol=1e-5, atol=1e-6))
 
 
 def _metric_runs(name: str, model: ModelAdapter) -> bool:
