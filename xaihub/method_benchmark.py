@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from xaihub.core.errors import InputError, MethodUnavailableError, XaihubError
-from xaihub.core.files import atomic_output
+from xaihub.core.files import atomic_output, check_destination
 from xaihub.core.image_sources import image_source
 from xaihub.core.images import to_rgb_uint8
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
@@ -186,6 +186,8 @@ def benchmark(
         (:mod:`xaihub.evaluation.reliability`, on a few images; a mapping sets ``images``, ``draws``, ``noise``);
         ``False`` skips it, and the verdict says so.
     """
+    if report is not None:
+        check_destination(report)  # a missing folder or a FIFO there is refused before any work
     first = next(iter(image_source(images).items), None)
     if first is None:
         raise InputError("benchmark needs at least one image")

@@ -19,6 +19,7 @@ from typing import Any
 
 from xaihub.core.comparison import UNAVAILABLE
 from xaihub.core.errors import InputError
+from xaihub.core.files import check_destination
 from xaihub.evaluation.dataset_statistics import (
     DatasetStatistics,
     MethodStatistics,
@@ -83,6 +84,7 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
         raise InputError(f"gallery_size must be an int >= 1, got {gallery_size!r}")
     if chart_cost not in COSTS:
         raise InputError(f"chart_cost must be one of {list(COSTS)}, got {chart_cost!r}")
+    check_destination(path)  # a missing folder or a FIFO there is refused before the run directory is read
     stats = dataset_statistics(out)
     lines = current_records(read_index(out))
     failures = [line for line in lines if line.get("status") != "ok"]
