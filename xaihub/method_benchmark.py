@@ -27,7 +27,7 @@ from xaihub.registry.plugins import adapt, get_metric, list_methods
 from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
-from xaihub.run.run_directory import current_records, read_index
+from xaihub.run.run_directory import current_records, read_index, select_records
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""
@@ -206,19 +206,12 @@ def benchmark(
     if report is not None:
         with atomic_output(report) as temporary:
             dataset_report(out, temporary, title="xaihub benchmark")
-    lines = this_call(current_records(read_index(out)), summary.ids, methods)
+    lines = select_records(current_records(read_index(out)), summary.ids, methods)
     recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})))
     statistics = dataset_statistics(out)
     statistics.methods = {m: s for m, s in statistics.methods.items() if m in methods}
     return BenchmarkResult(summary, statistics, recommendation,
                            os.fspath(report) if report is not None else None, os.fspath(out))
-
-
-def this_call(lines: list[dict[str, Any]], ids: Sequence[str], methods: Sequence[str]) -> list[dict[str, Any]]:
-    """The index lines of these image ids and methods: what one call asked for, in a run directory that may
-    hold more (other images, other methods of an earlier call)."""
-    ids, methods = set(ids), set(methods)
-    return [line for line in lines if line.get("image") in ids and line.get("method") in methods]
 
 
 def _first_readable(images: Any, ids: Any = None) -> tuple[Any, np.ndarray]:

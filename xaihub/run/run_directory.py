@@ -236,6 +236,16 @@ def current_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return current
 
 
+def select_records(records: Iterable[dict[str, Any]], images: Iterable[str] | None = None,
+                   methods: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The lines of these image ids and methods (``None``: all): what one call asked for, in a run directory
+    that may hold more (other images, other methods of an earlier call)."""
+    images = None if images is None else set(images)
+    methods = None if methods is None else set(methods)
+    return [line for line in records
+            if (images is None or line.get("image") in images) and (methods is None or line.get("method") in methods)]
+
+
 def completed_pairs(directory: str | os.PathLike) -> dict[tuple[str, str], int]:
     """(image id, method) pairs whose results are all on disk and intact, with their number of targets."""
     return {pair: targets for pair, (targets, _digest) in completed_images(directory).items()}
