@@ -239,6 +239,7 @@ def test_one_target_per_image_from_a_mapping_or_the_true_labels_and_the_accuracy
     ({"targets": "true_labels"}, "pass true_labels= too"),
     ({"true_labels": [0, -1]}, "true_labels must be class indices"),
     ({"true_labels": "cat"}, "true_labels must map image ids"),
+    ({"true_labels": [0]}, "1 true_labels given for 2 images"),
     ({"targets": {"0": "top-x"}}, "targets of image '0': targets string must look like 'top-5'"),
     ({"targets": [0, 1.5]}, "target 1.5 is not a class index"),
     ({"seed": -1}, "seed must be an int"),

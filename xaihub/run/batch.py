@@ -166,6 +166,9 @@ def explain_many(
     if source.count is not None:  # ids known before any work: check the masks against them now
         items = list(items)
         _check_masks(masks, [item.id for item in items], after=False)
+        if true_labels is not None and not isinstance(true_labels, Mapping) and len(true_labels) != source.count:
+            raise InputError(f"{len(true_labels)} true_labels given for {source.count} images; give one per image, "
+                             "or a {image id: class} mapping")
     fingerprint = run_fingerprint(
         model=model, model_id=model_id, preprocess=explain_kwargs.get("preprocess"),
         output=explain_kwargs.get("output", "auto"), metrics=requests, masks=masks, seed=seed,
