@@ -145,3 +145,14 @@ def _has_quantus() -> bool:
     from xaihub.contracts.explainer import installed_version
 
     return installed_version("quantus") is not None
+
+
+def test_benchmark_explains_the_true_classes_and_reports_the_accuracy(folder, tmp_path):
+    images, _ = folder
+    predicted = int(MODEL(shifted(0)[None].astype(np.float32) / 255).argmax())
+    true = {"tiles0": predicted, "tiles1": 1 - predicted, "tiles2": predicted}
+    result = xaihub.benchmark(MODEL, images, out=tmp_path / "run", methods=["baseline.centre"], metrics=["deletion"],
+                              targets="true_labels", true_labels=true)
+    assert result.accuracy == pytest.approx(2 / 3) and result.summary.accuracy_images == 3
+    assert {line["image"]: line["target"] for line in read_index(tmp_path / "run")} == true
+    assert "accuracy (top-1 vs true label): 0.667 over 3 images" in str(result)

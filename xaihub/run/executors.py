@@ -27,6 +27,8 @@ class ImageTask:
     methods: list[str]
     metrics: dict[str, dict[str, Any]] | None = None
     """This image's own metric requests (with its object ``mask``), in place of the run's."""
+    targets: Any = None
+    """This image's own targets, in place of the run's (``None``: the run's)."""
 
 
 @dataclass
@@ -46,6 +48,8 @@ def explain_image(model: Any, task: ImageTask, explain_kwargs: dict[str, Any]) -
     start = time.perf_counter()
     if task.metrics is not None:
         explain_kwargs = {**explain_kwargs, "metrics": task.metrics}
+    if task.targets is not None:
+        explain_kwargs = {**explain_kwargs, "targets": task.targets}
     try:
         comparison = explain(model, task.source.image, methods=task.methods, **explain_kwargs)
     except Exception as exc:
@@ -115,6 +119,38 @@ class DaskExecutor:
         except Exception as lost:  # cancelled futures raise instead of returning their exception
             exc = lost
         return ImageResult(task, error=type(exc).__name__, message=f"task {future.status} on the cluster: {exc}")
+
+
+def check_shippable(model: Any, executor: Any) -> None:
+    """Refuse, before a cluster starts or any work is done, a model that a Dask executor cannot ship to
+    its workers (a TorchScript module, a closure over a lock, ...)."""
+    if executor is None or executor == "in-process":
+        return
+    import pickle
+
+    try:
+        pickle.dumps(model)
+        return
+    except Exception as exc:  # pickle raises many kinds for objects it cannot serialise
+        plain = exc
+    try:
+        import cloudpickle
+
+        cloudpickle.dumps(model)
+    except ImportError:
+        pass
+    except Exception as exc:
+        plain = exc
+    else:
+        return
+    scripted = "torch.jit" in f"{type(model).__module__}.{type(model).__qualname__}" or "ScriptModule" in type(
+        model).__name__
+    hint = "a TorchScript module cannot be pickled: " if scripted else ""
+    raise InputError(
+        f"executor={executor!r} ships the model to worker processes, and it cannot be pickled "
+        f"({type(plain).__name__}: {plain}); {hint}pass a plain torch.nn.Module (or a function defined at module "
+        "level in an importable module), or run in this process with executor=None"
+    ) from plain
 
 
 @contextlib.contextmanager
