@@ -90,7 +90,10 @@ def explain_many(
         or a function defined at module level in an importable module).
     :param images: a folder of image files, an ``N×H×W×C`` array, a ``{id: image}`` mapping, or a
         list / iterable of images (see :func:`xaihub.core.image_sources.image_source`).
-    :param methods, targets, seed, params: as for :func:`xaihub.explain`, the same for every image.
+    :param methods: as for :func:`xaihub.explain`, the same for every image.
+    :param targets: as for :func:`xaihub.explain`, the same for every image.
+    :param seed: as for :func:`xaihub.explain`, the same for every image.
+    :param params: as for :func:`xaihub.explain`, the same for every image.
     :param out: the run directory (created if needed): ``index.jsonl`` plus one ``.npz`` per
         explanation (see :mod:`xaihub.run.run_directory`). Calling again with the same ``out`` skips what
         is done and redoes the rest. One process at a time may write it: a second is refused.
