@@ -15,13 +15,13 @@ FRAMEWORKS := torch tensorflow-cpu
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo demo-all lint test test-slow test-all test-py dist bench browser clean
+.PHONY: install demo demo-all lint test test-slow test-all test-py dist bench browser docs clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) $(FRAMEWORKS) -e ".[test,dask,imagenet]" $(addprefix -e ,$(PLUGIN_SPECS))
+	$(PIP) $(FRAMEWORKS) -e ".[test,dask,imagenet,docs]" $(addprefix -e ,$(PLUGIN_SPECS))
 	$(if $(NO_DEPS),$(PIP) --no-deps $(NO_DEPS))
 	touch $@
 
@@ -36,7 +36,7 @@ demo-all: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-LINTED := xaihub plugins tests benchmarks examples scripts conftest.py
+LINTED := xaihub plugins tests benchmarks examples scripts docs conftest.py
 
 lint: install
 	$(PY) -m ruff check $(LINTED)
@@ -69,5 +69,10 @@ test-py: install
 bench: install
 	$(PY) benchmarks/real_model.py $(ARGS)
 
+# The documentation site into docs/_build/html, offline, warnings as errors (tests/test_docs.py builds it too);
+# the tutorials' notebooks run when their code changed (cache: docs/_build/.jupyter_cache).
+docs: install
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache dist
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache dist docs/_build

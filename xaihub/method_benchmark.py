@@ -181,8 +181,15 @@ def benchmark(
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
 
-    :param model, images, out, targets, seed, executor, resume, model_id, progress: as for
-        :func:`xaihub.explain_many` (``out`` is the run directory: a second call resumes it).
+    :param model: as for :func:`xaihub.explain_many`.
+    :param images: as for :func:`xaihub.explain_many`.
+    :param out: as for :func:`xaihub.explain_many` (the run directory: a second call resumes it).
+    :param targets: as for :func:`xaihub.explain_many`.
+    :param seed: as for :func:`xaihub.explain_many`.
+    :param executor: as for :func:`xaihub.explain_many`.
+    :param resume: as for :func:`xaihub.explain_many`.
+    :param model_id: as for :func:`xaihub.explain_many`.
+    :param progress: as for :func:`xaihub.explain_many`.
     :param methods: default :func:`default_methods`: one per family and the baselines.
     :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
     :param masks: each image's object mask (see :func:`xaihub.explain_many`).
@@ -190,9 +197,11 @@ def benchmark(
         The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
         whatever else ``out`` holds from earlier calls.
     :param params: per-method parameters, over the :data:`BUDGETS` of the methods that have one.
-    :param preprocess, labels, explain_kwargs: as for :func:`xaihub.explain`; ``true_labels`` (and
-        ``targets="true_labels"`` or a ``{image id: targets}`` mapping) as for :func:`xaihub.explain_many`:
-        the result then has the model's :attr:`BenchmarkResult.accuracy`.
+    :param preprocess: as for :func:`xaihub.explain`.
+    :param labels: as for :func:`xaihub.explain`.
+    :param explain_kwargs: as for :func:`xaihub.explain`; ``true_labels`` (and ``targets="true_labels"`` or a
+        ``{image id: targets}`` mapping) as for :func:`xaihub.explain_many`: the result then has the model's
+        :attr:`BenchmarkResult.accuracy`.
     :param reliability: check each metric's reliability on this model before it votes
         (:mod:`xaihub.evaluation.reliability`, on a few images; a mapping sets ``images``, ``draws``, ``noise``);
         ``False`` skips it, and the verdict says so.

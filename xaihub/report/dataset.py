@@ -75,8 +75,9 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
     :param recommendation: the verdict to show (:func:`xaihub.benchmark` passes its own); default: made from
         the run directory, with the reliability check it keeps when :func:`xaihub.benchmark` made one.
     :param gallery_size: how many best and how many worst images each method's gallery shows.
-    :param sort_by, chart_metric, chart_cost: as for :func:`xaihub.report_many`: the order of the rows of
-        the method and timing tables, and the axes of the faithfulness-vs-cost chart.
+    :param sort_by: as for :func:`xaihub.report_many`: the order of the rows of the method and timing tables.
+    :param chart_metric: as for :func:`xaihub.report_many`: the y-axis of the faithfulness-vs-cost chart.
+    :param chart_cost: as for :func:`xaihub.report_many`: the x-axis of the faithfulness-vs-cost chart.
     """
     from xaihub.report.chart import COSTS
 
