@@ -209,8 +209,8 @@ def _degenerate(lines: list[dict[str, Any]]) -> dict[str, str]:
         method, image = str(line.get("method")), str(line.get("image"))
         images.setdefault(method, set()).add(image)
         reason = (line.get("extras") or {}).get("degenerate")
-        if isinstance(reason, str):
-            found.setdefault(method, {}).setdefault(reason, set()).add(image)
+        if isinstance(reason, str):  # "constant map (every pixel 0.5)": grouped by kind, not by value
+            found.setdefault(method, {}).setdefault(reason.split(" (")[0], set()).add(image)
     return {m: "; ".join(f"{reason} on {len(on)} of {len(images[m])} image(s)" for reason, on in reasons.items())
             for m, reasons in found.items()}
 
