@@ -115,9 +115,10 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
     did not declare, gives a result with ``error`` set; the others still run.
 
     A degenerate map (:func:`~xaihub.core.maps.degenerate_reason`: constant, all zero, non-finite) is not
-    scored: every value of every metric is ``NaN`` and ``explanation.extras["metric_skipped"]`` holds
-    ``{metric: reason}``, and ``explanation.extras["degenerate"]`` the reason. So does a metric that raises :class:`~xaihub.core.maps.DegenerateMapError` (e.g. the
-    randomisation check when the randomised model's map is constant).
+    scored: every value of every metric is ``NaN``, ``explanation.extras["metric_skipped"]`` holds
+    ``{metric: reason}`` and ``explanation.extras["degenerate"]`` the reason. So does a metric that raises
+    :class:`~xaihub.core.maps.DegenerateMapError` (e.g. the randomisation check when the randomised model's map
+    is constant).
     """
     counted = model.forward_passes
     results = []
