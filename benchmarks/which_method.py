@@ -136,11 +136,21 @@ def per_second(lines: list[dict], methods: list[str]) -> list[str]:
     return table
 
 
+def reliability(spec: str) -> dict[str, int] | bool:
+    """``"images,draws"`` as benchmark's ``reliability=``; ``"0"``: no check."""
+    numbers = [int(part) for part in spec.split(",") if part]
+    if not numbers or numbers[0] == 0:
+        return False
+    return {"images": numbers[0], **({"draws": numbers[1]} if len(numbers) > 1 else {})}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--implementations", action="store_true", help="every implementation of every family")
-    parser.add_argument("--metrics", default="srg,deletion,insertion,sanity.randomization",
+    parser.add_argument("--reliability", default="2,1", help="images,draws of the metrics' reliability check "
+                        "(default: %(default)s; 0 skips it)")
+    parser.add_argument("--metrics", default="srg,quantus.road,deletion,sanity.randomization",
                         help="comma-separated metrics (default: %(default)s; --implementations leaves out the sanity "
                              "check)")
     parser.add_argument("--out", default="runs/which-method")
@@ -154,11 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     adapter = adapt(pretrained.model, ModelOptions(preprocess=pretrained.preprocess, labels=pretrained.labels))
     first = next(iter(images.values()))
     adapter.predict(first[None])
-    methods = implementations(adapter, first) if args.implementations else default_methods(adapter, first)
+    methods = implementations(adapter, first) if args.implementations else default_methods(adapter, first, controls=True)
     metrics = [m for m in args.metrics.split(",") if m and not (args.implementations and m == SANITY_METRIC)]
     result = xaihub.benchmark(pretrained.model, images, out=args.out, methods=methods, metrics=metrics,
                               preprocess=pretrained.preprocess, labels=pretrained.labels,
-                              report=os.path.join(args.out, "report.html"), progress=True)
+                              report=os.path.join(args.out, "report.html"), progress=True,
+                              reliability=reliability(args.reliability))
     lines = current_records(read_index(args.out))
     print(f"EfficientNet-Lite0 (torch), {len(images)} photos, {datetime.date.today()}, {machine('cpu')}\n")
     print("\n".join(rows(lines, methods, result.recommendation)))
