@@ -217,6 +217,8 @@ def benchmark(
         ``False`` skips it, and the verdict says so.
     """
     if report is not None:
+        if os.path.abspath(os.path.dirname(os.fspath(report))) == os.path.abspath(out):
+            os.makedirs(out, exist_ok=True)  # a report inside the run directory, which the run creates anyway
         check_destination(report)  # a missing folder or a FIFO there is refused before any work
     images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
