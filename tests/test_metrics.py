@@ -114,7 +114,7 @@ def test_builtin_metric_parameters(fixed):
     ({"deletion": {"steps": 0}}, "steps must be a positive int"),
     ({"insertion": {"sigma": -1}}, "sigma must be a positive"),
     ({"degradation": {"keep_fraction": 1.5}}, r"keep_fraction must lie in \(0, 1\]"),
-    ({"deletion": {"step": 5}}, r"unknown parameter\(s\) \['step'\]; it accepts \['steps'\]"),
+    ({"deletion": {"step": 5}}, r"unknown parameter\(s\) \['step'\]; it accepts \['reading', 'steps'\]"),
     (["deletion", {"name": "insertion"}], "list of names or a"),
 ])
 def test_bad_metric_parameters_are_refused_before_any_method_runs(registered, metrics, message):

@@ -17,16 +17,18 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from xaihub.core.errors import InputError, MethodUnavailableError, XaihubError
-from xaihub.core.files import atomic_output
+from xaihub.core.files import atomic_output, check_destination
 from xaihub.core.image_sources import image_source
 from xaihub.core.images import to_rgb_uint8
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.evaluation.recommendation import Recommendation, recommend
+from xaihub.evaluation.reliability import reliability_of_run, save_reliability
 from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.registry.plugins import adapt, get_metric, list_methods
 from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
+from xaihub.run.measure import check_metrics
 from xaihub.run.run_directory import current_records, read_index, select_records
 
 BASELINES = ("baseline.noise", "baseline.centre")
@@ -174,12 +176,20 @@ def benchmark(
     resume: str = "check",
     model_id: str | None = None,
     progress: bool | None = None,
+    reliability: bool | Mapping[str, Any] = True,
     **explain_kwargs: Any,
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
 
-    :param model, images, out, targets, seed, executor, resume, model_id, progress: as for
-        :func:`xaihub.explain_many` (``out`` is the run directory: a second call resumes it).
+    :param model: as for :func:`xaihub.explain_many`.
+    :param images: as for :func:`xaihub.explain_many`.
+    :param out: as for :func:`xaihub.explain_many` (the run directory: a second call resumes it).
+    :param targets: as for :func:`xaihub.explain_many`.
+    :param seed: as for :func:`xaihub.explain_many`.
+    :param executor: as for :func:`xaihub.explain_many`.
+    :param resume: as for :func:`xaihub.explain_many`.
+    :param model_id: as for :func:`xaihub.explain_many`.
+    :param progress: as for :func:`xaihub.explain_many`.
     :param methods: default :func:`default_methods`: one per family and the baselines.
     :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
     :param masks: each image's object mask (see :func:`xaihub.explain_many`).
@@ -187,10 +197,17 @@ def benchmark(
         The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
         whatever else ``out`` holds from earlier calls.
     :param params: per-method parameters, over the :data:`BUDGETS` of the methods that have one.
-    :param preprocess, labels, explain_kwargs: as for :func:`xaihub.explain`; ``true_labels`` (and
-        ``targets="true_labels"`` or a ``{image id: targets}`` mapping) as for :func:`xaihub.explain_many`:
-        the result then has the model's :attr:`BenchmarkResult.accuracy`.
+    :param preprocess: as for :func:`xaihub.explain`.
+    :param labels: as for :func:`xaihub.explain`.
+    :param explain_kwargs: as for :func:`xaihub.explain`; ``true_labels`` (and ``targets="true_labels"`` or a
+        ``{image id: targets}`` mapping) as for :func:`xaihub.explain_many`: the result then has the model's
+        :attr:`BenchmarkResult.accuracy`.
+    :param reliability: check each metric's reliability on this model before it votes
+        (:mod:`xaihub.evaluation.reliability`, on a few images; a mapping sets ``images``, ``draws``, ``noise``);
+        ``False`` skips it, and the verdict says so.
     """
+    if report is not None:
+        check_destination(report)  # a missing folder or a FIFO there is refused before any work
     images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
                                         **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
@@ -203,11 +220,20 @@ def benchmark(
     summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,
                            progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
                            preprocess=preprocess, labels=labels, **explain_kwargs)
+    lines = select_records(current_records(read_index(out)), summary.ids, methods)
+    checked = None
+    if reliability and metrics:
+        checked = reliability_of_run(adapter, out, lines, check_metrics(metrics, per_image=("mask",)), seed,
+                                     **(reliability if isinstance(reliability, Mapping) else {}))
+        save_reliability(out, checked)
+    notes = [] if _deterministic(adapter, image) else [
+        "The model is not deterministic: the same image gave different outputs twice (dropout or noise left on?); "
+        "every metric here carries that noise — put the model in evaluation mode."]
+    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})),
+                               reliability=checked, notes=notes)
     if report is not None:
         with atomic_output(report) as temporary:
-            dataset_report(out, temporary, title="xaihub benchmark")
-    lines = select_records(current_records(read_index(out)), summary.ids, methods)
-    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})))
+            dataset_report(out, temporary, title="xaihub benchmark", recommendation=recommendation)
     statistics = dataset_statistics(out)
     statistics.methods = {m: s for m, s in statistics.methods.items() if m in methods}
     return BenchmarkResult(summary, statistics, recommendation,
@@ -245,6 +271,12 @@ def can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
     except MethodUnavailableError:
         return False
     return True
+
+
+def _deterministic(model: ModelAdapter, image: np.ndarray) -> bool:
+    """Whether ``model`` gives ``image`` the same output twice."""
+    first, second = model.predict(image[None]), model.predict(image[None])
+    return bool(np.allclose(first, second, rtol=1e-5, atol=1e-6))
 
 
 def _metric_runs(name: str, model: ModelAdapter) -> bool:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import stat
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field, fields
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from xaihub.core.errors import InputError
-from xaihub.core.files import atomic_output
+from xaihub.core.files import NotARegularFile, atomic_output, open_regular_file
 from xaihub.core.images import MAX_PIXELS
 
 FORMAT_VERSION = 1
@@ -123,11 +121,11 @@ class Explanation:
         name = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(getattr(path, "name", "file"))
         try:
             if isinstance(path, (str, os.PathLike)):
-                with _open_regular_file(path) as fh:
+                with open_regular_file(path) as fh:
                     meta, arrays = _read_npz(fh)
             else:
                 meta, arrays = _read_npz(path)
-        except _Refused as exc:
+        except (_Refused, NotARegularFile) as exc:
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from None
         except (OSError, ValueError, KeyError, EOFError, RecursionError, struct.error, zlib.error,
                 zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as exc:  # RuntimeError: encrypted
@@ -149,17 +147,6 @@ class Explanation:
 
 class _Refused(Exception):
     """A file declares something load() will not read (too large, wrong shape or type)."""
-
-
-@contextlib.contextmanager
-def _open_regular_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """``path`` opened for reading, refused unless it is a regular file (a FIFO would block)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise _Refused("it is not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        yield fh
 
 
 def _read_npz(fh: BinaryIO) -> tuple[Any, dict[str, np.ndarray]]:

@@ -115,7 +115,9 @@ def explain_many(
         or a function defined at module level in an importable module).
     :param images: a folder of image files, an ``N×H×W×C`` array, a ``{id: image}`` mapping, or a
         list / iterable of images (see :func:`xaihub.core.image_sources.image_source`).
-    :param methods, seed, params: as for :func:`xaihub.explain`, the same for every image.
+    :param methods: as for :func:`xaihub.explain`, the same for every image.
+    :param seed: as for :func:`xaihub.explain`, the same for every image.
+    :param params: as for :func:`xaihub.explain`, the same for every image.
     :param targets: as for :func:`xaihub.explain`, the same for every image; or one per image: a
         ``{image id: targets}`` mapping (an image it lacks fails alone), or ``"true_labels"``: each image's
         true class, from ``true_labels`` (an image without one fails alone). A list is always the classes

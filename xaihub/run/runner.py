@@ -54,7 +54,11 @@ def explain(
     :param targets: class index, list of indices, ``"top-5"``; default: the top class.
     :param preprocess: an :class:`xaihub.Preprocess` (fast: applied inside the model's framework) or
         a function on numpy batches (slower); see :class:`~xaihub.models.ModelOptions`.
-    :param labels, batch_size, output, device, output_index: see :class:`~xaihub.models.ModelOptions`.
+    :param labels: see :class:`~xaihub.models.ModelOptions`.
+    :param batch_size: see :class:`~xaihub.models.ModelOptions`.
+    :param output: see :class:`~xaihub.models.ModelOptions`.
+    :param device: see :class:`~xaihub.models.ModelOptions`.
+    :param output_index: see :class:`~xaihub.models.ModelOptions`.
     :param seed: an int in ``[0, 2**32)``, passed to every method; equal seeds give equal results.
     :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``, checked against
         each method's constraints before any method runs.
