@@ -101,7 +101,7 @@ do not beat) first, the pixel-flipping AUCs for comparison."""
 QUANTUS_METRICS = ("quantus.road", "quantus.irof")
 """Quantus' faithfulness metrics a benchmark adds when the Quantus plugin is installed."""
 SANITY_METRIC = "sanity.randomization"
-LOCALISATION_METRICS = ("quantus.pointing_game", "quantus.relevance_mass_accuracy")
+LOCALISATION_METRICS = ("pointing_game", "relevance_mass")
 """With object masks: does the map point at the object, and how much of it falls there."""
 
 

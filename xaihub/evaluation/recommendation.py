@@ -176,7 +176,8 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
     recommended = [m for m in survivors if beats.get(m, best_control is None)]
     missing = _missing(controls, best_control, criteria, reliability, lines)
     means = {m: float(np.mean(list(v.values()))) for m, v in values[metric].items()}
-    pointing = {m: float(np.mean(list(v.values()))) for m, v in per_image(lines, "quantus.pointing_game").items()
+    pointing = {m: float(np.mean(list(v.values()))) for m, v in
+                (per_image(lines, "pointing_game") or per_image(lines, "quantus.pointing_game")).items()
                 if m not in controls}
     return Recommendation(
         metric, images, recommended, means, criteria, aggregation,
