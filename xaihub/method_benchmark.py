@@ -98,8 +98,11 @@ BUDGETS: dict[str, dict[str, Any]] = {
 FAITHFULNESS_METRICS = ("srg", "deletion", "insertion")
 """The faithfulness metrics a benchmark computes by default: SRG (region flipping both ways, which the baselines
 do not beat) first, the pixel-flipping AUCs for comparison."""
-QUANTUS_METRICS = ("quantus.road", "quantus.irof")
-"""Quantus' faithfulness metrics a benchmark adds when the Quantus plugin is installed."""
+QUANTUS_METRICS = ("quantus.road", "quantus.irof", "quantus.sparseness")
+"""Quantus' metrics a benchmark adds when the Quantus plugin is installed: ROAD and IROF (faithfulness with other
+imputations than SRG's blur) and sparseness (complexity, shown and never ranked; it costs no model call).
+Robustness (``quantus.max_sensitivity``) is not a default: it costs ``nr_samples`` runs of every method per
+explanation; pass it in ``metrics`` and the verdict ranks it."""
 SANITY_METRIC = "sanity.randomization"
 LOCALISATION_METRICS = ("pointing_game", "relevance_mass")
 """With object masks: does the map point at the object, and how much of it falls there."""
@@ -158,7 +161,7 @@ def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[s
 
 
 def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
-    """:data:`FAITHFULNESS_METRICS`, Quantus' ROAD and IROF when installed, the randomisation sanity check
+    """:data:`FAITHFULNESS_METRICS`, :data:`QUANTUS_METRICS` when installed, the randomisation sanity check
     when ``model`` has weights to randomise, and, with ``masks``, the pointing game and relevance mass."""
     wanted = list(FAITHFULNESS_METRICS) + list(QUANTUS_METRICS) + [SANITY_METRIC]
     wanted += list(LOCALISATION_METRICS) if masks else []
