@@ -276,3 +276,13 @@ def test_the_pointing_game_counts_a_peak_within_the_tolerance_and_relevance_mass
     flat = measure(check_metrics({"pointing_game": {"mask": mask}}), model,
                    Explanation(target=1, attribution=np.ones((40, 40), np.float32), image=IMAGE[:40, :40]), 0)
     assert np.isnan(flat[0].values["pointing_game"])  # a constant map is not a hit: it is not scored
+
+
+def test_the_single_image_report_opens_with_the_verdict_scorecard(tmp_path):
+    result = xaihub.explain(MODEL, IMAGE, methods=["native.lime", "baseline.noise", "baseline.centre"],
+                            targets=[0, 1], metrics=["deletion"], params={"native.lime": {"num_samples": 60}})
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    verdict = page.split("<div class='verdict'")[1].split("</div>")[0]
+    assert "<table class='scorecard'>" in verdict and "Verdict on this image" in verdict
+    assert verdict.count("<tr><th>") == 1 + 3 and "control" in verdict  # the header row and a row per method
+    assert page.index("class='verdict'") < page.index("data-method=")  # before the maps and tables

@@ -39,6 +39,7 @@ from xaihub.evaluation.dataset_statistics import per_image
 from xaihub.evaluation.ranking import ALPHA, MARGIN, holm, is_better, lower_is_better, wilcoxon_p
 
 if TYPE_CHECKING:
+    from xaihub.core.comparison import Comparison
     from xaihub.evaluation.reliability import Reliability
 
 SANITY_FLAG = "sanity.randomization.flagged"
@@ -184,6 +185,17 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
         _indistinguishable(faithfulness_ranks, recommended) if tested else [], fails,
         [m for m in survivors if best_control and not beats.get(m)], best_control, tested, pointing, degenerate,
         unreliable, dict(reliability or {}), uncovered, _readings(lines), missing, list(notes), controls)
+
+
+def comparison_lines(comparison: "Comparison") -> list[dict[str, Any]]:
+    """The explanations and failures of one image (a :class:`~xaihub.Comparison`) as index-like records whose
+    unit is the target (``"image"`` holds ``"target <k>"``), for :func:`recommend` on a single image."""
+    lines: list[dict[str, Any]] = [
+        {"image": f"target {e.target}", "method": e.method, "target": e.target, "status": "ok",
+         "metrics": dict(e.metrics), "extras": dict(e.extras)} for e in comparison.explanations]
+    lines += [{"image": f"target {f.target}", "method": f.method, "target": f.target, "status": "error",
+               "error": f.error, "message": f.message} for f in comparison.failures]
+    return lines
 
 
 def _missing(controls: list[str], best_control: str | None, criteria: dict[str, list[str]],
