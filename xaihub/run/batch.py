@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,11 +14,19 @@ from xaihub.core.image_sources import SourceImage, image_source
 from xaihub.core.masks import MASK_PARAMETER, object_masks
 from xaihub.core.targets import Targets
 from xaihub.models import ModelOptions
-from xaihub.run.executors import ImageResult, ImageTask, open_executor
+from xaihub.run.executors import ImageResult, ImageTask, check_shippable, open_executor
 from xaihub.run.fingerprint import run_fingerprint
 from xaihub.run.measure import MetricRequests, check_metrics, metrics_taking
 from xaihub.run.progress import progress_bar
-from xaihub.run.run_directory import INDEX_NAME, RESUME_MODES, RunDirectory, explanation_file, record
+from xaihub.run.run_directory import (
+    INDEX_NAME,
+    MAX_LINE_BYTES,
+    RESUME_MODES,
+    RunDirectory,
+    _jsonable,
+    explanation_file,
+    record,
+)
 from xaihub.run.runner import check_methods, explain
 
 _MODEL_OPTIONS = ("preprocess", "labels", "batch_size", "output", "device")
@@ -118,6 +127,7 @@ def explain_many(
     methods = check_methods(methods)
     params = {m: dict(p) for m, p in (params or {}).items()}
     _check_arguments(methods, params, explain_kwargs)
+    check_shippable(model, executor)
     if resume not in RESUME_MODES:
         raise InputError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
     source = image_source(images, ids)
@@ -197,6 +207,7 @@ class _Run:
                             message=result.message, seconds=result.seconds) for m in result.task.methods]
         else:
             lines = self._save(image_id, result)
+        lines = [_readable(line) for line in lines]  # never a line the index reader would skip
         self.directory.append_index(lines)
         failures = [line for line in lines if line["status"] == "failed"]
         self.summary.done += len(lines) - len(failures)
@@ -253,3 +264,44 @@ def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], expl
     if unknown:
         raise InputError(f"explain_many got unknown argument(s) {unknown}; it passes on {sorted(accepted)}")
     ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
+
+
+MESSAGE_CHARS = 16_384
+"""The longest failure message an index line keeps (the rest is cut, saying how much)."""
+
+
+def _line_bytes(line: Mapping[str, Any]) -> int:
+    """The bytes ``line`` takes in ``index.jsonl``, as :meth:`RunDirectory.append_index` writes it."""
+    return len(json.dumps(line, default=_jsonable).encode()) + 1
+
+
+def _readable(line: dict[str, Any]) -> dict[str, Any]:
+    """``line`` as it can be written and read back: the index reader skips a line over
+    :data:`~xaihub.run.run_directory.MAX_LINE_BYTES`, so the writer never writes one.
+
+    A long failure message is cut to :data:`MESSAGE_CHARS`; a line still too long (huge extras or a huge
+    label) becomes a failure of its (image, method, target) that names the largest fields. A line that
+    cannot fit even then (an image id or method name of about a megabyte) stops the run with an
+    :class:`InputError`, before anything unreadable is written.
+    """
+    if _line_bytes(line) <= MAX_LINE_BYTES:
+        return line
+    fitted = dict(line)
+    message = fitted.get("message")
+    if isinstance(message, str) and len(message) > MESSAGE_CHARS:
+        fitted["message"] = f"{message[:MESSAGE_CHARS]}... ({len(message) - MESSAGE_CHARS} more characters cut)"
+        if _line_bytes(fitted) <= MAX_LINE_BYTES:
+            return fitted
+    size = _line_bytes(fitted)
+    largest = sorted((name for name, value in fitted.items() if value is not None),
+                     key=lambda name: _line_bytes({name: fitted[name]}), reverse=True)[:2]
+    failure = record(image=line.get("image"), method=line.get("method"), target=line.get("target"),
+                     targets=line.get("targets"), status="failed", error="InputError", seconds=line.get("seconds"),
+                     message=f"its index line would take {size} bytes, over the {MAX_LINE_BYTES} bytes the index "
+                             f"reader takes; its largest fields: {', '.join(largest)} (shorten them: extras, labels "
+                             f"or the image id)")
+    if _line_bytes(failure) > MAX_LINE_BYTES:
+        raise InputError(f"an index line of image id {str(line.get('image'))[:60]!r}... / method "
+                         f"{str(line.get('method'))[:60]!r} cannot fit in {MAX_LINE_BYTES} bytes: the image id "
+                         "or the method name is too long")
+    return failure

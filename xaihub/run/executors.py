@@ -62,6 +62,23 @@ class InProcessExecutor:
             yield explain_image(model, task, explain_kwargs)
 
 
+PICKLABLE_MODELS = ("pass a picklable model: a torch.nn.Module built in Python (not TorchScript: a .pt/.pth file "
+                    "loaded with torch.jit.load cannot be pickled), a Keras model, an ONNX file's path, or a "
+                    "function defined at module level in an importable module; or run in-process")
+"""What the Dask executor can ship to its workers, for the error that refuses a model."""
+
+
+def check_shippable(model: Any, executor: Any) -> None:
+    """Refuse, before any work, a model the Dask executor cannot pickle and that is known by its type
+    (a TorchScript module); other models are tried when the run starts."""
+    if executor is None or executor == "in-process":
+        return
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.jit.ScriptModule):
+        raise InputError(f"the model is TorchScript ({type(model).__name__}), which the Dask executor cannot "
+                         f"ship to its workers; {PICKLABLE_MODELS}")
+
+
 class DaskExecutor:
     """Runs tasks on a ``dask.distributed`` cluster, yielding results as they complete.
 
@@ -75,12 +92,12 @@ class DaskExecutor:
     def run(self, model: Any, tasks: Iterable[ImageTask], explain_kwargs: dict[str, Any]) -> Iterator[ImageResult]:
         from distributed import as_completed
 
+        check_shippable(model, "dask")
         try:
             shared_model = self.client.scatter(model, broadcast=True, hash=False)
         except Exception as exc:
             raise InputError(
-                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); pass a picklable "
-                "model: a torch module, or a function defined at module level in an importable module"
+                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); {PICKLABLE_MODELS}"
             ) from exc
         window = max(2, 2 * sum(self.client.nthreads().values()))
         tasks = iter(tasks)
