@@ -91,3 +91,12 @@ def test_an_integer_too_large_for_a_float_never_raises(benchmarked, tmp_path, fi
     assert stats.methods["native.lime"].quantities[quantity].n == 2  # the huge value counts as missing
     xaihub.dataset_report(out, tmp_path / "report.html")
     assert recommend(current_records(read_index(out)), ["native.random"]) is not None
+
+
+def test_a_run_description_too_long_for_run_json_is_refused_before_the_run(tmp_path):
+    from xaihub.run.run_directory import MAX_SETTINGS_BYTES
+
+    labels = ["x" * (MAX_SETTINGS_BYTES // 2 + 10), "g", "b" * (MAX_SETTINGS_BYTES // 2)]
+    with pytest.raises(InputError, match="run.json.* over the 16777216 a resume reads; its largest parts: labels"):
+        run(IMAGES[:1], tmp_path / "run", labels=labels)
+    assert not (tmp_path / "run").exists()

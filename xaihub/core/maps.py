@@ -21,3 +21,18 @@ def resize_map(values: np.ndarray, height: int, width: int, conserve: bool = Fal
     if conserve:
         resized *= values.size / resized.size
     return resized.astype(np.float32)
+
+
+def degenerate_reason(attribution: np.ndarray) -> str | None:
+    """Why ``attribution`` is not a map that can be scored — ``"non-finite values"``, ``"an all-zero map"``,
+    ``"a constant map"`` — or ``None`` for a usable map. A degenerate map orders no pixel before another, so a
+    metric's value for it measures the metric's tie-breaking, not the method."""
+    values = np.asarray(attribution, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return "non-finite values" if values.size else "an empty map"
+    if not np.any(values):
+        return "an all-zero map"
+    spread, scale = float(np.ptp(values)), float(np.max(np.abs(values)))
+    if spread <= 1e-12 * max(scale, 1e-300) or np.unique(values).size < 2:
+        return "a constant map"
+    return None

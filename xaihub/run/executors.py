@@ -27,6 +27,8 @@ class ImageTask:
     methods: list[str]
     metrics: dict[str, dict[str, Any]] | None = None
     """This image's own metric requests (with its object ``mask``), in place of the run's."""
+    targets: Any = None
+    """This image's own targets, in place of the run's (``None``: the run's)."""
 
 
 @dataclass
@@ -46,6 +48,8 @@ def explain_image(model: Any, task: ImageTask, explain_kwargs: dict[str, Any]) -
     start = time.perf_counter()
     if task.metrics is not None:
         explain_kwargs = {**explain_kwargs, "metrics": task.metrics}
+    if task.targets is not None:
+        explain_kwargs = {**explain_kwargs, "targets": task.targets}
     try:
         comparison = explain(model, task.source.image, methods=task.methods, **explain_kwargs)
     except Exception as exc:
@@ -62,23 +66,6 @@ class InProcessExecutor:
             yield explain_image(model, task, explain_kwargs)
 
 
-PICKLABLE_MODELS = ("pass a picklable model: a torch.nn.Module built in Python (not TorchScript: a .pt/.pth file "
-                    "loaded with torch.jit.load cannot be pickled), a Keras model, an ONNX file's path, or a "
-                    "function defined at module level in an importable module; or run in-process")
-"""What the Dask executor can ship to its workers, for the error that refuses a model."""
-
-
-def check_shippable(model: Any, executor: Any) -> None:
-    """Refuse, before any work, a model the Dask executor cannot pickle and that is known by its type
-    (a TorchScript module); other models are tried when the run starts."""
-    if executor is None or executor == "in-process":
-        return
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(model, torch.jit.ScriptModule):
-        raise InputError(f"the model is TorchScript ({type(model).__name__}), which the Dask executor cannot "
-                         f"ship to its workers; {PICKLABLE_MODELS}")
-
-
 class DaskExecutor:
     """Runs tasks on a ``dask.distributed`` cluster, yielding results as they complete.
 
@@ -92,12 +79,12 @@ class DaskExecutor:
     def run(self, model: Any, tasks: Iterable[ImageTask], explain_kwargs: dict[str, Any]) -> Iterator[ImageResult]:
         from distributed import as_completed
 
-        check_shippable(model, "dask")
         try:
             shared_model = self.client.scatter(model, broadcast=True, hash=False)
         except Exception as exc:
             raise InputError(
-                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); {PICKLABLE_MODELS}"
+                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); pass a picklable "
+                "model: a torch module, or a function defined at module level in an importable module"
             ) from exc
         window = max(2, 2 * sum(self.client.nthreads().values()))
         tasks = iter(tasks)
@@ -132,6 +119,38 @@ class DaskExecutor:
         except Exception as lost:  # cancelled futures raise instead of returning their exception
             exc = lost
         return ImageResult(task, error=type(exc).__name__, message=f"task {future.status} on the cluster: {exc}")
+
+
+def check_shippable(model: Any, executor: Any) -> None:
+    """Refuse, before a cluster starts or any work is done, a model that a Dask executor cannot ship to
+    its workers (a TorchScript module, a closure over a lock, ...)."""
+    if executor is None or executor == "in-process":
+        return
+    import pickle
+
+    try:
+        pickle.dumps(model)
+        return
+    except Exception as exc:  # pickle raises many kinds for objects it cannot serialise
+        plain = exc
+    try:
+        import cloudpickle
+
+        cloudpickle.dumps(model)
+    except ImportError:
+        pass
+    except Exception as exc:
+        plain = exc
+    else:
+        return
+    scripted = "torch.jit" in f"{type(model).__module__}.{type(model).__qualname__}" or "ScriptModule" in type(
+        model).__name__
+    hint = "a TorchScript module cannot be pickled: " if scripted else ""
+    raise InputError(
+        f"executor={executor!r} ships the model to worker processes, and it cannot be pickled "
+        f"({type(plain).__name__}: {plain}); {hint}pass a plain torch.nn.Module (or a function defined at module "
+        "level in an importable module), or run in this process with executor=None"
+    ) from plain
 
 
 @contextlib.contextmanager

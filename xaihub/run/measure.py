@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
+from xaihub.contracts.explainer import MAGNITUDE, READINGS, family_reading
 from xaihub.contracts.metric import explain_again
 from xaihub.core.errors import InputError, MethodUnavailableError, ValidationError
+from xaihub.core.maps import degenerate_reason
 from xaihub.registry.plugins import get_method, get_metric, list_metrics
 
 if TYPE_CHECKING:
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 
 MetricRequests = dict[str, dict[str, Any]]
 """Metric name → the user's parameters for it, in the order asked for."""
+READING = "reading"
+"""The parameter every metric takes: how it reads the map — ``"auto"`` (the default: as the method's family is
+meant to be read, :func:`xaihub.contracts.explainer.family_reading`), ``"signed"`` or ``"magnitude"``. The
+reading used is recorded in the explanation's ``extras["metric_readings"]``."""
+AUTO = "auto"
 
 
 @dataclass
@@ -65,7 +72,10 @@ def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None
         raise InputError(f"unknown metric(s) {unknown}; registered metrics: {', '.join(sorted(known))}")
     for name, params in requests.items():
         metric = get_metric(name).metric
-        accepted = set(metric.defaults) | set(metric.required)
+        accepted = set(metric.defaults) | set(metric.required) | {READING}
+        if params.get(READING, AUTO) not in (AUTO, *READINGS):
+            raise InputError(f"metric {name}'s {READING} is one of {[AUTO, *READINGS]}, got {params[READING]!r}")
+        params = {k: v for k, v in params.items() if k != READING}
         unknown = sorted(set(params) - accepted)
         if unknown:
             raise InputError(f"metric {name} got unknown parameter(s) {unknown}; it accepts {sorted(accepted)}")
@@ -100,8 +110,14 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
 
     Each metric's forward passes are counted apart, and the adapter's count is left as it
     was, so they are never charged to the method. A metric that raises, or returns values it
-    did not declare, gives a result with ``error`` set; the others still run.
+    did not declare, gives a result with ``error`` set; the others still run. A degenerate map (constant, all
+    zero, not finite: :func:`xaihub.core.maps.degenerate_reason`) gets no value, and the reason in its
+    ``extras["degenerate"]``.
     """
+    degenerate = degenerate_reason(explanation.attribution)
+    if degenerate is not None:  # it orders no pixel before another: a metric would score its own tie-breaking
+        explanation.extras["degenerate"] = degenerate
+        return [MetricResult(name, {}, 0, 0.0) for name in requests]
     counted = model.forward_passes
     results = []
     try:
@@ -110,10 +126,12 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
             model.reset_count()
             start = time.perf_counter()
             rerun = {"rerun": rerun_method} if metric.reruns_method else {}
+            given = {k: v for k, v in params.items() if k != READING}
             try:
+                read, reading = read_as(explanation, params.get(READING, AUTO))
+                explanation.extras.setdefault("metric_readings", {})[name] = reading
                 values = _checked(name, metric.lower_is_better,
-                                  metric.compute(model, explanation, seed=seed, **{**metric.defaults, **params},
-                                                 **rerun))
+                                  metric.compute(model, read, seed=seed, **{**metric.defaults, **given}, **rerun))
                 error = None
             except Exception as exc:
                 values, error = {}, exc
@@ -137,6 +155,28 @@ def compute(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | st
             raise result.error
         values.update(result.values)
     return values
+
+
+def read_as(explanation: "Explanation", reading: str = AUTO) -> tuple["Explanation", str]:
+    """``explanation`` as a metric reads it, and the reading used: the same object when read signed, else a copy
+    whose attribution is ``|attribution|``; ``"auto"`` reads it as its method's family is meant to be read."""
+    import dataclasses
+
+    import numpy as np
+
+    if reading == AUTO:
+        reading = family_reading(_family(explanation.method))
+    if reading == MAGNITUDE:
+        explanation = dataclasses.replace(explanation, attribution=np.abs(explanation.attribution),
+                                          extras=dict(explanation.extras))
+    return explanation, reading
+
+
+def _family(method: str) -> str | None:
+    try:
+        return get_method(method).explainer.family
+    except Exception:  # an unregistered method (an explanation made by hand): read as given
+        return None
 
 
 def rerun_method(model: "ModelAdapter", explanation: "Explanation", *, image: "np.ndarray | None" = None,
