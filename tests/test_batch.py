@@ -259,6 +259,6 @@ def test_a_bad_setting_is_refused_before_run_json_records_it(tmp_path, kwargs, m
 def test_a_model_dask_cannot_ship_is_refused_before_a_cluster_starts(tmp_path):
     torch = pytest.importorskip("torch")
     scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16 * 3, 3)))
-    with pytest.raises(InputError, match="cannot be pickled .*TorchScript.*plain torch.nn.Module.*executor=None"):
+    with pytest.raises(InputError, match="cannot ship the model to the Dask workers: .*TorchScript.*executor=None"):
         xaihub.explain_many(scripted, IMAGES[:1], ["native.lime"], out=tmp_path, executor="dask", params=LIME)
     assert not (tmp_path / "run.json").exists()

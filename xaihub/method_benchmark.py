@@ -33,6 +33,10 @@ from xaihub.run.run_directory import current_records, read_index, select_records
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""
+CONTROLS = ("baseline.edges",)
+"""Image-only controls (family ``"baseline"``, so reports and the recommendation treat them as references) a
+benchmark adds when it computes metrics: an edge map passes faithfulness metrics surprisingly often and must fail
+randomisation; a method that does no better shows the image, not the model. ``controls=False`` leaves them out."""
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "saliency": ("captum.saliency", "gradients.saliency", "xplique.saliency"),
@@ -127,11 +131,13 @@ class BenchmarkResult:
         return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
 
 
-def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None) -> list[str]:
+def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None,
+                    controls: bool = False) -> list[str]:
     """One method per family (:data:`CHOICES`: the first installed one that can explain ``model`` — its
     ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`.
 
     :param families: only these families of :data:`CHOICES` (default: all).
+    :param controls: also the image-only :data:`CONTROLS` (``baseline.edges``), after the baselines.
     :raises InputError: for a family :data:`CHOICES` does not have.
     """
     unknown = sorted(set(families or ()) - set(CHOICES))
@@ -147,7 +153,8 @@ def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[s
             if explainer is not None and can_explain(explainer, model, image):
                 chosen.append(name)
                 break
-    return chosen + [b for b in BASELINES if b in registered]
+    references = BASELINES + (CONTROLS if controls else ())
+    return chosen + [b for b in references if b in registered]
 
 
 def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
@@ -177,6 +184,7 @@ def benchmark(
     model_id: str | None = None,
     progress: bool | None = None,
     reliability: bool | Mapping[str, Any] = True,
+    controls: bool = True,
     **explain_kwargs: Any,
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
@@ -190,8 +198,10 @@ def benchmark(
     :param resume: as for :func:`xaihub.explain_many`.
     :param model_id: as for :func:`xaihub.explain_many`.
     :param progress: as for :func:`xaihub.explain_many`.
-    :param methods: default :func:`default_methods`: one per family and the baselines.
+    :param methods: default :func:`default_methods`: one per family and the baselines, and the image-only
+        :data:`CONTROLS` when metrics are computed and ``controls`` is true.
     :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
+    :param controls: add the :data:`CONTROLS` (an edge map) to the default methods when metrics are asked.
     :param masks: each image's object mask (see :func:`xaihub.explain_many`).
     :param report: where to write the dataset report (HTML), with its recommendation; ``None``: no report.
         The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
@@ -207,14 +217,17 @@ def benchmark(
         ``False`` skips it, and the verdict says so.
     """
     if report is not None:
+        if os.path.abspath(os.path.dirname(os.fspath(report))) == os.path.abspath(out):
+            os.makedirs(out, exist_ok=True)  # a report inside the run directory, which the run creates anyway
         check_destination(report)  # a missing folder or a FIFO there is refused before any work
     images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
                                         **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
     adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
-    methods = list(methods) if methods is not None else default_methods(adapter, image)
     if metrics is None:
         metrics = default_metrics(adapter, masks is not None)
+    methods = (list(methods) if methods is not None
+               else default_methods(adapter, image, controls=controls and bool(metrics)))
     budgets = {m: {**BUDGETS.get(m, {}), **(params or {}).get(m, {})} for m in methods
                if m in BUDGETS or m in (params or {})}
     summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,

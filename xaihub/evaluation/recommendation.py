@@ -189,8 +189,8 @@ def _missing(controls: list[str], best_control: str | None, criteria: dict[str, 
              reliability: Mapping[str, Any] | None, lines: list[dict[str, Any]]) -> list[str]:
     missing = []
     if not controls or best_control is None:
-        missing.append("no control (baseline.noise, baseline.centre, baseline.edges) was scored, so no method is "
-                       "shown to beat a map that knows nothing about the model")
+        missing.append("no control map (a random map, a centred blob, the image's edges) was scored, so no "
+                       "method is shown to beat a map that knows nothing about the model")
     if "randomisation" not in criteria and not per_image(lines, SANITY_FLAG):
         missing.append("no randomisation check ran (a predict function has no weights to randomise), so nothing "
                        "shows that the maps depend on the model")
@@ -209,8 +209,8 @@ def _degenerate(lines: list[dict[str, Any]]) -> dict[str, str]:
         method, image = str(line.get("method")), str(line.get("image"))
         images.setdefault(method, set()).add(image)
         reason = (line.get("extras") or {}).get("degenerate")
-        if isinstance(reason, str):
-            found.setdefault(method, {}).setdefault(reason, set()).add(image)
+        if isinstance(reason, str):  # "constant map (every pixel 0.5)": grouped by kind, not by value
+            found.setdefault(method, {}).setdefault(reason.split(" (")[0], set()).add(image)
     return {m: "; ".join(f"{reason} on {len(on)} of {len(images[m])} image(s)" for reason, on in reasons.items())
             for m, reasons in found.items()}
 
