@@ -55,7 +55,7 @@ def test_an_attached_model_is_not_flagged():
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_torchscript_with_dask_is_refused_before_any_work(tmp_path):
     scripted = torch.jit.script(Net())
-    with pytest.raises(InputError, match="a TorchScript module cannot be pickled.*pass a plain torch.nn.Module"):
+    with pytest.raises(InputError, match="cannot be pickled.*TorchScript module.*pass a plain torch.nn.Module"):
         xaihub.explain_many(scripted, IMAGE[None], ["native.lime"], out=tmp_path / "run", executor="dask",
                             params=LIME)
     assert not (tmp_path / "run").exists()
@@ -74,7 +74,7 @@ def test_torchscript_with_dask_is_refused_by_the_cli(tmp_path, monkeypatch, caps
     Image.fromarray(IMAGE).save("photos/a.png")
     assert cli.main(["compare", "--model", "net.pt", "--images", "photos", "--methods", "native.lime",
                      "--executor", "dask", "--out", "x.html"]) == 2
-    assert "a TorchScript module cannot be pickled" in capsys.readouterr().err and not (tmp_path / "x-run").exists()
+    assert "TorchScript module" in capsys.readouterr().err and not (tmp_path / "x-run").exists()
 
 
 @pytest.mark.parametrize("arguments, message", [
