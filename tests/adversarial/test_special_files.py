@@ -233,6 +233,7 @@ def test_a_fifo_as_a_mask_is_refused(photos):
     ("--model", "fifo.pt", "model file 'fifo.pt' is a FIFO (named pipe), not a regular file"),
     ("--model", "folder.pt", "model file 'folder.pt' is a folder, not a model file"),
     ("--model", "folder.onnx", "model file 'folder.onnx' is a folder, not a model file"),
+    ("--model", "folder", "model file 'folder' is a folder, not a model file"),
 ])
 @pytest.mark.parametrize("command", ["compare", "benchmark", "list"])
 def test_the_cli_refuses_special_inputs_without_hanging(photos, capsys, command, option, path, message):
