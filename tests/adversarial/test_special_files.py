@@ -207,10 +207,11 @@ def test_a_fifo_in_an_images_folder_fails_alone(photos):
     assert sorted(line["image"] for line in lines if line["status"] == "ok") == ["a", "b"]
 
 
-def test_a_fifo_in_a_benchmarked_folder_fails_alone(photos):
+@pytest.mark.parametrize("name", ["0.png", "c.png"])  # first (the benchmark probes the model on it) or last
+def test_a_fifo_in_a_benchmarked_folder_fails_alone(photos, name):
     from toy_models import channel_means
 
-    os.mkfifo(photos / "c.png")  # sorts after a.png: the benchmark's first image is readable
+    os.mkfifo(photos / name)
     result = returns(xaihub.benchmark, channel_means, "photos", out="run", methods=["native.lime"], params=LIME,
                      metrics=[], targets="top-1")
     assert result.summary.failed == 1 and result.statistics.methods["native.lime"].explanations == 2
