@@ -134,7 +134,12 @@ class Explanation:
         arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAY_FIELDS if getattr(self, k) is not None}
         meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAY_FIELDS}
         meta["format_version"] = FORMAT_VERSION
-        arrays["meta"] = np.array(json.dumps(meta, default=_json_default, allow_nan=True))
+        header = json.dumps(meta, default=_json_default, allow_nan=True)
+        if len(header) > MAX_HEADER_CHARS:  # load() would refuse it
+            raise InputError(f"cannot save this explanation: its header (parameters, extras, label, ...) takes "
+                             f"{len(header)} characters as JSON, over the {MAX_HEADER_CHARS} that load() reads; "
+                             "shorten its extras or parameters")
+        arrays["meta"] = np.array(header)
         if not isinstance(path, (str, os.PathLike)):
             np.savez_compressed(path, **arrays)
             return
