@@ -149,7 +149,7 @@ def unshippable(model: Any, exc: BaseException) -> str:
     named = f"{type(model).__module__}.{type(model).__qualname__}"
     scripted = "torch.jit" in named or "ScriptModule" in named or "ScriptFunction" in named
     return (f"cannot ship the model to the Dask workers: it cannot be pickled ({type(exc).__name__}: {exc}); "
-            + ("a TorchScript module cannot be: " if scripted else "")
+            + ("a TorchScript module cannot be pickled at all: " if scripted else "")
             + "pass a plain torch.nn.Module (or a function defined at module level in an importable module), "
             "or run in this process with executor=None")
 
