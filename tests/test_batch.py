@@ -6,7 +6,7 @@ import pytest
 
 import xaihub
 from xaihub import Explanation, InputError, XaihubError
-from xaihub.run.run_directory import RECORD_FIELDS, read_index
+from xaihub.run.run_directory import RECORD_FIELDS, accuracy, read_index
 
 from toy_models import channel_means, refuses_dark_images
 
@@ -227,6 +227,7 @@ def test_one_target_per_image_from_a_mapping_or_the_true_labels_and_the_accuracy
     again = xaihub.explain_many(channel_means, IMAGES[:4], ["native.lime"], "true_labels", out=tmp_path / "true",
                                 params=LIME, true_labels=true)
     assert again.skipped == 4 and again.accuracy == pytest.approx(0.75)  # read back from the index
+    assert accuracy(read_index(tmp_path / "true")) == (pytest.approx(0.75), 4)  # for readers of the index alone
     summary = xaihub.explain_many(channel_means, IMAGES[:3], ["native.lime"], {"0": 2, "1": [0, 1]},
                                   out=tmp_path / "mapping", params=LIME)
     lines = read_index(tmp_path / "mapping")
