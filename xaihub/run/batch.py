@@ -17,6 +17,7 @@ from xaihub.core.image_sources import SourceImage, image_source
 from xaihub.core.masks import MASK_PARAMETER, object_masks
 from xaihub.core.targets import Targets, check_targets
 from xaihub.models import ModelOptions
+from xaihub.registry.plugins import adapt
 from xaihub.run.executors import ImageResult, ImageTask, check_shippable, open_executor
 from xaihub.run.fingerprint import describe, image_digest, run_fingerprint
 from xaihub.run.measure import MetricRequests, check_metrics, metrics_taking
@@ -160,7 +161,7 @@ def explain_many(
     start = time.perf_counter()
     methods = check_methods(methods)
     params = {m: dict(p) for m, p in (params or {}).items()}
-    _check_arguments(methods, params, seed, explain_kwargs)
+    _check_arguments(model, methods, params, seed, explain_kwargs)
     per_image = _check_targets(targets, true_labels)
     if resume not in RESUME_MODES:
         raise InputError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
@@ -405,10 +406,10 @@ def _true_label(true_labels: Any, image_id: str, position: int) -> int | None:
     return None if label is None else int(label)
 
 
-def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], seed: Any,
+def _check_arguments(model: Any, methods: list[str], params: dict[str, dict[str, Any]], seed: Any,
                      explain_kwargs: dict[str, Any]) -> None:
     """Refuse, before any image runs (and before ``run.json`` records them), what would make every image
-    fail: a bad seed, targets, method parameters, model options (labels, device, output, ...)."""
+    fail: a bad seed, method parameters, model options (labels, device, output, ...), a model no adapter takes."""
     stray = sorted(set(params) - set(methods))
     if stray:
         raise InputError(f"params given for {stray}, which are not among methods {methods}")
@@ -419,7 +420,8 @@ def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], seed
         raise InputError(f"explain_many got unknown argument(s) {unknown}; it passes on {sorted(accepted)}")
     check_seed(seed)
     check_params(params, methods)
-    ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
+    options = ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
+    adapt(model, options)  # a model of no known kind, or a device it cannot use, fails here, not on every image
 
 
 def _check_settings_size(fingerprint: Mapping[str, Any]) -> None:
