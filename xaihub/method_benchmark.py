@@ -249,9 +249,9 @@ def benchmark(
                                reliability=checked, notes=notes)
     if report is not None:
         with atomic_output(report) as temporary:
-            dataset_report(out, temporary, title="xaihub benchmark", recommendation=recommendation)
-    statistics = dataset_statistics(out)
-    statistics.methods = {m: s for m, s in statistics.methods.items() if m in methods}
+            dataset_report(out, temporary, title="xaihub benchmark", recommendation=recommendation,
+                           images=summary.ids, methods=methods)
+    statistics = dataset_statistics(out, summary.ids, methods)
     return BenchmarkResult(summary, statistics, recommendation,
                            os.fspath(report) if report is not None else None, os.fspath(out))
 

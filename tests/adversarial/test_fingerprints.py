@@ -165,8 +165,11 @@ def test_a_benchmark_reports_only_its_own_images_and_methods(tmp_path):
                      targets=0)
     fewer = {f"b{k}": IMAGES[k] for k in range(2)}
     result = xaihub.benchmark(channel_means, fewer, out=tmp_path, methods=["native.lime"], metrics=["deletion"],
-                              params=LIME, targets=0)
+                              params=LIME, targets=0, report=tmp_path / "fewer.html")
     assert result.summary.ids == ["b0", "b1"]
+    page = (tmp_path / "fewer.html").read_text(encoding="utf-8")
+    assert "2 image(s)" in page and "baseline.noise" not in page.split("<h2>")[1]  # the report's scope is the call's
+    assert result.statistics.methods["native.lime"].images == 2
     assert result.recommendation.images == 2 and set(result.recommendation.means) == {"native.lime"}
     assert result.recommendation.controls == []  # baseline.noise ran on other images, in an earlier call
     assert set(result.statistics.methods) == {"native.lime"}

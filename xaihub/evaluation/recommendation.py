@@ -37,6 +37,7 @@ from xaihub.evaluation.aggregation import Aggregation, aggregate, image_ranks
 from xaihub.evaluation.criteria import BY_NAME, present
 from xaihub.evaluation.dataset_statistics import per_image
 from xaihub.evaluation.ranking import ALPHA, MARGIN, holm, is_better, lower_is_better, wilcoxon_p
+from xaihub.run.run_directory import accuracy
 
 if TYPE_CHECKING:
     from xaihub.core.comparison import Comparison
@@ -176,6 +177,9 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
     beats = _beats(faithfulness_ranks, survivors, best_control, tested) if best_control else {}
     recommended = [m for m in survivors if beats.get(m, best_control is None)]
     missing = _missing(controls, best_control, criteria, reliability, lines)
+    correct, labelled = accuracy(lines)
+    if correct is not None:
+        notes = [f"The model's top-1 accuracy on the {labelled} image(s) with a true label: {correct:.0%}.", *notes]
     means = {m: float(np.mean(list(v.values()))) for m, v in values[metric].items()}
     pointing = {m: float(np.mean(list(v.values()))) for m, v in
                 (per_image(lines, "pointing_game") or per_image(lines, "quantus.pointing_game")).items()

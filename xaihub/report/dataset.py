@@ -15,7 +15,7 @@ import math
 import os
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, Iterable
 
 from xaihub.core.comparison import UNAVAILABLE
 from xaihub.core.errors import InputError
@@ -38,7 +38,7 @@ from xaihub.report.section import Options, chart_metric
 from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
 from xaihub.report.text import COST_LEGEND, MAP_LEGEND, METRIC_LEGEND, metric_heading, metric_name
 from xaihub.report.verdict import verdict_section
-from xaihub.run.run_directory import current_records, load_explanation, read_index, read_settings
+from xaihub.run.run_directory import current_records, load_explanation, read_index, read_settings, select_records
 
 GALLERY_SIZE = 3
 
@@ -68,12 +68,14 @@ RANKINGS = (Ranking("srg", False), Ranking("deletion", True), Ranking("insertion
 
 def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str = "xaihub dataset report",
                    gallery_size: int = GALLERY_SIZE, sort_by: str | None = None, chart_metric: str | None = None,
-                   chart_cost: str = "seconds", recommendation: Recommendation | None = None) -> str:
+                   chart_cost: str = "seconds", recommendation: Recommendation | None = None,
+                   images: Iterable[str] | None = None, methods: Iterable[str] | None = None) -> str:
     """Write one HTML file summarising the run directory ``out`` (made by :func:`xaihub.explain_many`)
     and return ``path`` as a string.
 
     :param recommendation: the verdict to show (:func:`xaihub.benchmark` passes its own); default: made from
         the run directory, with the reliability check it keeps when :func:`xaihub.benchmark` made one.
+    :param images: only these image ids (default: all); :param methods: only these methods (default: all).
     :param gallery_size: how many best and how many worst images each method's gallery shows.
     :param sort_by: as for :func:`xaihub.report_many`: the order of the rows of the method and timing tables.
     :param chart_metric: as for :func:`xaihub.report_many`: the y-axis of the faithfulness-vs-cost chart.
@@ -86,8 +88,9 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
     if chart_cost not in COSTS:
         raise InputError(f"chart_cost must be one of {list(COSTS)}, got {chart_cost!r}")
     check_destination(path)  # a missing folder or a FIFO there is refused before the run directory is read
-    stats = dataset_statistics(out)
-    lines = current_records(read_index(out))
+    images, methods = (None if images is None else list(images)), (None if methods is None else list(methods))
+    stats = dataset_statistics(out, images, methods)
+    lines = select_records(current_records(read_index(out)), images, methods)
     failures = [line for line in lines if line.get("status") != "ok"]
     metrics = _metrics(stats)
     check_sort_by(sort_by, metrics)
