@@ -83,8 +83,12 @@ class KerasAdapter(GradientAdapter):
             return self._declared.keras(tf.convert_to_tensor(np.asarray(images, dtype=np.float32)))
         return tf.convert_to_tensor(np.asarray(self.prepare(images), dtype=np.float32))
 
-    def layer(self, name: str | None, image: np.ndarray) -> tuple[Any, str]:
+    def layer(self, name: Any, image: np.ndarray, reshape: Any = None) -> tuple[Any, str]:
         net = self.model
+        if reshape is not None:
+            raise InputError("reshape= is for torch token layers; on Keras pass layer=<a layer with an N×h×w×C output>")
+        if name is not None and not isinstance(name, str) and hasattr(name, "name"):
+            name = name.name
         convolutions = [layer.name for layer in getattr(net, "layers", []) if type(layer).__name__ in _CONVOLUTIONS]
         if name is None:
             if not convolutions:
