@@ -14,12 +14,15 @@ from xaihub.testing.checks import installed_frameworks
 from cheap_params import CHEAP
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-ARCHITECTURES = [a for a in zoo.ARCHITECTURES if a.framework in {"callable", *installed_frameworks()}]
+ARCHITECTURES = [a for a in zoo.ARCHITECTURES if a.framework in {"callable", *installed_frameworks()} and a.available()]
 METHODS = [registered.explainer.name for registered in list_methods()]
 SLOW = {"omnixai.ig", "shap.partition"}
 """Methods whose zoo runs take a few seconds each (still run by `make test`; `-m "not slow"` skips them)."""
+SLOW_ARCHITECTURES = {"hf.vit", "hf.deit", "hf.swin", "hf.convnext"}
+"""The Hugging Face models: every method on them is `slow` (the token-CAM tests cover them in `make test`)."""
 COMBINATIONS = [pytest.param(method, architecture, id=f"{method}-{architecture.name}",
-                             marks=[pytest.mark.slow] if method in SLOW else [])
+                             marks=[pytest.mark.slow] if method in SLOW or architecture.name in SLOW_ARCHITECTURES
+                             else [])
                 for method in METHODS for architecture in ARCHITECTURES]
 
 

@@ -18,6 +18,7 @@ from outside.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -44,6 +45,12 @@ class Architecture:
     summary: str
     factory: Callable[[], Any]
     preprocess: Preprocess | None = None
+    needs: tuple[str, ...] = ()
+    """Modules the model needs besides its framework (``("transformers",)``); see :meth:`available`."""
+
+    def available(self) -> bool:
+        """Whether the modules in :attr:`needs` are installed (the framework is checked apart)."""
+        return all(importlib.util.find_spec(module) is not None for module in self.needs)
 
     def build(self) -> Any:
         """A new model, arranged as a user would hand it over (see the module docstring)."""
@@ -142,6 +149,13 @@ def _torch(name: str) -> Callable[[], Any]:
     return build
 
 
+def _transformers(name: str) -> Callable[[], Any]:
+    def build() -> Any:
+        return _arranged_torch(getattr(importlib.import_module("xaihub.testing.zoo_transformers"), name)())
+
+    return build
+
+
 def _keras(name: str) -> Callable[[], Any]:
     def build() -> Any:
         return _arranged_keras(getattr(importlib.import_module("xaihub.testing.zoo_keras"), name)())
@@ -190,6 +204,14 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                  "AdaptiveMaxPool2d, Linear (any input size)", _torch("depthwise_max")),
     Architecture("torch.patch_attention", "torch", "attn", "8×8 patch Conv2d, MultiheadAttention with a LayerNorm "
                  "residual, GELU, mean over patches (any input of 8 px or more)", _torch("patch_attention")),
+    Architecture("hf.vit", "torch", "hf-vit", "Hugging Face ViTForImageClassification: class token, 2 blocks "
+                 "(32×32 inputs)", _transformers("vit"), Preprocess(size=32), needs=("transformers",)),
+    Architecture("hf.deit", "torch", "hf-deit", "Hugging Face DeiTForImageClassificationWithTeacher: class and "
+                 "distillation tokens (32×32 inputs)", _transformers("deit"), Preprocess(size=32), needs=("transformers",)),
+    Architecture("hf.swin", "torch", "hf-swin", "Hugging Face SwinForImageClassification: windows, patch merging, "
+                 "no class token (any input size)", _transformers("swin"), needs=("transformers",)),
+    Architecture("hf.convnext", "torch", "hf-cnx", "Hugging Face ConvNextForImageClassification (any input size)",
+                 _transformers("convnext"), needs=("transformers",)),
     Architecture("keras.sequential", "keras", "k-seq", "a Sequential CNN, softmax in its last Dense", _keras("sequential")),
     Architecture("keras.residual", "keras", "k-res", "functional, BatchNormalization and residual Add layers",
                  _keras("residual")),
