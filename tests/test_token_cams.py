@@ -182,3 +182,18 @@ def test_eigencam_gives_every_target_the_same_map():
     a, b = explain(gradients_cam.EigenCam, model)
     np.testing.assert_array_equal(a.attribution, b.attribution)
     assert np.ptp(a.attribution) > 0
+
+
+def test_a_keras_transformers_patch_embedding_is_refused_as_the_default_cam_layer():
+    keras = pytest.importorskip("keras")
+    from xaihub import MethodUnavailableError
+
+    inputs = keras.Input((32, 32, 3))
+    tokens = keras.layers.Reshape((16, 8))(keras.layers.Conv2D(8, 8, strides=8, name="patch_embed")(inputs))
+    normed = keras.layers.LayerNormalization(name="norm1")(tokens)
+    tokens = keras.layers.Add()([tokens, keras.layers.MultiHeadAttention(2, 4)(normed, normed)])
+    outputs = keras.layers.Dense(zoo.CLASSES)(keras.layers.GlobalAveragePooling1D()(tokens))
+    model = adapt(keras.Model(inputs, outputs))
+    with pytest.raises(MethodUnavailableError, match="patch embedding"):
+        model.layer(None, zoo.image(32, 32))
+    assert model.layer("patch_embed", zoo.image(32, 32))[1] == "patch_embed"  # asked for by name: given
