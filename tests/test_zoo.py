@@ -18,8 +18,8 @@ ARCHITECTURES = [a for a in zoo.ARCHITECTURES if a.framework in {"callable", *in
 METHODS = [registered.explainer.name for registered in list_methods()]
 SLOW = {"omnixai.ig", "shap.partition"}
 """Methods whose zoo runs take a few seconds each (still run by `make test`; `-m "not slow"` skips them)."""
-SLOW_ARCHITECTURES = {"hf.vit", "hf.deit", "hf.swin", "hf.convnext", "timm.vit", "timm.swin"}
-"""The Hugging Face and timm models: every method on them is `slow` (tests/test_transformer_cams.py covers
+SLOW_ARCHITECTURES = {"hf.vit", "hf.deit", "hf.swin", "hf.convnext", "timm.vit", "timm.swin", "keras.vit"}
+"""The transformers (Hugging Face, timm, Keras): every method on them is `slow` (tests/test_*_cams.py cover
 their CAMs in `make test`)."""
 COMBINATIONS = [pytest.param(method, architecture, id=f"{method}-{architecture.name}",
                              marks=[pytest.mark.slow] if method in SLOW or architecture.name in SLOW_ARCHITECTURES

@@ -3,7 +3,7 @@ and a plain predict function, each built in milliseconds, with the image they ar
 
 >>> from xaihub.testing import zoo
 >>> [a.name for a in zoo.architectures("keras")]
-['keras.sequential', 'keras.residual', 'keras.depthwise', 'keras.subclassed', 'keras.fixed_input']
+['keras.sequential', 'keras.residual', 'keras.depthwise', 'keras.subclassed', 'keras.fixed_input', 'keras.vit']
 >>> model = zoo.get("torch.vit").build()          # a fresh nn.Module, train mode (see below)
 
 Building a model imports its framework (nothing is imported by this module). Models come the way a
@@ -224,6 +224,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture("keras.subclassed", "keras", "k-sub", "a subclassed keras.Model", _keras("subclassed")),
     Architecture("keras.fixed_input", "keras", "k-fixed", "built for 24×24 inputs, smaller than the image",
                  _keras("fixed_input")),
+    Architecture("keras.vit", "keras", "k-vit", "a vision transformer of plain Keras layers: Conv2D patches, "
+                 "LayerNormalization, MultiHeadAttention, mean over tokens (32×32 inputs)", _keras("vit"),
+                 Preprocess(size=32)),
 )
 DEFAULTS = {"callable": "callable", "torch": "torch.cnn", "keras": "keras.sequential"}
 """The architecture each framework's checks run on when no model is given."""
