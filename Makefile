@@ -8,7 +8,8 @@ PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 # A plugin whose tests need more than it runs on declares a `test` extra (xaihub-onnx: the ONNX exporter).
 PLUGIN_SPECS := $(foreach p,$(PLUGINS),$(if $(shell grep -s '^test *=' $(p)pyproject.toml),'$(p)[test]',$(p)))
 # Installed without their declared dependencies: OmniXAI 1.3.1 pins numpy<1.24,
-# scikit-learn<1.2 and pillow<10, yet runs on the modern stack (see plugins/xaihub-omnixai).
+# scikit-learn<1.2 and pillow<10, yet runs on the modern stack (see plugins/xaihub-omnixai); transformers
+# and its hub client: the zoo's Hugging Face models import nothing else of theirs (docs/howto/transformers.md).
 NO_DEPS := $(shell cat requirements-nodeps.txt 2>/dev/null)
 # The frameworks whose models the demo and the tests explain (versions in constraints.txt).
 FRAMEWORKS := torch tensorflow-cpu

@@ -49,7 +49,7 @@ def matrix_block() -> str:
     from cheap_params import CHEAP
 
     frameworks = {"callable", *installed_frameworks()}
-    architectures = [a for a in zoo.ARCHITECTURES if a.framework in frameworks]
+    architectures = [a for a in zoo.ARCHITECTURES if a.framework in frameworks and a.available()]
     notes: dict[str, int] = {}
     rows = []
     for registered in list_methods():

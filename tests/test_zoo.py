@@ -14,12 +14,16 @@ from xaihub.testing.checks import installed_frameworks
 from cheap_params import CHEAP
 
 SUPPORT_MATRIX = Path(__file__).resolve().parents[1] / "docs" / "reference" / "support-matrix.md"
-ARCHITECTURES = [a for a in zoo.ARCHITECTURES if a.framework in {"callable", *installed_frameworks()}]
+ARCHITECTURES = [a for a in zoo.ARCHITECTURES if a.framework in {"callable", *installed_frameworks()} and a.available()]
 METHODS = [registered.explainer.name for registered in list_methods()]
 SLOW = {"omnixai.ig", "shap.partition"}
 """Methods whose zoo runs take a few seconds each (still run by `make test`; `-m "not slow"` skips them)."""
+SLOW_ARCHITECTURES = {"hf.vit", "hf.deit", "hf.swin", "hf.convnext", "timm.vit", "timm.swin", "keras.vit"}
+"""The transformers (Hugging Face, timm, Keras): every method on them is `slow` (tests/test_*_cams.py cover
+their CAMs in `make test`)."""
 COMBINATIONS = [pytest.param(method, architecture, id=f"{method}-{architecture.name}",
-                             marks=[pytest.mark.slow] if method in SLOW else [])
+                             marks=[pytest.mark.slow] if method in SLOW or architecture.name in SLOW_ARCHITECTURES
+                             else [])
                 for method in METHODS for architecture in ARCHITECTURES]
 
 
