@@ -212,3 +212,14 @@ def test_dataset_statistics_summarise_the_index(tmp_path):
     assert timing[0].split()[:2] == ["method", "images"] and timing[1].split()[:4] == ["native.lime", "5", "10", "0"]
     with pytest.raises(InputError, match="no index.jsonl"):
         xaihub.dataset_statistics(tmp_path / "explanations")
+
+
+def test_the_summary_notes_a_method_refused_for_part_of_the_images():
+    from xaihub.run.batch import BatchSummary
+
+    refused = {"method": "m", "error": "MethodUnavailableError", "message": "needs gradients"}
+    summary = BatchSummary("out", "out/index.jsonl", images=3, failures=[
+        {"image": "a", **refused}, {"image": "b", **refused},
+        {"image": "a", "method": "other", "error": "ValueError", "message": "broke"}])
+    text = str(summary)
+    assert "note: m was refused for 2 of 3 images" in text and "note: other" not in text

@@ -64,6 +64,12 @@ class BatchSummary:
             lines.append(f"  {method}: {stats.images} images, {stats.seconds:.2f} s, "
                          f"{stats.images_per_second:.2f} images/s")
         lines += [f"  FAILED {f['image']} {f['method']}: {f['error']}: {f['message']}" for f in self.failures]
+        refused: dict[str, set[str]] = {}
+        for failure in self.failures:
+            if failure.get("error") == "MethodUnavailableError":
+                refused.setdefault(str(failure["method"]), set()).add(str(failure["image"]))
+        lines += [f"  note: {method} was refused for {len(images)} of {self.images} images (unavailable for them), so "
+                  "its statistics rest on the others" for method, images in refused.items()]
         return "\n".join(lines)
 
 
