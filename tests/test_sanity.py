@@ -144,9 +144,9 @@ def test_entropy_of_a_histogram_and_emprt_of_a_map_that_gets_noisier():
     noise = np.random.default_rng(0).random((64, 64))
     assert sanity.emprt(blob, noise) > 0.5  # the map got noisier: the method followed the weights
     assert sanity.emprt(blob, blob * 3) == pytest.approx(0.0)  # same map, any scale: no rise
-    with pytest.raises(DegenerateMapError, match="original map is a constant map"):
+    with pytest.raises(DegenerateMapError, match=r"original map is degenerate \(constant map"):
         sanity.emprt(np.ones((8, 8)), noise[:8, :8])
-    with pytest.raises(DegenerateMapError, match="randomised model's map is a all-zero map"):
+    with pytest.raises(DegenerateMapError, match=r"randomised model.s map is degenerate \(all-zero map\)"):
         sanity.emprt(noise[:8, :8], np.zeros((8, 8)))
 
 
