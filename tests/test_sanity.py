@@ -215,7 +215,18 @@ def test_cascading_randomises_the_output_layers_first_and_ends_with_the_full_ran
     assert sanity.layer_groups(["a"], 4) == [["a"]]
 
 
-def test_cascading_on_keras_replaces_top_layers_first(keras_model):
+def test_cascading_on_keras_replaces_top_layers_first(keras_model, object_image):
+    pytest.importorskip("xaihub_gradients")
+    before = [w.copy() for w in keras_model.get_weights()]
+    image, _, label = object_image
+    result = xaihub.explain(keras_model, image, methods=["gradients.saliency"], targets=label,
+                            metrics={CASCADING: {"groups": 2}})
+    assert result.ok, result.failures
+    curve = result.get("gradients.saliency").metrics
+    assert set(curve) == {f"{CASCADING}.1", f"{CASCADING}.2", f"{CASCADING}.auc"}
+    assert curve[f"{CASCADING}.auc"] == pytest.approx((curve[f"{CASCADING}.1"] + curve[f"{CASCADING}.2"]) / 2)
+    assert curve[f"{CASCADING}.2"] < 0.5
+    assert all(np.array_equal(w, b) for w, b in zip(keras_model.get_weights(), before))
     steps = sanity.cascading_keras(keras_model, 0, 2)
     full = sanity.randomised_keras(keras_model, 0)
     weighted = [layer.name for layer in keras_model.layers if layer.weights]
