@@ -184,3 +184,19 @@ def _has_quantus() -> bool:
     from xaihub.contracts.explainer import installed_version
 
     return installed_version("quantus") is not None
+
+
+@pytest.mark.parametrize("controls", [True, False])
+def test_benchmark_adds_the_image_only_control_when_it_computes_metrics_unless_told_not_to(
+        folder, tmp_path, monkeypatch, controls):
+    from xaihub import method_benchmark
+
+    monkeypatch.setattr(method_benchmark, "CHOICES", {"lime": ("native.lime",)})
+    images, _ = folder
+    result = xaihub.benchmark(MODEL, images, out=tmp_path / "run", metrics=["deletion"], targets=1,
+                              params={"native.lime": {"num_samples": 60}}, controls=controls)
+    ran = set(result.statistics.methods)
+    assert {"native.lime", *BASELINES} <= ran and ("baseline.edges" in ran) == controls
+    no_metrics = xaihub.benchmark(MODEL, images, out=tmp_path / "plain", metrics=[], targets=1,
+                                  params={"native.lime": {"num_samples": 60}})
+    assert "baseline.edges" not in no_metrics.statistics.methods
