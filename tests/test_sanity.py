@@ -247,3 +247,36 @@ def test_cascading_on_keras_replaces_top_layers_first(keras_model, object_image)
 def test_the_new_parameters_are_checked_upfront(metric, params, message, torch_model, object_image):
     with pytest.raises(xaihub.InputError, match=message):
         xaihub.explain(torch_model, object_image[0], metrics={metric: params}, methods=["native.lime"])
+
+
+def test_with_every_target_of_the_call_the_randomised_model_is_explained_once_for_all(
+        torch_model, object_image, registered):
+    from xaihub.registry.plugins import adapt
+    from xaihub.run.measure import check_metrics, measure
+
+    runs = []
+
+    class Counted(Brightness):
+        name = "test.counted"
+
+        def explain(self, model, image, targets, *, seed):
+            runs.append(list(targets))
+            scale = float(model.predict(image[None])[0].max())  # depends on the weights
+            return [Explanation(target=t, attribution=image.mean(axis=2) * (t + 1) * scale) for t in targets]
+
+    counted = registered(Counted())
+    image, _, label = object_image
+    targets = [label, 0]
+    result = xaihub.explain(torch_model, image, methods=[counted], targets=targets)
+    runs.clear()
+    requests = check_metrics([PREFIX, CASCADING])
+    adapter = adapt(torch_model)
+    batched = [measure(requests, adapter, result.get(counted, t), 0, targets=targets) for t in targets]
+    assert runs == [targets] * 5  # the full randomisation and 4 cascading steps, each once for both targets
+    passes = [{r.metric: r.forward_passes for r in results} for results in batched]
+    assert passes[0] == {PREFIX: 1, CASCADING: 4} and passes[1] == {PREFIX: 0, CASCADING: 0}
+    runs.clear()
+    adapter = adapt(torch_model)
+    alone = [measure(requests, adapter, result.get(counted, t), 0) for t in targets]
+    assert runs == [[label]] * 5 + [[0]] * 5
+    assert [[r.values for r in results] for results in alone] == [[r.values for r in results] for results in batched]

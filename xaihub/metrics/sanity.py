@@ -153,7 +153,7 @@ class SmoothRandomization(Metric):
         images = noisy_copies(explanation.image, samples - 1, noise, seed)
         original = [explanation.attribution] + [rerun(model, explanation, image=image) for image in images]
         random_maps = [_rerun_on(model, randomised, rerun, explanation, image)
-                       for image in [explanation.image, *images]]
+                       for image in [None, *images]]
         smooth_original, smooth_random = np.abs(np.mean(original, axis=0)), np.abs(np.mean(random_maps, axis=0))
         for smoothed, which in ((smooth_original, "the original model's"), (smooth_random, "the randomised model's")):
             reason = degenerate_reason(smoothed)
