@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 from xaihub.contracts.metric import explain_again, explain_again_for
 from xaihub.core.cache import array_key
 from xaihub.core.errors import InputError, MethodUnavailableError, ValidationError
-from xaihub.core.maps import DegenerateMapError, degenerate_reason
+from xaihub.core.maps import DegenerateMapError
 from xaihub.registry.plugins import get_method, get_metric, list_metrics
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
     """
     counted = model.forward_passes
     results = []
-    degenerate = degenerate_reason(explanation.attribution)
+    degenerate = explanation.degenerate
     try:
         for name, params in requests.items():
             metric = get_metric(name).metric
