@@ -161,7 +161,7 @@ class Comparison:
                 rows.append((
                     method, str(explanation.target), explanation.label or "", f"{explanation.score:.3f}",
                     f"{explanation.seconds:.3f}", str(explanation.forward_passes), reused,
-                    "; ".join(["ok", *explanation.cautions]),
+                    "; ".join([_status(explanation), *explanation.cautions]),
                 ))
             for failure in (f for f in self.failures if f.method == method):
                 target = "" if failure.target is None else str(failure.target)
@@ -193,6 +193,13 @@ class Comparison:
     def _reused(self, method: str) -> str:
         seconds, passes = self.reused_seconds.get(method, 0.0), self.reused_forward_passes.get(method, 0)
         return f"{seconds:.3f} s, {passes} passes" if seconds or passes else ""
+
+
+def _status(explanation: Explanation) -> str:
+    failed = explanation.extras.get("metric_failures")
+    if not isinstance(failed, dict) or not failed:
+        return "ok"
+    return "ok; " + "; ".join(f"metric {name} FAILED: {reason}" for name, reason in failed.items())
 
 
 _VIEWS: dict[str, Callable[..., Any]] = {}

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import stat
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field, fields
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from xaihub.core.errors import InputError
-from xaihub.core.files import atomic_output
+from xaihub.core.files import NotARegularFile, atomic_output, open_regular_file
 from xaihub.core.images import MAX_PIXELS
 from xaihub.core.maps import degenerate_reason
 
@@ -141,7 +139,12 @@ class Explanation:
         arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAY_FIELDS if getattr(self, k) is not None}
         meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAY_FIELDS}
         meta["format_version"] = FORMAT_VERSION
-        arrays["meta"] = np.array(json.dumps(meta, default=_json_default, allow_nan=True))
+        header = json.dumps(meta, default=_json_default, allow_nan=True)
+        if len(header) > MAX_HEADER_CHARS:  # load() would refuse it
+            raise InputError(f"cannot save this explanation: its header (parameters, extras, label, ...) takes "
+                             f"{len(header)} characters as JSON, over the {MAX_HEADER_CHARS} that load() reads; "
+                             "shorten its extras or parameters")
+        arrays["meta"] = np.array(header)
         if not isinstance(path, (str, os.PathLike)):
             np.savez_compressed(path, **arrays)
             return
@@ -161,11 +164,11 @@ class Explanation:
         name = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(getattr(path, "name", "file"))
         try:
             if isinstance(path, (str, os.PathLike)):
-                with _open_regular_file(path) as fh:
+                with open_regular_file(path) as fh:
                     meta, arrays = _read_npz(fh)
             else:
                 meta, arrays = _read_npz(path)
-        except _Refused as exc:
+        except (_Refused, NotARegularFile) as exc:
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from None
         except (OSError, ValueError, KeyError, EOFError, RecursionError, struct.error, zlib.error,
                 zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as exc:  # RuntimeError: encrypted
@@ -194,17 +197,6 @@ def _first_number(value: Any) -> float | None:
 
 class _Refused(Exception):
     """A file declares something load() will not read (too large, wrong shape or type)."""
-
-
-@contextlib.contextmanager
-def _open_regular_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """``path`` opened for reading, refused unless it is a regular file (a FIFO would block)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise _Refused("it is not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        yield fh
 
 
 def _read_npz(fh: BinaryIO) -> tuple[Any, dict[str, np.ndarray]]:
