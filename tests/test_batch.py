@@ -214,6 +214,17 @@ def test_dataset_statistics_summarise_the_index(tmp_path):
         xaihub.dataset_statistics(tmp_path / "explanations")
 
 
+def test_the_summary_notes_a_method_refused_for_part_of_the_images():
+    from xaihub.run.batch import BatchSummary
+
+    refused = {"method": "m", "error": "MethodUnavailableError", "message": "needs gradients"}
+    summary = BatchSummary("out", "out/index.jsonl", images=3, failures=[
+        {"image": "a", **refused}, {"image": "b", **refused},
+        {"image": "a", "method": "other", "error": "ValueError", "message": "broke"}])
+    text = str(summary)
+    assert "note: m was refused for 2 of 3 images" in text and "note: other" not in text
+
+
 def test_one_target_per_image_from_a_mapping_or_the_true_labels_and_the_accuracy(tmp_path):
     true = [int(image.mean(axis=(0, 1)).argmax()) for image in IMAGES[:4]]  # what channel_means predicts
     true[0] = (true[0] + 1) % 3  # one image the model gets wrong

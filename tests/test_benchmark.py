@@ -149,6 +149,22 @@ def _has_quantus() -> bool:
     return installed_version("quantus") is not None
 
 
+@pytest.mark.parametrize("controls", [True, False])
+def test_benchmark_adds_the_image_only_control_when_it_computes_metrics_unless_told_not_to(
+        folder, tmp_path, monkeypatch, controls):
+    from xaihub import method_benchmark
+
+    monkeypatch.setattr(method_benchmark, "CHOICES", {"lime": ("native.lime",)})
+    images, _ = folder
+    result = xaihub.benchmark(MODEL, images, out=tmp_path / "run", metrics=["deletion"], targets=1,
+                              params={"native.lime": {"num_samples": 60}}, controls=controls)
+    ran = set(result.statistics.methods)
+    assert {"native.lime", *BASELINES} <= ran and ("baseline.edges" in ran) == controls
+    no_metrics = xaihub.benchmark(MODEL, images, out=tmp_path / "plain", metrics=[], targets=1,
+                                  params={"native.lime": {"num_samples": 60}})
+    assert "baseline.edges" not in no_metrics.statistics.methods
+
+
 def test_benchmark_explains_the_true_classes_and_reports_the_accuracy(folder, tmp_path):
     images, _ = folder
     predicted = int(MODEL(shifted(0)[None].astype(np.float32) / 255).argmax())

@@ -93,3 +93,9 @@ def test_cautions_name_an_unmet_stopping_rule_and_an_unsettled_top_k():
                                   "top-4 unsettled (bootstrap agreement 0.00, lowest over the call's targets)"]
     skipped = Explanation(0, usable, extras={"metric_skipped": {"sanity.randomization": "the randomised map is x"}})
     assert skipped.cautions == ["metrics skipped: sanity.randomization (the randomised map is x)"]
+
+
+def test_an_all_zero_class_activation_map_is_named_so():
+    assert Explanation(0, np.zeros((4, 4)), method="gradients.gradcam").degenerate == (
+        "all-zero CAM (the ReLU of a weighted sum negative everywhere)")
+    assert Explanation(0, np.zeros((4, 4)), method="native.lime").degenerate == "all-zero map"

@@ -151,7 +151,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     result = benchmark(model, args.images, out=run_dir, methods=methods, metrics=metrics, masks=args.masks,
                        report=args.out, targets=f"top-{args.top_k}", preprocess=preprocess, labels=labels,
                        seed=args.seed, executor=args.executor, resume=args.resume or "check",
-                       model_id=args.model_id, progress=None)
+                       model_id=args.model_id, progress=None, controls=not args.no_controls)
     print(result)
     if not any(method.explanations for method in result.statistics.methods.values()):
         return _nothing_explained()
@@ -332,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--metrics", help="comma-separated metrics (default: faithfulness, Quantus' ROAD and IROF "
                                          "when installed, the randomisation sanity check; with --masks, localisation)")
     bench.add_argument("--top-k", type=int, default=1, help="explain the k most probable classes (default 1)")
+    bench.add_argument("--no-controls", action="store_true", help="leave the image-only control (baseline.edges) "
+                                                                  "out of the default methods")
     bench.add_argument("--out", default="benchmark.html", help="HTML report to write (default benchmark.html)")
     bench.add_argument("--run-dir", metavar="DIR", help="where explanations are saved and a re-run resumes "
                                                         "(default: next to --out, <out>-run)")

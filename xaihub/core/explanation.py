@@ -79,8 +79,13 @@ class Explanation:
     def degenerate(self) -> str | None:
         """Why the map ranks no pixels (``"constant map ..."``, ``"all-zero map"``, ``"non-finite values ..."``),
         or ``None`` for a usable map; see :func:`xaihub.core.maps.degenerate_reason`. Metrics are not computed
-        on a degenerate map (``extras["metric_skipped"]`` says why)."""
-        return degenerate_reason(self.attribution)
+        on a degenerate map (``extras["metric_skipped"]`` says why). An all-zero map of a class activation map
+        method (its name has ``cam``) is called an ``"all-zero CAM"``: its ReLU cut a weighted sum that is
+        negative everywhere."""
+        reason = degenerate_reason(self.attribution)
+        if reason == "all-zero map" and "cam" in self.method.lower():
+            return "all-zero CAM (the ReLU of a weighted sum negative everywhere)"
+        return reason
 
     @property
     def cautions(self) -> list[str]:

@@ -93,6 +93,12 @@ class BatchSummary:
         if self.accuracy is not None:
             lines.append(f"  accuracy (top-1 vs true label): {self.accuracy:.3f} over {self.accuracy_images} images")
         lines += [f"  FAILED {f['image']} {f['method']}: {f['error']}: {f['message']}" for f in self.failures]
+        refused: dict[str, set[str]] = {}
+        for failure in self.failures:
+            if failure.get("error") == "MethodUnavailableError":
+                refused.setdefault(str(failure["method"]), set()).add(str(failure["image"]))
+        lines += [f"  note: {method} was refused for {len(images)} of {self.images} images (unavailable for them), so "
+                  "its statistics rest on the others" for method, images in refused.items()]
         return "\n".join(lines)
 
 

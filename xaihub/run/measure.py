@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
 from xaihub.contracts.explainer import MAGNITUDE, READINGS, family_reading
-from xaihub.contracts.metric import explain_again
+from xaihub.contracts.metric import explain_again, explain_again_for
+from xaihub.core.cache import array_key
 from xaihub.core.errors import InputError, MethodUnavailableError, ValidationError
-from xaihub.core.maps import DegenerateMapError, degenerate_reason
+from xaihub.core.maps import DegenerateMapError
 from xaihub.registry.plugins import get_method, get_metric, list_metrics
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from xaihub.contracts.metric import Rerun
     from xaihub.core.explanation import Explanation
     from xaihub.models import ModelAdapter
 
@@ -107,8 +109,13 @@ def check_model(requests: MetricRequests, model: "ModelAdapter") -> None:
 
 
 def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Explanation",
-            seed: int) -> list[MetricResult]:
+            seed: int, targets: Sequence[int] | None = None) -> list[MetricResult]:
     """Run every requested metric on ``explanation`` (which carries its ``image``) through ``model``.
+
+    :param targets: every target of the ``explain`` call (the runner's ``comparison.targets``). With more than
+        one, a metric that reruns the method on the explanation's own image and target (the randomisation checks
+        on a randomised model) reruns it once for all of them and reads the other targets' maps from the
+        call's cache (:func:`batched_rerun`): one rerun pass per image instead of one per target.
 
     Each metric's forward passes are counted apart, and the adapter's count is left as it
     was, so they are never charged to the method. A metric that raises, or returns values it
@@ -122,7 +129,7 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
     """
     counted = model.forward_passes
     results = []
-    degenerate = degenerate_reason(explanation.attribution)
+    degenerate = explanation.degenerate
     if degenerate:  # it orders no pixel before another: a metric would score its own tie-breaking
         explanation.extras["degenerate"] = degenerate
     try:
@@ -134,7 +141,7 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
                 continue
             model.reset_count()
             start = time.perf_counter()
-            rerun = {"rerun": rerun_method} if metric.reruns_method else {}
+            rerun = {"rerun": batched_rerun(targets)} if metric.reruns_method else {}
             given = {k: v for k, v in params.items() if k != READING}
             values, error, skipped = {}, None, None
             try:
@@ -200,6 +207,31 @@ def rerun_method(model: "ModelAdapter", explanation: "Explanation", *, image: "n
     named ``explanation.method``, run by :func:`~xaihub.contracts.metric.explain_again`."""
     explainer = get_method(explanation.method).explainer
     return explain_again(explainer, model, explanation, image=image, target=target, seed=seed)
+
+
+def batched_rerun(targets: Sequence[int] | None) -> "Rerun":
+    """:func:`rerun_method`, but a rerun of the explanation's own image and target through an adapter runs the
+    method once for all ``targets`` and keeps their maps in that adapter's cache (per ``explain`` call), so the
+    other targets' reruns cost nothing. The method then runs as the runner ran it, with every target at once;
+    the forward passes are charged to the first target's metric."""
+    wanted = [int(t) for t in dict.fromkeys(targets or ())]
+    if len(wanted) < 2:
+        return rerun_method
+
+    def rerun(model: "ModelAdapter", explanation: "Explanation", *, image: "np.ndarray | None" = None,
+              target: int | None = None, seed: int | None = None) -> "np.ndarray":
+        own = image is None and (target is None or int(target) == explanation.target)
+        if not own or explanation.target not in wanted or explanation.image is None:
+            return rerun_method(model, explanation, image=image, target=target, seed=seed)
+        used_seed = (explanation.seed or 0) if seed is None else seed
+        key = (explanation.method, repr(sorted(explanation.params.items())), used_seed,
+               array_key(explanation.image), tuple(wanted))
+        explainer = get_method(explanation.method).explainer
+        maps = model.cache.get_or_compute("metric.rerun-maps", key, lambda: explain_again_for(
+            explainer, model, explanation, wanted, seed=used_seed))
+        return maps[explanation.target]
+
+    return rerun
 
 
 def _checked(name: str, declared: Mapping[str, Any], values: Any) -> dict[str, float]:
