@@ -1,8 +1,8 @@
 """Run every installed method on every zoo architecture (xaihub.testing) and write the support matrix into
-README.md, between its support-matrix markers.
+docs/reference/support-matrix.md, between its support-matrix markers.
 
-    .venv/bin/python scripts/support_matrix.py            # rewrite the README's block
-    .venv/bin/python scripts/support_matrix.py --check    # exit 1 when the README's block is not what it would write
+    .venv/bin/python scripts/support_matrix.py            # rewrite the page's block
+    .venv/bin/python scripts/support_matrix.py --check    # exit 1 when the page's block is not what it would write
 
 Each cell is what ``check_explainer(method, architecture, checks=ON_ARCHITECTURES)`` found, with the cheap
 parameters of tests/cheap_params.py: ✓ (explained, keeping the contract), – (unavailable: the method
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "reference" / "support-matrix.md"
 START = "<!-- support-matrix: start (written by scripts/support_matrix.py; do not edit by hand) -->"
 END = "<!-- support-matrix: end -->"
 REASON_LENGTH = 150
@@ -24,17 +24,17 @@ REASON_LENGTH = 150
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the README instead of writing it")
+    parser.add_argument("--check", action="store_true", help="compare with the page instead of writing it")
     args = parser.parse_args(argv)
     block = matrix_block()
-    text = README.read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     if START not in text or END not in text:
-        raise SystemExit(f"README.md has no support-matrix markers ({START} ... {END})")
+        raise SystemExit(f"{PAGE} has no support-matrix markers ({START} ... {END})")
     before, rest = text.split(START, 1)
     updated = f"{before}{START}\n{block}\n{END}{rest.split(END, 1)[1]}"
     if args.check:
         return 0 if updated == text else 1
-    README.write_text(updated, encoding="utf-8")
+    PAGE.write_text(updated, encoding="utf-8")
     print(block)
     return 0
 
@@ -49,7 +49,7 @@ def matrix_block() -> str:
     from cheap_params import CHEAP
 
     frameworks = {"callable", *installed_frameworks()}
-    architectures = [a for a in zoo.ARCHITECTURES if a.framework in frameworks]
+    architectures = [a for a in zoo.ARCHITECTURES if a.framework in frameworks and a.available()]
     notes: dict[str, int] = {}
     rows = []
     for registered in list_methods():

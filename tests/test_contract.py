@@ -268,7 +268,7 @@ def test_a_registered_method_checked_as_a_new_instance_leaves_the_registry_as_it
 
 
 def test_a_third_party_plugin_runs_the_contract_in_its_own_tests():
-    """What the README shows a plugin author."""
+    """What docs/howto/plugin.md shows a plugin author."""
 
     @parametrize_with_checks([Brightness()], params={"contract.brightness": {"power": 2.0}})
     def test_contract(check):

@@ -1,6 +1,6 @@
 """Cross-library agreement on the real model (:mod:`xaihub.testing.cross_library`): the implementations of
 one family, run with the same settings on EfficientNet-Lite0 and its Keras port, give the same maps
-(Spearman ρ ≥ 0.9), or their difference is the one the README names and is checked here.
+(Spearman ρ ≥ 0.9), or their difference is the one docs/explanation/cross-library.md names and is checked here.
 
 Every test here runs EfficientNet-Lite0 in torch and Keras through several libraries, so the module is marked
 ``slow`` (`make test-slow` and CI run it); the Monte-Carlo families (LIME, Kernel SHAP, SmoothGrad, expected

@@ -97,7 +97,7 @@ def test_metric_parameters_are_checked_before_any_method_runs(registered, mass):
         xaihub.explain(region_model(REGION), IMAGE, methods=[spy], metrics=[mass])
     with pytest.raises(InputError, match="box is"):
         xaihub.explain(region_model(REGION), IMAGE, methods=[spy], metrics={mass: {"box": (1, 2)}})
-    with pytest.raises(InputError, match=r"unknown parameter\(s\) \['colour'\]; it accepts \['box', 'passes'\]"):
+    with pytest.raises(InputError, match=r"unknown parameter\(s\) \['colour'\]; it accepts \['box', 'passes', 'reading'\]"):
         xaihub.explain(region_model(REGION), IMAGE, methods=[spy], metrics={mass: {"box": (0, 0, 1, 1),
                                                                                   "colour": 1}})
     assert calls == []
@@ -174,12 +174,15 @@ def test_a_metric_name_or_value_cannot_be_registered_twice(mass):
 
 def test_builtin_metrics_are_registered_by_the_core_with_their_directions():
     builtins = {m.metric.name: m.plugin for m in list_metrics() if m.plugin == "xaihub.metrics"}
-    assert builtins == dict.fromkeys(["degradation", "deletion", "insertion", "sanity.randomization", "srg"],
-                                     "xaihub.metrics")
+    assert builtins == dict.fromkeys(["degradation", "deletion", "insertion", "pointing_game", "relevance_mass",
+                                      "sanity.cascading", "sanity.randomization", "sanity.smooth_randomization",
+                                      "srg"], "xaihub.metrics")
     assert [lower_is_better(v) for v in ("deletion", "insertion", "degradation", "degradation_top1")] == [
         True, False, True, None]
     assert [lower_is_better(v) for v in ("srg", "srg_morf", "srg_lerf")] == [False, True, False]
     assert lower_is_better("sanity.randomization.spearman") is True
+    assert [lower_is_better(f"sanity.randomization.{v}") for v in ("emprt", "emprt_passes")] == [False, None]
+    assert lower_is_better("sanity.cascading.auc") is True and lower_is_better("sanity.smooth_randomization.spearman")
     assert lower_is_better("no.such.value") is None
     # the old constant reads the registry too
     assert {"deletion", "degradation", "sanity.randomization.ssim"} <= LOWER_IS_BETTER
@@ -193,7 +196,8 @@ def test_builtin_metrics_work_with_no_plugin_loaded(tmp_path):
             "xaihub.list_methods()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "XAIHUB_PLUGINS": ""}).stdout
-    assert out.strip() == "['degradation', 'deletion', 'insertion', 'sanity.randomization', 'srg'] []"
+    assert out.strip() == ("['degradation', 'deletion', 'insertion', 'pointing_game', 'relevance_mass', "
+                           "'sanity.cascading', 'sanity.randomization', 'sanity.smooth_randomization', 'srg'] []")
 
 
 def test_a_metric_plugin_that_fails_to_register_is_recorded_and_the_others_still_load(tmp_path):

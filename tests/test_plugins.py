@@ -16,7 +16,7 @@ HERE = Path(__file__).parent
 
 
 class Brightness(Explainer):
-    """The README's ten-line custom explainer: attribution = pixel brightness."""
+    """The plugin guide's (docs/howto/plugin.md) ten-line custom explainer: attribution = pixel brightness."""
 
     name = "mine.brightness"
     defaults = {"power": 1.0}

@@ -151,7 +151,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     result = benchmark(model, args.images, out=run_dir, methods=methods, metrics=metrics, masks=args.masks,
                        report=args.out, targets=f"top-{args.top_k}", preprocess=preprocess, labels=labels,
                        seed=args.seed, executor=args.executor, resume=args.resume or "check",
-                       model_id=args.model_id, progress=None)
+                       model_id=args.model_id, progress=None, controls=not args.no_controls)
     print(result)
     if not any(method.explanations for method in result.statistics.methods.values()):
         return _nothing_explained()
@@ -210,12 +210,12 @@ def _input_files(args: argparse.Namespace) -> list[str]:
 def _refuse_overwriting(out: str, run_dir: str | None, inputs: list[str]) -> None:
     """xaihub never writes over what it reads: the report and the run directory may not be (or,
     for the run directory's own files, contain) an input, hard links included."""
-    from xaihub.core.files import check_directory
+    from xaihub.core.files import check_destination
     from xaihub.run.run_directory import managed_path
 
     if os.path.isdir(out):
         raise InputError(f"--out {out!r} is a directory; name the HTML file to write")
-    check_directory(out)
+    check_destination(out)  # a missing folder, a FIFO or a device there is refused before any work
     for source in inputs:
         if _same_file(out, source):
             raise InputError(f"--out {out!r} is the input {source!r}; xaihub never writes over its inputs")
@@ -332,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--metrics", help="comma-separated metrics (default: faithfulness, Quantus' ROAD and IROF "
                                          "when installed, the randomisation sanity check; with --masks, localisation)")
     bench.add_argument("--top-k", type=int, default=1, help="explain the k most probable classes (default 1)")
+    bench.add_argument("--no-controls", action="store_true", help="leave the image-only control (baseline.edges) "
+                                                                  "out of the default methods")
     bench.add_argument("--out", default="benchmark.html", help="HTML report to write (default benchmark.html)")
     bench.add_argument("--run-dir", metavar="DIR", help="where explanations are saved and a re-run resumes "
                                                         "(default: next to --out, <out>-run)")

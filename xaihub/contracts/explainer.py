@@ -33,6 +33,10 @@ FAMILIES = {
     "grad_cam": "Grad-CAM (Selvaraju et al. 2017)",
     "grad_cam_pp": "Grad-CAM++ (Chattopadhyay et al. 2018)",
     "layer_cam": "Layer-CAM (Jiang et al. 2021)",
+    "hires_cam": "HiResCAM (Draelos & Carin 2020)",
+    "xgrad_cam": "XGrad-CAM (Fu et al. 2020)",
+    "eigen_cam": "Eigen-CAM (Muhammad & Yeasin 2020)",
+    "ablation_cam": "Ablation-CAM (Desai & Ramaswamy 2020)",
     "score_cam": "Score-CAM (Wang et al. 2020)",
     "lrp": "Layer-wise Relevance Propagation (Bach et al. 2015)",
     "occlusion": "sliding-window occlusion (Zeiler & Fergus 2014)",
@@ -48,6 +52,26 @@ FAMILIES = {
 }
 """Names for what a method computes, so implementations of one method from different libraries
 are grouped and compared (:attr:`Explainer.family`). Plugins may use other names."""
+
+SIGNED = "signed"
+MAGNITUDE = "magnitude"
+READINGS = (SIGNED, MAGNITUDE)
+"""How a metric reads a map: ``"signed"`` (the larger the value, the more evidence *for* the target: negative
+values are evidence against it) or ``"magnitude"`` (``|map|``: large either way is important)."""
+MAGNITUDE_FAMILIES = frozenset({
+    "saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "vargrad", "squaregrad",
+    "expected_gradients", "deeplift", "deeplift_shap", "guided_backprop", "deconvolution", "guided_grad_cam", "lrp",
+})
+"""Families whose maps are meant to be read by their magnitude: pixel-level gradient and relevance maps, whose
+sign flips from pixel to pixel (Captum's and the papers' figures show ``|map|``); scoring them signed would call
+them worse than noise because positive and negative pixels of one region cancel. Every other family (CAMs,
+perturbation, LIME, SHAP over superpixels, RISE, baselines) is read signed: its positive values are the evidence
+for the target."""
+
+
+def family_reading(family: str | None) -> str:
+    """How a metric reads maps of ``family`` by default (:data:`MAGNITUDE` or :data:`SIGNED`)."""
+    return MAGNITUDE if family in MAGNITUDE_FAMILIES else SIGNED
 
 
 @dataclass(frozen=True)
@@ -135,14 +159,22 @@ class Explainer(ABC):
         """Raise :class:`~xaihub.core.errors.MethodUnavailableError` (with the reason) when the method
         cannot explain ``model``; called before :meth:`explain`, so it must be cheap.
 
-        The default checks :attr:`requires`. Override it to refuse, upfront, an architecture the
-        method cannot handle (a layer type without a rule, a model that is not a ``Sequential``, ...).
+        The default checks :attr:`requires`, and for a gradient method that gradients reach the model's
+        input (a model whose output is detached raises :class:`~xaihub.core.errors.ModelError`). Override it
+        to refuse, upfront, an architecture the method cannot handle (a layer type without a rule, a model
+        that is not a ``Sequential``, ...).
         """
         from xaihub.core.errors import MethodUnavailableError
 
         unmet = self.requires.unmet_by(model)
         if unmet:
             raise MethodUnavailableError(f"{self.name} {unmet}")
+        probe = getattr(model, "gradient_problem", None) if self.requires.kind == GRADIENTS else None
+        problem = probe(image) if probe is not None else None
+        if problem:
+            from xaihub.core.errors import ModelError
+
+            raise ModelError(problem)
 
     def check_available(self) -> None:
         """Raise :class:`~xaihub.core.errors.MethodUnavailableError` if the method cannot run here.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, Sequence
 
 from xaihub.contracts.explainer import Explainer, Requirement, check_libraries, library_versions
 from xaihub.core.errors import InputError, ValidationError
@@ -118,9 +118,27 @@ def explain_again(explainer: Explainer, model: "ModelAdapter", explanation: "Exp
                          "which an explanation records only by shape")
     image = explanation.image if image is None else image
     target = explanation.target if target is None else int(target)
+    return explain_again_for(explainer, model, explanation, [target], image=image, seed=seed)[target]
+
+
+def explain_again_for(explainer: Explainer, model: "ModelAdapter", explanation: "Explanation",
+                      targets: "Sequence[int]", *, image: "np.ndarray | None" = None,
+                      seed: int | None = None) -> "dict[int, np.ndarray]":
+    """Like :func:`explain_again`, for several ``targets`` in one run of the method (as the runner ran it):
+    ``{target: attribution map}``."""
+    arrays = sorted(k for k, v in explanation.params.items() if isinstance(v, str) and v.startswith(_UNRECORDED))
+    if arrays:
+        raise InputError(f"cannot run {explanation.method} again: its parameter(s) {arrays} were arrays, "
+                         "which an explanation records only by shape")
+    image = explanation.image if image is None else image
+    targets = [int(t) for t in targets]
     seed = (explanation.seed or 0) if seed is None else seed
-    results = explainer.explain(model, image.copy(), [target], seed=seed, **explanation.params)
+    results = explainer.explain(model, image.copy(), list(targets), seed=seed, **explanation.params)
+    maps = {}
     for result in results if isinstance(results, (list, tuple)) else [results]:
-        if getattr(result, "target", None) == target:
-            return validate(result, image, [target], explanation.method).attribution
-    raise ValidationError(f"{explanation.method} returned no explanation for target {target} when run again")
+        if getattr(result, "target", None) in targets:
+            maps[result.target] = validate(result, image, targets, explanation.method).attribution
+    missing = [t for t in targets if t not in maps]
+    if missing:
+        raise ValidationError(f"{explanation.method} returned no explanation for target(s) {missing} when run again")
+    return maps

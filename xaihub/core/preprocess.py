@@ -40,8 +40,10 @@ class Preprocess:
 
     :param size: the model's input ``height×width`` (an int for a square); ``None`` feeds the
         image at its own size. Maps always come back at the size of the image the user gave.
-    :param scale, offset: a number or one per channel.
-    :param mean, std: instead of ``scale``/``offset``: per-channel statistics of images in ``[0, 1]``.
+    :param scale: a number or one per channel.
+    :param offset: a number or one per channel.
+    :param mean: instead of ``scale``/``offset``: per-channel means of images in ``[0, 1]``.
+    :param std: instead of ``scale``/``offset``: per-channel standard deviations of images in ``[0, 1]``.
     """
 
     size: tuple[int, int] | None

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from xaihub.core.errors import InputError
-from xaihub.run.run_directory import INDEX_NAME, current_records, scan_index
+from xaihub.run.run_directory import INDEX_NAME, current_records, scan_index, select_records
 
 
 @dataclass(frozen=True)
@@ -79,18 +79,23 @@ class DatasetStatistics:
         return _format(rows)
 
 
-def dataset_statistics(out: str | os.PathLike) -> DatasetStatistics:
+def dataset_statistics(out: str | os.PathLike, images: Iterable[str] | None = None,
+                       methods: Iterable[str] | None = None) -> DatasetStatistics:
     """Read ``out/index.jsonl`` (written by :func:`xaihub.explain_many`) and summarise it per method.
 
     Damaged lines are skipped and counted (:attr:`DatasetStatistics.damaged_lines`), never fatal.
+
+    :param images: only these image ids (default: all); :param methods: only these methods (default: all) —
+        what one call asked for, in a run directory that holds more.
     """
     if not os.path.lexists(os.path.join(out, INDEX_NAME)):
         raise InputError(f"{os.fspath(out)!r} has no {INDEX_NAME}; run xaihub.explain_many(..., out=...) first")
-    methods: dict[str, MethodStatistics] = {}
+    scan = scan_index(out)
+    chosen = select_records(current_records(scan.records), images, methods)
+    methods = {}  # from here on: the statistics of each method
     values: dict[str, dict[str, list[float]]] = {}
     seconds: dict[tuple[str, str], tuple[float, float]] = {}
-    scan = scan_index(out)
-    for line in current_records(scan.records):
+    for line in chosen:
         image, method = line.get("image"), line.get("method")
         stats = methods.setdefault(method, MethodStatistics())
         if line.get("status") != "ok":
@@ -125,8 +130,14 @@ def per_image(lines: list[dict[str, Any]], metric: str) -> dict[str, dict[str, f
 
 
 def is_number(value: Any) -> bool:
-    """Whether an index field holds a finite number (not a bool, not NaN)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether an index field holds a finite number (not a bool, not NaN, not an integer too large for a
+    float: JSON allows any number of digits, and such a value is treated as missing, never raises)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _add(columns: dict[str, list[float]], name: str, value: Any) -> None:

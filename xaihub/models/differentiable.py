@@ -42,6 +42,12 @@ class GradientAdapter(ModelAdapter):
       and :meth:`to_image` — a map in input space brought to the image's pixels.
     """
 
+    def gradient_problem(self, image: np.ndarray) -> str | None:
+        """Why gradients of this model's scores cannot reach its input (for ``image``, ``H×W×3`` uint8), or
+        ``None``; checked once per adapter by the default ``Explainer.check_model`` of gradient methods.
+        The default: none known."""
+        return None
+
     @property
     def input_space(self) -> str:
         """``"pixels"`` when the preprocessing is declared (gradients reach the image), else ``"model"``."""
@@ -87,9 +93,11 @@ class GradientAdapter(ModelAdapter):
         Keras ``N×h×w×C``), as the model itself receives it."""
         raise NotImplementedError
 
-    def layer(self, name: str | None, image: np.ndarray) -> tuple[Any, str]:
-        """The layer called ``name`` (torch: a ``named_modules()`` name; Keras: a layer name), or,
-        for ``None``, the last convolution to run on ``image``; returns ``(layer, name)``."""
+    def layer(self, name: Any, image: np.ndarray, reshape: Any = None) -> tuple[Any, str]:
+        """The layer called ``name`` (torch: a ``named_modules()`` name; Keras: a layer name; or the layer
+        object), or, for ``None``, the CAM layer for ``image``: the last convolution to run, or on a
+        torch transformer its last block's first norm seen as a patch grid (:mod:`xaihub.models.token_grid`;
+        ``reshape`` overrides the grid); returns ``(layer, name)``."""
         raise NotImplementedError
 
     def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:

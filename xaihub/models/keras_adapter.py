@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.core.errors import InputError, ModelError
+from xaihub.core.errors import InputError, MethodUnavailableError, ModelError
 from xaihub.core.preprocess import Preprocess
 from xaihub.models.base import ModelOptions
 from xaihub.models.differentiable import GradientAdapter
 
 _CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
+_ATTENTION = ("MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention")
 
 
 class KerasAdapter(GradientAdapter):
@@ -83,13 +84,25 @@ class KerasAdapter(GradientAdapter):
             return self._declared.keras(tf.convert_to_tensor(np.asarray(images, dtype=np.float32)))
         return tf.convert_to_tensor(np.asarray(self.prepare(images), dtype=np.float32))
 
-    def layer(self, name: str | None, image: np.ndarray) -> tuple[Any, str]:
+    def layer(self, name: Any, image: np.ndarray, reshape: Any = None) -> tuple[Any, str]:
         net = self.model
+        if reshape is not None:
+            raise InputError("reshape= is for torch token layers; on Keras pass layer=<a layer with an N×h×w×C output>")
+        if name is not None and not isinstance(name, str) and hasattr(name, "name"):
+            name = name.name
         convolutions = [layer.name for layer in getattr(net, "layers", []) if type(layer).__name__ in _CONVOLUTIONS]
         if name is None:
             if not convolutions:
                 raise InputError("the model has no Conv2D layer to explain; pass layer=<layer name>")
             name = convolutions[-1]
+            layers = list(getattr(net, "layers", []))
+            last = next(i for i, layer in enumerate(layers) if layer.name == name)
+            attention = [layer.name for layer in layers[last + 1:] if type(layer).__name__ in _ATTENTION]
+            if attention:
+                raise MethodUnavailableError(
+                    f"the last Conv2D, {name!r}, runs before the attention layer(s) {attention}: on a Keras "
+                    "transformer it is the patch embedding, and a CAM there is a first-layer map; Keras token CAMs "
+                    "are not supported: pass layer=<a layer with an N×h×w×C output> to explain one")
         try:
             return net.get_layer(name), name
         except (ValueError, AttributeError):

@@ -79,6 +79,30 @@ class TorchAdapter(GradientAdapter):
             return super().predict(images)
 
     # -- the gradient surface ---------------------------------------------------------------------
+    def gradient_problem(self, image: np.ndarray) -> str | None:
+        """A model whose output does not depend on its input in torch's graph (made under ``no_grad``,
+        through ``.detach()``, ``.item()`` or numpy) gives gradient methods "element 0 of tensors does not
+        require grad"; one forward pass with gradients on (not counted, cached) says so first."""
+        if hasattr(self, "_gradient_problem"):
+            return self._gradient_problem
+        import torch
+
+        problem = None
+        try:
+            with torch.enable_grad(), self.session():
+                inputs = self.differentiable_input(np.asarray(image)[None]).requires_grad_(True)
+                x = self._preprocess_pixels(inputs) if self.input_space == "pixels" else inputs
+                out = self.select_output(self._guarded(self.score_model(), x))
+        except Exception:  # noqa: BLE001 - the method's own call reports what is wrong with the model
+            out = None
+        if isinstance(out, torch.Tensor) and not out.requires_grad:
+            problem = ("the model's output is detached from its input, so no gradient reaches the image: it was "
+                       "computed under torch.no_grad() or inference_mode, or through .detach(), .item() or numpy "
+                       "inside forward(); gradient methods need a forward() that stays in torch with gradients "
+                       "on (methods that only need predictions still work)")
+        self._gradient_problem = problem
+        return problem
+
     def differentiable_input(self, images: np.ndarray) -> Any:
         if self.input_space == "pixels":
             return self.from_channels_last(images)
@@ -115,26 +139,50 @@ class TorchAdapter(GradientAdapter):
             return self._preprocess_pixels(self.differentiable_input(images)).detach()
         return self._as_input(self.prepare(images))
 
-    def layer(self, name: str | None, image: np.ndarray) -> tuple[Any, str]:
+    def layer(self, name: Any, image: np.ndarray, reshape: Any = None) -> tuple[Any, str]:
+        """The CAM layer: ``name`` (a ``named_modules()`` name or the module itself) or, for ``None``, the
+        first norm of the last transformer block to run when one runs after the last ``Conv2d`` (see
+        :mod:`xaihub.models.token_grid`), else the last ``Conv2d`` to run. A layer whose output is tokens or
+        channels-last (or any layer, with ``reshape=``) comes back as a
+        :class:`~xaihub.models.token_grid.TokenGrid` whose output is ``N×C×h×w`` while attached."""
         import torch
+
+        from xaihub.models import token_grid
 
         modules = dict(self.model.named_modules())
         convolutions = [n for n, m in modules.items() if isinstance(m, torch.nn.Conv2d)]
-        if name is not None:
-            if not isinstance(name, str) or not name or name not in modules:
-                raise InputError(f"the model has no module named {name!r}; its Conv2d layers are {convolutions}")
-            return modules[name], name
-        if not convolutions:
-            raise InputError("the model has no Conv2d layer; pass layer=<module name>")
+        if isinstance(name, torch.nn.Module):
+            found = [n for n, m in modules.items() if m is name]
+            if not found:
+                raise InputError(f"layer={type(name).__name__} is not a module of the model")
+            name = found[0]
+        elif name is not None and (not isinstance(name, str) or not name or name not in modules):
+            raise InputError(f"the model has no module named {name!r}; its Conv2d layers are {convolutions}")
         key = (tuple(image.shape), self.input_space)
-        last = self.cache.get_or_compute("last-convolution", key, lambda: self._last_to_run(convolutions, image))
-        return modules[last], last
+        if name is None:
+            blocks = token_grid.transformer_blocks(self.model)
+            if not convolutions and not blocks:
+                raise InputError("the model has neither a Conv2d layer nor a transformer block; pass layer=<module name>")
+            name, shape = self.cache.get_or_compute("cam-layer", key,
+                                                    lambda: self._cam_layer(convolutions, blocks, image))
+        elif reshape is None and isinstance(modules[name], torch.nn.Conv2d):
+            shape = (0, 0, 0, 0)  # N×C×h×w: no probe needed
+        else:
+            shape = self.cache.get_or_compute("layer-shape", key + (name,),
+                                              lambda: self._output_shape(modules[name], image))
+        layout = token_grid.infer_layout(self.model, modules[name], shape, self._input_hw(image), reshape)
+        if layout is None:
+            return modules[name], name
+        return token_grid.token_grid(modules[name], layout, name), name
 
     def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:
+        from xaihub.models.token_grid import attached
+
         seen: list[Any] = []
         handle = layer.register_forward_hook(lambda module, args, output: seen.append(output))
         try:
-            scores = self.scores(inputs)
+            with attached(layer):
+                scores = self.scores(inputs)
         finally:
             handle.remove()
         if not seen:
@@ -220,7 +268,10 @@ class TorchAdapter(GradientAdapter):
 
             pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(self.device)
             exact = self.predict_pixels(pixels)[0].cpu().numpy()
-            fast = self.predict_pixels(pixels, "bf16")[0].cpu().numpy()
+            try:
+                fast = self.predict_pixels(pixels, "bf16")[0].cpu().numpy()
+            except Exception as exc:  # e.g. a forward through numpy, which has no bfloat16: stay in fp32
+                return None, {"autocast_guard": f"bf16 failed ({type(exc).__name__}: {str(exc)[:200]})"}
             same = set(np.argsort(-exact, kind="stable")[:GUARD_TOP]) == set(np.argsort(-fast, kind="stable")[:GUARD_TOP])
             difference = float(np.abs(exact - fast).max())
             verdict = {"top5_kept": same, "max_difference": difference}
@@ -293,27 +344,51 @@ class TorchAdapter(GradientAdapter):
             return torch.softmax(out, dim=1)
         return torch.sigmoid(out) if self.output_kind == "multilabel-logits" else out
 
-    def _last_to_run(self, convolutions: list[str], image: np.ndarray) -> str:
-        """The name of the last ``Conv2d`` that runs (with a 4-d output) on ``image``; one forward pass."""
+    def _input_hw(self, image: np.ndarray) -> tuple[int, int]:
+        """The ``H×W`` of the model input for ``image`` (after a declared resize)."""
+        return tuple(int(v) for v in self.model_input(image[None]).shape[2:4])
+
+    def _run_recording(self, modules: dict[str, Any], image: np.ndarray) -> list[tuple[str, tuple[int, ...]]]:
+        """``(name, output shape)`` of each of ``modules`` in the order they run on ``image``; one forward pass."""
         import torch
 
-        modules = dict(self.model.named_modules())
-        ran: list[str] = []
+        ran: list[tuple[str, tuple[int, ...]]] = []
 
         def recorder(name: str):
             def hook(module, args, output):
-                if hasattr(output, "ndim") and output.ndim == 4:
-                    ran.append(name)
+                ran.append((name, tuple(output.shape) if hasattr(output, "shape") else ()))
             return hook
 
-        handles = [modules[n].register_forward_hook(recorder(n)) for n in convolutions]
+        handles = [module.register_forward_hook(recorder(n)) for n, module in modules.items()]
         try:
             with torch.no_grad(), self.session():
                 self.scores(self.differentiable_input(image[None]))
         finally:
             for handle in handles:
                 handle.remove()
-        if not ran:
-            raise InputError("no Conv2d layer ran on this image; pass layer=<module name>")
-        return ran[-1]
+        return ran
 
+    def _output_shape(self, module: Any, image: np.ndarray) -> tuple[int, ...]:
+        ran = self._run_recording({"layer": module}, image)
+        if not ran:
+            raise InputError("the chosen layer did not run during the forward pass")
+        return ran[-1][1]
+
+    def _cam_layer(self, convolutions: list[str], blocks: dict[str, Any],
+                   image: np.ndarray) -> tuple[str, tuple[int, ...]]:
+        """The first norm to run in the last transformer block to run, if that runs after the last
+        ``Conv2d`` with a 4-d output; else that ``Conv2d``; and its output's shape. One forward pass."""
+        from xaihub.models.token_grid import is_norm
+
+        modules = dict(self.model.named_modules())
+        owner = {f"{b}.{n}" if b else n: b for b, block in blocks.items()
+                 for n, child in block.named_children() if is_norm(child)}
+        ran = self._run_recording({n: modules[n] for n in [*convolutions, *owner]}, image)
+        convs = [i for i, (n, shape) in enumerate(ran) if n not in owner and len(shape) == 4]
+        norms = [i for i, (n, _) in enumerate(ran) if n in owner]
+        if norms and (not convs or norms[-1] > convs[-1]):
+            last_block = owner[ran[norms[-1]][0]]
+            return next(ran[i] for i in norms if owner[ran[i][0]] == last_block)
+        if not convs:
+            raise InputError("no Conv2d layer or transformer block ran on this image; pass layer=<module name>")
+        return ran[convs[-1]]

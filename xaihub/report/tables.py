@@ -72,7 +72,8 @@ def metric_table(methods: Sequence[str], stats: Mapping[str, Mapping[str, Any]],
     """A table of ``stats[method][metric]`` (objects with a ``mean``), reference rows first.
 
     :param cell: renders one cell; told whether the method does not beat the better baseline.
-    :param lead_headings, lead: extra columns after the method's name (headings, and cells per method).
+    :param lead_headings: extra columns after the method's name: their headings.
+    :param lead: extra columns after the method's name: their cells per method.
     """
     means = {m: {k: s.mean for k, s in per.items()} for m, per in stats.items()}
     references = {k: reference_value({m: means.get(m, {}).get(k, math.nan) for m in baselines}, baselines, k)

@@ -3,7 +3,10 @@
 A fingerprint is a JSON-able dict: the model (a hash of a torch model's parameters and buffers, of
 a Keras model's weights, or a predict function's qualified name, or the user's ``model_id``), the
 preprocessing, the output kind, the metrics, the object masks, the seed, the targets and each method's
-parameters, arrays among them recorded by content (shape, dtype, SHA-256).
+parameters, arrays among them recorded by content (shape, dtype, SHA-256), and the true ``labels``.
+
+Each image is recorded apart, on its index lines (:func:`image_digest`): a run directory reused with other
+images under the same ids re-explains them instead of returning the old results.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 import hashlib
 import inspect
 import math
+import os
 import re
 import sys
 from typing import Any, Mapping, Sequence
@@ -20,14 +24,16 @@ import numpy as np
 
 from xaihub.core.errors import InputError
 
-COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "masks", "seed", "targets")
+MAX_HASHED_BYTES = 1 << 30
+"""Image files larger than this are not hashed (nor decodable within the images' pixel limit)."""
+COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "masks", "seed", "targets", "labels")
 """Fields of a fingerprint that must be equal for a resume; ``params`` are compared per method."""
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def run_fingerprint(*, model: Any, model_id: str | None, preprocess: Any, output: str, metrics: Sequence[str],
                     seed: int, targets: Any, params: Mapping[str, Mapping[str, Any]],
-                    masks: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+                    masks: Mapping[str, np.ndarray] | None = None, labels: Any = None) -> dict[str, Any]:
     """The fingerprint of an ``explain_many`` call (see the module docstring)."""
     return {
         "model": model_fingerprint(model, model_id),
@@ -37,6 +43,7 @@ def run_fingerprint(*, model: Any, model_id: str | None, preprocess: Any, output
         "masks": describe(masks),
         "seed": describe(seed),
         "targets": describe(targets),
+        "labels": describe(labels),
         "params": {method: describe(dict(values)) for method, values in params.items()},
     }
 
@@ -123,6 +130,46 @@ def differences(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     found += [f"params of {method}" for method, params in now.get("params", {}).items()
               if method in before_params and before_params[method] != params]
     return found
+
+
+def image_digest(image: Any) -> str | None:
+    """The SHA-256 that tells an image's content: of a file's bytes for a path, of the pixels (with shape and
+    dtype) for an array, a PIL image or a tensor. ``None`` when it cannot be told without reading something
+    that is not a regular file (a FIFO, a device) or the image is not one of those forms; the image is then
+    refused by its own task, as before."""
+    if isinstance(image, (str, os.PathLike)):
+        return _file_digest(image)
+    if isinstance(image, np.ndarray):
+        return _array_record(image)["sha256"]
+    if "torch" in sys.modules:
+        import torch
+
+        if isinstance(image, torch.Tensor):
+            return _array_record(_tensor_array(image))["sha256"]
+    if "PIL" in sys.modules:
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
+            try:
+                return _array_record(np.asarray(image))["sha256"] + f"/{image.mode}"
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+def _file_digest(path: str | os.PathLike) -> str | None:
+    """The sha256 of a regular file's bytes (opened without blocking, at most :data:`MAX_HASHED_BYTES`);
+    ``None`` for anything else, which the run reports when it reads the image."""
+    from xaihub.core.files import NotARegularFile, open_regular_file
+
+    try:
+        with open_regular_file(path, max_bytes=MAX_HASHED_BYTES) as fh:
+            digest = hashlib.sha256()
+            while chunk := fh.read(2**20):
+                digest.update(chunk)
+            return digest.hexdigest()
+    except (OSError, ValueError, NotARegularFile):
+        return None
 
 
 def _array_record(array: np.ndarray) -> dict[str, Any]:

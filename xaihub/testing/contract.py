@@ -125,6 +125,7 @@ def image_checks(explainer: Explainer | str, models: Any = None, *, cases: Itera
         superpixels); a case's own parameters (its superpixels) are added to ``params``; a case of given
         superpixels is left out for a method that takes no ``segments`` (it would be a flat image again).
     :param checks: default :data:`~xaihub.testing.checks.ON_IMAGES` (a result or an upfront refusal, valid maps).
+
     The other arguments are those of :func:`explainer_checks`.
     """
     explainer = _resolve(explainer)
@@ -196,6 +197,7 @@ def parametrize_with_checks(explainers: Iterable[Explainer | str], models: Any =
             check()
 
     :param params: per method name, the parameters to run it with (``{"mine.slow": {"steps": 4}}``).
+
     A check that does not apply (the method refused the model upfront) is skipped with the reason.
     """
     import pytest

@@ -3,7 +3,7 @@ and a plain predict function, each built in milliseconds, with the image they ar
 
 >>> from xaihub.testing import zoo
 >>> [a.name for a in zoo.architectures("keras")]
-['keras.sequential', 'keras.residual', 'keras.depthwise', 'keras.subclassed', 'keras.fixed_input']
+['keras.sequential', 'keras.residual', 'keras.depthwise', 'keras.subclassed', 'keras.fixed_input', 'keras.vit']
 >>> model = zoo.get("torch.vit").build()          # a fresh nn.Module, train mode (see below)
 
 Building a model imports its framework (nothing is imported by this module). Models come the way a
@@ -18,6 +18,7 @@ from outside.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -44,6 +45,12 @@ class Architecture:
     summary: str
     factory: Callable[[], Any]
     preprocess: Preprocess | None = None
+    needs: tuple[str, ...] = ()
+    """Modules the model needs besides its framework (``("transformers",)``); see :meth:`available`."""
+
+    def available(self) -> bool:
+        """Whether the modules in :attr:`needs` are installed (the framework is checked apart)."""
+        return all(importlib.util.find_spec(module) is not None for module in self.needs)
 
     def build(self) -> Any:
         """A new model, arranged as a user would hand it over (see the module docstring)."""
@@ -142,6 +149,13 @@ def _torch(name: str) -> Callable[[], Any]:
     return build
 
 
+def _transformers(name: str) -> Callable[[], Any]:
+    def build() -> Any:
+        return _arranged_torch(getattr(importlib.import_module("xaihub.testing.zoo_transformers"), name)())
+
+    return build
+
+
 def _keras(name: str) -> Callable[[], Any]:
     def build() -> Any:
         return _arranged_keras(getattr(importlib.import_module("xaihub.testing.zoo_keras"), name)())
@@ -190,6 +204,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
                  "AdaptiveMaxPool2d, Linear (any input size)", _torch("depthwise_max")),
     Architecture("torch.patch_attention", "torch", "attn", "8×8 patch Conv2d, MultiheadAttention with a LayerNorm "
                  "residual, GELU, mean over patches (any input of 8 px or more)", _torch("patch_attention")),
+    Architecture("hf.vit", "torch", "hf-vit", "Hugging Face ViTForImageClassification: class token, 2 blocks "
+                 "(32×32 inputs)", _transformers("vit"), Preprocess(size=32), needs=("transformers",)),
+    Architecture("hf.deit", "torch", "hf-deit", "Hugging Face DeiTForImageClassificationWithTeacher: class and "
+                 "distillation tokens (32×32 inputs)", _transformers("deit"), Preprocess(size=32), needs=("transformers",)),
+    Architecture("hf.swin", "torch", "hf-swin", "Hugging Face SwinForImageClassification: windows, patch merging, "
+                 "no class token (any input size)", _transformers("swin"), needs=("transformers",)),
+    Architecture("hf.convnext", "torch", "hf-cnx", "Hugging Face ConvNextForImageClassification (any input size)",
+                 _transformers("convnext"), needs=("transformers",)),
+    Architecture("timm.vit", "torch", "timm-vit", "timm VisionTransformer: class token, 2 blocks (32×32 inputs)",
+                 _transformers("timm_vit"), Preprocess(size=32), needs=("timm",)),
+    Architecture("timm.swin", "torch", "timm-swin", "timm SwinTransformer: channels-last blocks (32×32 inputs)",
+                 _transformers("timm_swin"), Preprocess(size=32), needs=("timm",)),
     Architecture("keras.sequential", "keras", "k-seq", "a Sequential CNN, softmax in its last Dense", _keras("sequential")),
     Architecture("keras.residual", "keras", "k-res", "functional, BatchNormalization and residual Add layers",
                  _keras("residual")),
@@ -198,6 +224,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture("keras.subclassed", "keras", "k-sub", "a subclassed keras.Model", _keras("subclassed")),
     Architecture("keras.fixed_input", "keras", "k-fixed", "built for 24×24 inputs, smaller than the image",
                  _keras("fixed_input")),
+    Architecture("keras.vit", "keras", "k-vit", "a vision transformer of plain Keras layers: Conv2D patches, "
+                 "LayerNormalization, MultiHeadAttention, mean over tokens (32×32 inputs)", _keras("vit"),
+                 Preprocess(size=32)),
 )
 DEFAULTS = {"callable": "callable", "torch": "torch.cnn", "keras": "keras.sequential"}
 """The architecture each framework's checks run on when no model is given."""

@@ -83,6 +83,26 @@ def fixed_input() -> keras.Model:
     return keras.Model(inputs, x, name="zoo_fixed_input")
 
 
+def vit() -> keras.Model:
+    """A vision transformer of plain Keras layers on 32×32 inputs: 8×8 patches embedded by a ``Conv2D``, two
+    pre-norm blocks (``LayerNormalization``, ``MultiHeadAttention``, a GELU MLP, residual ``Add``), the mean
+    over the 16 tokens and a linear head (logits); no class token or position embedding (no custom layer)."""
+    inputs = keras.Input((32, 32, 3))
+    x = EvaluationCounter()(inputs)
+    x = layers.Conv2D(16, 8, strides=8, kernel_initializer=_init(1), name="patch_embed")(x)
+    x = layers.Reshape((16, 16))(x)
+    for k in range(2):
+        normed = layers.LayerNormalization(name=f"block{k}_norm1")(x)
+        attended = layers.MultiHeadAttention(2, 8, kernel_initializer=_init(10 + k), name=f"block{k}_attention")(
+            normed, normed)
+        x = layers.Add()([x, attended])
+        hidden = layers.Dense(32, activation="gelu", kernel_initializer=_init(20 + k))(
+            layers.LayerNormalization(name=f"block{k}_norm2")(x))
+        x = layers.Add()([x, layers.Dense(16, kernel_initializer=_init(30 + k))(hidden)])
+    x = layers.GlobalAveragePooling1D()(layers.LayerNormalization(name="norm")(x))
+    return keras.Model(inputs, layers.Dense(CLASSES, kernel_initializer=_init(3))(x), name="zoo_vit")
+
+
 def counter_of(model: Any) -> EvaluationCounter | None:
     """The model's :class:`EvaluationCounter`, if it has one (zoo models do)."""
     return next((layer for layer in getattr(model, "layers", []) if isinstance(layer, EvaluationCounter)), None)

@@ -17,6 +17,7 @@ import numpy as np
 from xaihub import InputError, MethodUnavailableError
 from xaihub.core.params import Choice
 from xaihub.models import GradientAdapter
+from xaihub.models.token_grid import attached
 from xaihub_captum.architecture import rectifier_problems, traced
 from xaihub_captum.cam import LAYER
 from xaihub_captum.method import InputAttribution
@@ -96,9 +97,10 @@ class GuidedGradCam(RectifiedGradient):
         module, layer_name = model.layer(layer, image)
         method = CaptumGuidedGradCam(model.scores_module(), module)
         method.guided_backprop = RectifiedGuidedBackprop(model.scores_module())
-        values = torch.cat([method.attribute(repeated(inputs, len(group)), target=group,
-                                             interpolate_mode=interpolate_mode).detach()
-                            for group in batches(targets, per_batch)])
+        with attached(module):
+            values = torch.cat([method.attribute(repeated(inputs, len(group)), target=group,
+                                                 interpolate_mode=interpolate_mode).detach()
+                                for group in batches(targets, per_batch)])
         if tuple(values.shape[1:]) != tuple(inputs.shape[1:]):  # captum returns an empty map when it cannot upsample
             raise InputError(f"layer {layer_name!r} gives a Grad-CAM map captum cannot bring to the input "
                              f"{tuple(inputs.shape[1:])}; pass a layer with an N×C×h×w output")

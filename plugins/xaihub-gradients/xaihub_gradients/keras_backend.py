@@ -24,10 +24,11 @@ def input_gradients(model: GradientAdapter, inputs: np.ndarray, targets: Sequenc
     return np.asarray(scores)[:, list(targets)], np.stack(gradients)
 
 
-def layer_gradients(model: GradientAdapter, image: np.ndarray, targets: Sequence[int], layer: str | None) -> LayerGradients:
+def layer_gradients(model: GradientAdapter, image: np.ndarray, targets: Sequence[int], layer: Any,
+                    reshape: Any = None) -> LayerGradients:
     import tensorflow as tf
 
-    chosen, name = model.layer(layer, image)
+    chosen, name = model.layer(layer, image, reshape=reshape)
     with tf.GradientTape(persistent=True) as tape:
         activation, scores = model.layer_scores(model.differentiable_input(image[None]), chosen)
     gradients = [_target_gradient(tape, scores, activation, t)[0] for t in targets]

@@ -39,10 +39,18 @@ def omnixai_preprocess(model: ModelAdapter) -> Callable[[Any], Any]:
     return preprocess
 
 
-def target_layer(model: GradientAdapter, network: Any, layer: str | None, image: np.ndarray) -> tuple[Any, str]:
+def target_layer(model: GradientAdapter, network: Any, layer: Any, image: np.ndarray,
+                 reshape: Any = None) -> tuple[Any, str]:
     """The layer of ``network`` (the model OmniXAI works on: a private copy of a torch model, a view of
-    a Keras one) that OmniXAI's CAM methods should use, chosen by the adapter, and its name."""
-    _, name = model.layer(layer, image)
+    a Keras one) that OmniXAI's CAM methods should use, chosen by the adapter, and its name.
+
+    A transformer's token layer (:mod:`xaihub.models.token_grid`) comes back as a token grid on the
+    copy's layer, attached for good: the copy is OmniXAI's alone and dropped after the call."""
+    chosen, name = model.layer(layer, image, reshape=reshape)
     if model.framework == "torch":
-        return dict(network.named_modules())[name], name
+        module = dict(network.named_modules())[name]
+        if hasattr(chosen, "layout"):
+            module = chosen.on(module)
+            module.attach()
+        return module, name
     return network.get_layer(name), name

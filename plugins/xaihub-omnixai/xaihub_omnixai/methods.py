@@ -19,6 +19,7 @@ from xaihub.core.params import Integer, Real, String
 from xaihub.core.seeding import seeded_global_numpy
 from xaihub.core.superpixels import segment, segmentation_constraints
 from xaihub.models import GradientAdapter, ModelAdapter
+from xaihub.models.token_grid import LayerObject, Reshape
 from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
 from xaihub_omnixai.isolation import check_layer_graph, keras_view, layers_of, private_model
 
@@ -75,11 +76,11 @@ class OmniXaiCam(OmniXaiMethod):
     """
 
     reads_layers = True
-    defaults: dict[str, Any] = {"layer": None}
-    constraints = {"layer": [None, String(meaning="a layer name")]}
+    defaults: dict[str, Any] = {"layer": None, "reshape": None}
+    constraints = {"layer": [None, String(meaning="a layer name"), LayerObject()], "reshape": [None, Reshape()]}
 
     def build(self, omnixai_type, network, model, preprocess, params, extras, image):
-        module, extras["layer"] = target_layer(model, layers_of(network), params["layer"], image)
+        module, extras["layer"] = target_layer(model, layers_of(network), params["layer"], image, params["reshape"])
         return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
 
 
