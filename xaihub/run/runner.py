@@ -163,7 +163,7 @@ def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics
         return
     for explanation in comparison.by_method(method):
         costs, failed = {}, {}
-        for result in measure(metrics, adapter, explanation, seed):
+        for result in measure(metrics, adapter, explanation, seed, targets=comparison.targets):
             explanation.metrics.update(result.values)
             costs[result.metric] = {"forward_passes": result.forward_passes, "seconds": result.seconds}
             if result.error is not None:
