@@ -23,6 +23,20 @@ def resize_map(values: np.ndarray, height: int, width: int, conserve: bool = Fal
     return resized.astype(np.float32)
 
 
+ROBUST_PERCENTILE = 99.0
+"""Colour limits use this percentile of ``|attribution|``, so a few extreme pixels don't wash out the rest."""
+
+
+def robust_limit(values: np.ndarray) -> float:
+    """The symmetric colour limit of one map (1.0 for an all-zero map): :data:`ROBUST_PERCENTILE` of its
+    ``|values|``, or its largest ``|value|`` when that percentile is 0."""
+    values = np.asarray(values)
+    limit = float(np.percentile(np.abs(values), ROBUST_PERCENTILE))
+    if limit == 0:
+        limit = float(np.abs(values).max())
+    return limit if limit > 0 else 1.0
+
+
 def degenerate_reason(attribution: np.ndarray) -> str | None:
     """Why ``attribution`` is not a map that can be scored — ``"non-finite values"``, ``"an all-zero map"``,
     ``"a constant map"`` — or ``None`` for a usable map. A degenerate map orders no pixel before another, so a
