@@ -32,6 +32,7 @@ class LimeImage(Explainer):
     summary = "lime library's LimeImageExplainer (superpixels sized to the image, ridge surrogate)"
     libraries = ("lime", "scikit-image", "scikit-learn")
     defaults: dict[str, Any] = {"num_samples": 1000, "hide_color": 0, "kernel_width": 0.25, **SEGMENTATION_DEFAULTS}
+    samples_parameter = "num_samples"
     constraints = {
         "num_samples": Integer(2, 100_000),
         "hide_color": [None, Real(0, 255)],
