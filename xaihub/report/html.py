@@ -69,7 +69,7 @@ _CSS = f".xaihub{{max-width:{render.PAGE_WIDTH}px}}" + """
 .xaihub .gallery figcaption{margin-top:4px;line-height:1.4;overflow-wrap:anywhere}
 .xaihub img.chart{display:block}
 .xaihub .large-cards{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
-.xaihub figure.large{margin:0;font-size:13px}.xaihub figure.large img{display:block}
+.xaihub figure.large{margin:0;font-size:13px;max-width:100%}.xaihub figure.large img{display:block}
 .xaihub .card a img.map{cursor:zoom-in}
 """
 

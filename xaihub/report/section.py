@@ -189,7 +189,8 @@ def _large(comparison: "Comparison", target: int, options: Options, index: int, 
         picture = render.photo(render.overlay(comparison.image, scaled[method]), width, render.LARGE_DENSITY,
                                render.LARGE_QUALITY).img(f"{method} map for {_label(comparison, target)}, large",
                                                          "class='map large'")
-        figures.append(f"<figure class='large' id='{where}-large' data-large-method='{e(method)}' data-large-target='{target}'>"
+        figures.append(f"<figure class='large' id='{where}-large' data-large-method='{e(method)}' "
+                       f"data-large-target='{target}' style='width:{width}px'>"
                        f"<a href='#{where}'>{picture}</a><figcaption>{e(method)} "
                        f"<small>({e(family_title(family_of(method)))})</small></figcaption></figure>")
     p = float(comparison.probabilities[target])
