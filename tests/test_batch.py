@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import xaihub
-from xaihub import Explanation, InputError
-from xaihub.run.run_directory import RECORD_FIELDS, read_index
+from xaihub import Explanation, InputError, XaihubError
+from xaihub.run.run_directory import RECORD_FIELDS, accuracy, read_index
 
 from toy_models import channel_means, refuses_dark_images
 
@@ -227,6 +227,7 @@ def test_one_target_per_image_from_a_mapping_or_the_true_labels_and_the_accuracy
     again = xaihub.explain_many(channel_means, IMAGES[:4], ["native.lime"], "true_labels", out=tmp_path / "true",
                                 params=LIME, true_labels=true)
     assert again.skipped == 4 and again.accuracy == pytest.approx(0.75)  # read back from the index
+    assert accuracy(read_index(tmp_path / "true")) == (pytest.approx(0.75), 4)  # for readers of the index alone
     summary = xaihub.explain_many(channel_means, IMAGES[:3], ["native.lime"], {"0": 2, "1": [0, 1]},
                                   out=tmp_path / "mapping", params=LIME)
     lines = read_index(tmp_path / "mapping")
@@ -246,11 +247,12 @@ def test_one_target_per_image_from_a_mapping_or_the_true_labels_and_the_accuracy
     ({"params": {"native.lime": {"num_samples": -3}}}, "num_samples"),
     ({"labels": "rgb"}, "labels must be a sequence"),
     ({"device": 0}, "device must be a string"),
+    ({"model": 5}, "don't know how to run a builtins.int"),
 ])
 def test_a_bad_setting_is_refused_before_run_json_records_it(tmp_path, kwargs, message):
     kwargs = {"targets": 0, "params": LIME, **kwargs}
-    with pytest.raises(InputError, match=message):
-        xaihub.explain_many(channel_means, IMAGES[:2], ["native.lime"], out=tmp_path, **kwargs)
+    with pytest.raises(XaihubError, match=message):
+        xaihub.explain_many(kwargs.pop("model", channel_means), IMAGES[:2], ["native.lime"], out=tmp_path, **kwargs)
     assert not (tmp_path / "run.json").exists() and not (tmp_path / "index.jsonl").exists()
     assert xaihub.explain_many(channel_means, IMAGES[:2], ["native.lime"], 0, out=tmp_path, params=LIME).done == 2
 
@@ -259,6 +261,6 @@ def test_a_bad_setting_is_refused_before_run_json_records_it(tmp_path, kwargs, m
 def test_a_model_dask_cannot_ship_is_refused_before_a_cluster_starts(tmp_path):
     torch = pytest.importorskip("torch")
     scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16 * 3, 3)))
-    with pytest.raises(InputError, match="cannot be pickled .*TorchScript.*plain torch.nn.Module.*executor=None"):
+    with pytest.raises(InputError, match="cannot ship the model to the Dask workers: .*TorchScript.*executor=None"):
         xaihub.explain_many(scripted, IMAGES[:1], ["native.lime"], out=tmp_path, executor="dask", params=LIME)
     assert not (tmp_path / "run.json").exists()

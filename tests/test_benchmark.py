@@ -14,7 +14,7 @@ import xaihub
 from xaihub import InputError
 from xaihub.cli import main
 from xaihub.core.masks import object_masks
-from xaihub.method_benchmark import BASELINES, CHOICES, default_methods, default_metrics
+from xaihub.method_benchmark import BASELINES, CHOICES, CONTROLS, default_methods, default_metrics
 from xaihub.registry.plugins import adapt
 from xaihub.run.run_directory import current_records, read_index
 
@@ -89,6 +89,8 @@ def test_default_methods_take_one_implementation_per_family_that_can_explain_the
         family = xaihub.registry.plugins.get_method(method).explainer.family
         if family != "baseline":
             assert method == next(c for c in CHOICES[family] if c in on_callable)
+    assert "baseline.edges" not in on_torch
+    assert default_methods(adapt(MODEL), image, controls=True) == on_callable + list(CONTROLS)
     assert "sanity.randomization" in default_metrics(adapt(torch_model), masks=False)
     assert "sanity.randomization" not in default_metrics(adapt(MODEL), masks=False)
 

@@ -93,3 +93,23 @@ def test_a_torch_model_raising_is_a_model_error():
     model = torch.nn.Linear(3, 2)  # wrong input shape for an image
     with pytest.raises(ModelError, match="the model raised RuntimeError"):
         explain(model)
+
+
+def test_a_torch_model_whose_forward_goes_through_numpy_stays_in_fp32_instead_of_failing():
+    """bf16 autocast is tried on perturbations where the CPU has it natively; a forward through numpy (which has
+    no bfloat16) fails in bf16, so the guard falls back to fp32 and the method runs."""
+    import torch
+
+    class ThroughNumpy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv2d(3, 2, 3)
+
+        def forward(self, x):
+            return torch.from_numpy(np.asarray(self.conv(x).mean(dim=(2, 3)).detach().numpy()))
+
+    image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    result = xaihub.explain(ThroughNumpy(), image, methods=["native.lime"], targets=0,
+                            params={"native.lime": {"num_samples": 40}})
+    assert not result.failures and len(result.explanations) == 1

@@ -222,8 +222,67 @@ def test_a_constant_map_gets_no_metric_and_is_named_in_the_verdict(tmp_path, reg
                         metrics=["deletion", "srg"])
     lines = current_records(read_index(tmp_path / "run"))
     flat_lines = [x for x in lines if x["method"] == flat]
-    assert flat_lines and all(x["extras"]["degenerate"] == "a constant map" and not x["metrics"]
-                              for x in flat_lines)
+    assert flat_lines and all(x["extras"]["degenerate"].startswith("constant map") for x in flat_lines)
+    assert not any(np.isfinite(v) for x in flat_lines for v in x["metrics"].values())
     found = recommend(lines, ["baseline.centre", "baseline.noise"])
     assert flat in found.degenerate and flat not in found.recommended
     assert flat not in (found.aggregation.overall if found.aggregation else {})
+
+
+@pytest.mark.slow
+def test_the_planted_shortcut_shows_the_cams_localisation_failure_in_the_verdict(tmp_path):
+    """On the shortcut model the evidence is the watermark: saliency points at it, Grad-CAM (on a max-pooled
+    head) does not, and the verdict's localisation criterion says so."""
+    from xaihub import ground_truth
+
+    model, preprocess, labels = ground_truth.train_model("shortcut", seed=0)
+    task = ground_truth.task("shortcut", n=6, size=96, seed=5)
+    images = {f"s{i}": image for i, image in enumerate(task.images)}
+    masks = {f"s{i}": mask for i, mask in enumerate(task.masks)}
+    result = xaihub.benchmark(model, images, out=tmp_path / "run", preprocess=preprocess, labels=labels,
+                              methods=["gradients.saliency", "gradients.gradcam", "baseline.centre", "baseline.noise"],
+                              metrics=["srg", "pointing_game", "relevance_mass"],
+                              masks=masks, targets=dict(zip(images, task.labels.tolist())), reliability=False)
+    found = result.recommendation
+    localisation = found.aggregation.criterion_ranks["localisation"]
+    assert localisation["gradients.saliency"] < localisation["gradients.gradcam"]
+    assert found.pointing["gradients.saliency"] > found.pointing["gradients.gradcam"]
+    assert "localisation" in str(found) and "points at the object most often" in str(found)
+
+
+# Localisation with a tolerance
+
+
+def test_the_pointing_game_counts_a_peak_within_the_tolerance_and_relevance_mass_is_the_share_on_the_object():
+    mask = np.zeros((40, 40), bool)
+    mask[10:20, 10:20] = True
+    near = np.zeros((40, 40), np.float32)
+    near[22, 15] = 1.0  # 3 px below the object
+    far = np.zeros((40, 40), np.float32)
+    far[35, 35] = 1.0
+    model = adapt(MODEL)
+
+    def score(attribution, **params):
+        explanation = Explanation(target=1, attribution=attribution, method="", image=np.zeros((40, 40, 3), np.uint8))
+        return xaihub.run.measure.compute({"pointing_game": {"mask": mask, **params}, "relevance_mass": {"mask": mask}},
+                                          model, explanation)
+
+    assert score(near)["pointing_game"] == 1.0 and score(near, tolerance=0)["pointing_game"] == 0.0
+    assert score(far)["pointing_game"] == 0.0 and score(far)["relevance_mass"] == 0.0
+    half = mask.astype(np.float32) + np.where(mask, 0, 100 / (1600 - 100)).astype(np.float32)
+    assert score(half)["relevance_mass"] == pytest.approx(0.5)
+    with pytest.raises(xaihub.InputError, match="empty"):
+        check_metrics({"pointing_game": {"mask": np.zeros((40, 40), bool)}})
+    flat = measure(check_metrics({"pointing_game": {"mask": mask}}), model,
+                   Explanation(target=1, attribution=np.ones((40, 40), np.float32), image=IMAGE[:40, :40]), 0)
+    assert np.isnan(flat[0].values["pointing_game"])  # a constant map is not a hit: it is not scored
+
+
+def test_the_single_image_report_opens_with_the_verdict_scorecard(tmp_path):
+    result = xaihub.explain(MODEL, IMAGE, methods=["native.lime", "baseline.noise", "baseline.centre"],
+                            targets=[0, 1], metrics=["deletion"], params={"native.lime": {"num_samples": 60}})
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    verdict = page.split("<div class='verdict'")[1].split("</div>")[0]
+    assert "<table class='scorecard'>" in verdict and "Verdict on this image" in verdict
+    assert verdict.count("<tr><th>") == 1 + 3 and "control" in verdict  # the header row and a row per method
+    assert page.index("class='verdict'") < page.index("data-method=")  # before the maps and tables

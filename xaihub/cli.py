@@ -121,7 +121,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         methods = _methods_for(model, preprocess)
     elif methods is None:
         first = pixels[0] if pixels else demo.demo_image()[0] if not args.images else _first_readable(args.images)[1]
-        methods, params = _default_methods(model, preprocess, first)
+        methods, params = _default_methods(model, preprocess, first, controls=bool(metrics))
         if args.budget or args.samples:  # the budget asked replaces the benchmark's for the sampling methods
             params = {m: v for m, v in params.items() if get_method(m).explainer.samples_parameter is None}
     modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
@@ -208,17 +208,19 @@ def _methods_for(model: Any, preprocess: Any) -> list[str]:
     return methods
 
 
-def _default_methods(model: Any, preprocess: Any, image: Any) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def _default_methods(model: Any, preprocess: Any, image: Any,
+                     controls: bool = False) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """No ``--methods``: the curated default of ``xaihub benchmark`` and ``make demo``
-    (:func:`xaihub.method_benchmark.default_methods`: one method per family that can explain the model, and the
-    baselines) on the benchmark's sample budgets (:data:`xaihub.method_benchmark.BUDGETS`)."""
+    (:func:`xaihub.method_benchmark.default_methods`: one method per family that can explain the model, the
+    baselines and, with ``controls`` (when metrics are asked), the image-only control) on the benchmark's sample
+    budgets (:data:`xaihub.method_benchmark.BUDGETS`)."""
     from xaihub.method_benchmark import BUDGETS, default_methods
     from xaihub.models import ModelOptions
     from xaihub.registry.plugins import adapt
 
     adapter = adapt(model, ModelOptions(preprocess=preprocess))
     adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
-    methods = default_methods(adapter, image)
+    methods = default_methods(adapter, image, controls=controls)
     if not methods:
         raise InputError("no installed method can explain this model (see `xaihub list --model ...`)")
     print(f"methods (the default: one per family and the baselines; --methods all for every one): "

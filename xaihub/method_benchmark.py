@@ -34,6 +34,10 @@ from xaihub.run.runner import budgeted
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""
+CONTROLS = ("baseline.edges",)
+"""Image-only controls (family ``"baseline"``, so reports and the recommendation treat them as references) a
+benchmark adds when it computes metrics: an edge map passes faithfulness metrics surprisingly often and must fail
+randomisation; a method that does no better shows the image, not the model. ``controls=False`` leaves them out."""
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "saliency": ("captum.saliency", "gradients.saliency", "xplique.saliency"),
@@ -95,10 +99,13 @@ BUDGETS: dict[str, dict[str, Any]] = {
 FAITHFULNESS_METRICS = ("srg", "deletion", "insertion")
 """The faithfulness metrics a benchmark computes by default: SRG (region flipping both ways, which the baselines
 do not beat) first, the pixel-flipping AUCs for comparison."""
-QUANTUS_METRICS = ("quantus.road", "quantus.irof")
-"""Quantus' faithfulness metrics a benchmark adds when the Quantus plugin is installed."""
+QUANTUS_METRICS = ("quantus.road", "quantus.irof", "quantus.sparseness")
+"""Quantus' metrics a benchmark adds when the Quantus plugin is installed: ROAD and IROF (faithfulness with other
+imputations than SRG's blur) and sparseness (complexity, shown and never ranked; it costs no model call).
+Robustness (``quantus.max_sensitivity``) is not a default: it costs ``nr_samples`` runs of every method per
+explanation; pass it in ``metrics`` and the verdict ranks it."""
 SANITY_METRIC = "sanity.randomization"
-LOCALISATION_METRICS = ("quantus.pointing_game", "quantus.relevance_mass_accuracy")
+LOCALISATION_METRICS = ("pointing_game", "relevance_mass")
 """With object masks: does the map point at the object, and how much of it falls there."""
 
 
@@ -128,11 +135,13 @@ class BenchmarkResult:
         return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
 
 
-def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None) -> list[str]:
+def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None,
+                    controls: bool = False) -> list[str]:
     """One method per family (:data:`CHOICES`: the first installed one that can explain ``model`` — its
     ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`.
 
     :param families: only these families of :data:`CHOICES` (default: all).
+    :param controls: also the image-only :data:`CONTROLS` (``baseline.edges``), after the baselines.
     :raises InputError: for a family :data:`CHOICES` does not have.
     """
     unknown = sorted(set(families or ()) - set(CHOICES))
@@ -148,7 +157,8 @@ def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[s
             if explainer is not None and can_explain(explainer, model, image):
                 chosen.append(name)
                 break
-    return chosen + [b for b in BASELINES if b in registered]
+    references = BASELINES + (CONTROLS if controls else ())
+    return chosen + [b for b in references if b in registered]
 
 
 def _samples_parameter(method: str) -> str | None:
@@ -160,7 +170,7 @@ def _samples_parameter(method: str) -> str | None:
 
 
 def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
-    """:data:`FAITHFULNESS_METRICS`, Quantus' ROAD and IROF when installed, the randomisation sanity check
+    """:data:`FAITHFULNESS_METRICS`, :data:`QUANTUS_METRICS` when installed, the randomisation sanity check
     when ``model`` has weights to randomise, and, with ``masks``, the pointing game and relevance mass."""
     wanted = list(FAITHFULNESS_METRICS) + list(QUANTUS_METRICS) + [SANITY_METRIC]
     wanted += list(LOCALISATION_METRICS) if masks else []
@@ -186,6 +196,7 @@ def benchmark(
     model_id: str | None = None,
     progress: bool | None = None,
     reliability: bool | Mapping[str, Any] = True,
+    controls: bool = True,
     **explain_kwargs: Any,
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
@@ -199,8 +210,10 @@ def benchmark(
     :param resume: as for :func:`xaihub.explain_many`.
     :param model_id: as for :func:`xaihub.explain_many`.
     :param progress: as for :func:`xaihub.explain_many`.
-    :param methods: default :func:`default_methods`: one per family and the baselines.
+    :param methods: default :func:`default_methods`: one per family and the baselines, and the image-only
+        :data:`CONTROLS` when metrics are computed and ``controls`` is true.
     :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
+    :param controls: add the :data:`CONTROLS` (an edge map) to the default methods when metrics are asked.
     :param masks: each image's object mask (see :func:`xaihub.explain_many`).
     :param report: where to write the dataset report (HTML), with its recommendation; ``None``: no report.
         The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
@@ -218,14 +231,17 @@ def benchmark(
         ``False`` skips it, and the verdict says so.
     """
     if report is not None:
+        if os.path.abspath(os.path.dirname(os.fspath(report))) == os.path.abspath(out):
+            os.makedirs(out, exist_ok=True)  # a report inside the run directory, which the run creates anyway
         check_destination(report)  # a missing folder or a FIFO there is refused before any work
     images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
                                         **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
     adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
-    methods = list(methods) if methods is not None else default_methods(adapter, image)
     if metrics is None:
         metrics = default_metrics(adapter, masks is not None)
+    methods = (list(methods) if methods is not None
+               else default_methods(adapter, image, controls=controls and bool(metrics)))
     budget, samples = explain_kwargs.pop("budget", None), explain_kwargs.pop("samples", None)
     own = {m: dict(BUDGETS.get(m, {})) for m in methods}
     if budget is not None or samples is not None:  # the budget asked replaces the benchmark's for sampling methods

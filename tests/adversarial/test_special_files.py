@@ -207,10 +207,11 @@ def test_a_fifo_in_an_images_folder_fails_alone(photos):
     assert sorted(line["image"] for line in lines if line["status"] == "ok") == ["a", "b"]
 
 
-def test_a_fifo_in_a_benchmarked_folder_fails_alone(photos):
+@pytest.mark.parametrize("name", ["0.png", "c.png"])  # first (the benchmark probes the model on it) or last
+def test_a_fifo_in_a_benchmarked_folder_fails_alone(photos, name):
     from toy_models import channel_means
 
-    os.mkfifo(photos / "c.png")  # sorts after a.png: the benchmark's first image is readable
+    os.mkfifo(photos / name)
     result = returns(xaihub.benchmark, channel_means, "photos", out="run", methods=["native.lime"], params=LIME,
                      metrics=[], targets="top-1")
     assert result.summary.failed == 1 and result.statistics.methods["native.lime"].explanations == 2
@@ -233,6 +234,7 @@ def test_a_fifo_as_a_mask_is_refused(photos):
     ("--model", "fifo.pt", "model file 'fifo.pt' is a FIFO (named pipe), not a regular file"),
     ("--model", "folder.pt", "model file 'folder.pt' is a folder, not a model file"),
     ("--model", "folder.onnx", "model file 'folder.onnx' is a folder, not a model file"),
+    ("--model", "folder", "model file 'folder' is a folder, not a model file"),
 ])
 @pytest.mark.parametrize("command", ["compare", "benchmark", "list"])
 def test_the_cli_refuses_special_inputs_without_hanging(photos, capsys, command, option, path, message):

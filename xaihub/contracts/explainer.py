@@ -163,14 +163,22 @@ class Explainer(ABC):
         """Raise :class:`~xaihub.core.errors.MethodUnavailableError` (with the reason) when the method
         cannot explain ``model``; called before :meth:`explain`, so it must be cheap.
 
-        The default checks :attr:`requires`. Override it to refuse, upfront, an architecture the
-        method cannot handle (a layer type without a rule, a model that is not a ``Sequential``, ...).
+        The default checks :attr:`requires`, and for a gradient method that gradients reach the model's
+        input (a model whose output is detached raises :class:`~xaihub.core.errors.ModelError`). Override it
+        to refuse, upfront, an architecture the method cannot handle (a layer type without a rule, a model
+        that is not a ``Sequential``, ...).
         """
         from xaihub.core.errors import MethodUnavailableError
 
         unmet = self.requires.unmet_by(model)
         if unmet:
             raise MethodUnavailableError(f"{self.name} {unmet}")
+        probe = getattr(model, "gradient_problem", None) if self.requires.kind == GRADIENTS else None
+        problem = probe(image) if probe is not None else None
+        if problem:
+            from xaihub.core.errors import ModelError
+
+            raise ModelError(problem)
 
     def expected_forward_passes(self, params: dict[str, Any], targets: int) -> int | None:
         """The model evaluations one call with ``params`` (the defaults updated with the user's) for

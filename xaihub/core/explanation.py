@@ -16,6 +16,7 @@ import numpy as np
 from xaihub.core.errors import InputError
 from xaihub.core.files import NotARegularFile, atomic_output, open_regular_file
 from xaihub.core.images import MAX_PIXELS
+from xaihub.core.maps import degenerate_reason
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 512 * 2**20
@@ -26,6 +27,9 @@ MAX_HEADER_CHARS = 2**22
 _MAX_CHANNELS = 16
 _MAX_MEMBERS = 16
 _ZIP_END_RECORD = 22
+SETTLED_AGREEMENT = 0.5
+"""The share of bootstrap refits keeping the top superpixels below which :attr:`Explanation.cautions` calls a
+method's top-k unsettled."""
 _ARRAY_FIELDS = ("image", "attribution", "channels", "segments", "segment_weights")
 
 
@@ -70,6 +74,35 @@ class Explanation:
     """Method-specific, JSON-serialisable facts (chosen layer, surrogate R², ...)."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Faithfulness scores by name (``"deletion"``, ...), when asked for; see :mod:`xaihub.metrics`."""
+
+    @property
+    def degenerate(self) -> str | None:
+        """Why the map ranks no pixels (``"constant map ..."``, ``"all-zero map"``, ``"non-finite values ..."``),
+        or ``None`` for a usable map; see :func:`xaihub.core.maps.degenerate_reason`. Metrics are not computed
+        on a degenerate map (``extras["metric_skipped"]`` says why)."""
+        return degenerate_reason(self.attribution)
+
+    @property
+    def cautions(self) -> list[str]:
+        """What a reader should know before trusting this explanation: a degenerate map, a sampling stopping
+        rule that was not met, an unsettled top-k (bootstrap refits that keep the top superpixels less than
+        :data:`SETTLED_AGREEMENT` of the time), metrics skipped; empty when nothing is amiss."""
+        found = []
+        reason = self.degenerate
+        if reason:
+            found.append(f"degenerate: {reason}")
+        stability = self.extras.get("stability")
+        if isinstance(stability, dict):
+            if stability.get("rule_met") is False:
+                found.append("stopping rule not met (the sample ceiling was reached)")
+            agreement = _first_number(stability.get("bootstrap_top_agreement"))
+            if agreement is not None and agreement < SETTLED_AGREEMENT:
+                found.append(f"top-{stability.get('top', 'k')} unsettled (bootstrap agreement {agreement:.2f}, "
+                             "lowest over the call's targets)")
+        skipped = self.extras.get("metric_skipped")
+        if isinstance(skipped, dict) and skipped and not reason:
+            found.append("metrics skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
+        return found
 
     def top_segments(self, n: int = 4, positive_only: bool = True) -> np.ndarray:
         """Boolean ``H×W`` mask of the ``n`` highest-weighted superpixels."""
@@ -143,7 +176,12 @@ class Explanation:
         arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAY_FIELDS if getattr(self, k) is not None}
         meta = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAY_FIELDS}
         meta["format_version"] = FORMAT_VERSION
-        arrays["meta"] = np.array(json.dumps(meta, default=_json_default, allow_nan=True))
+        header = json.dumps(meta, default=_json_default, allow_nan=True)
+        if len(header) > MAX_HEADER_CHARS:  # load() would refuse it
+            raise InputError(f"cannot save this explanation: its header (parameters, extras, label, ...) takes "
+                             f"{len(header)} characters as JSON, over the {MAX_HEADER_CHARS} that load() reads; "
+                             "shorten its extras or parameters")
+        arrays["meta"] = np.array(header)
         if not isinstance(path, (str, os.PathLike)):
             np.savez_compressed(path, **arrays)
             return
@@ -185,6 +223,13 @@ class Explanation:
         if explanation.image is not None and explanation.image.dtype != np.uint8:
             explanation.image = np.rint(explanation.image).astype(np.uint8)  # values checked to lie in [0, 255]
         return explanation
+
+
+def _first_number(value: Any) -> float | None:
+    """The smallest number in ``value`` (a number, or a list of them per target), ``None`` when there is none."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return min(numbers) if numbers else None
 
 
 class _Refused(Exception):

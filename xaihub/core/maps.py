@@ -23,6 +23,15 @@ def resize_map(values: np.ndarray, height: int, width: int, conserve: bool = Fal
     return resized.astype(np.float32)
 
 
+DEGENERATE_TOLERANCE = 1e-6
+"""A map whose values span less than this fraction of their largest magnitude is constant."""
+
+
+class DegenerateMapError(ValueError):
+    """Raised by a metric that cannot score a map because it (or the map it is compared with) is degenerate;
+    the runner records the metric's values as ``NaN`` with the message as the reason, not as a failure."""
+
+
 ROBUST_PERCENTILE = 99.0
 """Colour limits use this percentile of ``|attribution|``, so a few extreme pixels don't wash out the rest."""
 
@@ -38,15 +47,22 @@ def robust_limit(values: np.ndarray) -> float:
 
 
 def degenerate_reason(attribution: np.ndarray) -> str | None:
-    """Why ``attribution`` is not a map that can be scored — ``"non-finite values"``, ``"an all-zero map"``,
-    ``"a constant map"`` — or ``None`` for a usable map. A degenerate map orders no pixel before another, so a
-    metric's value for it measures the metric's tie-breaking, not the method."""
+    """Why ``attribution`` carries no ranking of its pixels, or ``None`` when it does.
+
+    ``"non-finite values (n pixels)"`` for NaN or infinite values, ``"all-zero map"`` when every value is 0
+    (e.g. a Grad-CAM whose weighted sum is negative everywhere, cut by its ReLU), ``"constant map (every pixel
+    v)"`` when the values span less than :data:`DEGENERATE_TOLERANCE` of their largest magnitude (fewer than two
+    distinct values included), ``"empty map"`` for a map with no pixels. Metrics are not computed on such maps.
+    """
     values = np.asarray(attribution, dtype=np.float64)
-    if values.size == 0 or not np.all(np.isfinite(values)):
-        return "non-finite values" if values.size else "an empty map"
-    if not np.any(values):
-        return "an all-zero map"
-    spread, scale = float(np.ptp(values)), float(np.max(np.abs(values)))
-    if spread <= 1e-12 * max(scale, 1e-300) or np.unique(values).size < 2:
-        return "a constant map"
+    if values.size == 0:
+        return "empty map"
+    finite = np.isfinite(values)
+    if not finite.all():
+        return f"non-finite values ({int(values.size - finite.sum())} of {values.size} pixels)"
+    if not values.any():
+        return "all-zero map"
+    scale = float(np.abs(values).max())
+    if float(np.ptp(values)) <= DEGENERATE_TOLERANCE * scale:
+        return f"constant map (every pixel {float(values.flat[0]):.3g})"
     return None

@@ -7,6 +7,7 @@ stem, an ``N×H×W`` array or a list by position, a mapping by key.
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any, Mapping
 
@@ -68,4 +69,49 @@ def _boolean(mask: Any, image_id: str) -> np.ndarray:
     array = array != 0
     if not array.any():
         raise InputError(f"the mask of image {image_id!r} is empty: mark the object's pixels non-zero")
+    return array
+
+
+def check_mask(mask: Any) -> None:
+    """Raise :class:`InputError` unless ``mask`` is a metric's ``mask``: a non-empty ``H×W`` boolean array or a
+    box ``(top, left, bottom, right)``."""
+    if not is_box(mask):
+        boolean_mask(mask)
+
+
+def object_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` (an ``H×W`` boolean array, or a box ``(top, left, bottom, right)`` in pixels, bottom and
+    right exclusive) as a boolean array of the image's ``shape``."""
+    if is_box(mask):
+        top, left, bottom, right = (int(v) for v in mask)
+        if bottom > shape[0] or right > shape[1]:
+            raise InputError(f"box {tuple(mask)} reaches outside the {shape[0]}×{shape[1]} image")
+        array = np.zeros(shape, bool)
+        array[top:bottom, left:right] = True
+        return array
+    array = boolean_mask(mask)
+    if array.shape != tuple(shape):
+        raise InputError(f"mask has shape {array.shape}, the image is {shape[0]}×{shape[1]}")
+    return array
+
+
+def is_box(mask: Any) -> bool:
+    """Whether ``mask`` is a box ``(top, left, bottom, right)`` of ints; a malformed box raises."""
+    if not (isinstance(mask, (tuple, list)) and len(mask) == 4 and all(isinstance(v, numbers.Integral) for v in mask)):
+        return False
+    top, left, bottom, right = mask
+    if not (0 <= top < bottom and 0 <= left < right):
+        raise InputError(f"a box is (top, left, bottom, right) with 0 <= top < bottom and 0 <= left < right, "
+                         f"got {tuple(mask)}")
+    return True
+
+
+def boolean_mask(mask: Any) -> np.ndarray:
+    """``mask`` as a non-empty ``H×W`` boolean array, or :class:`InputError` naming what it is instead."""
+    array = np.asarray(mask)
+    if array.ndim != 2 or array.dtype != bool:
+        raise InputError(f"mask must be an H×W boolean array or a box (top, left, bottom, right), got "
+                         f"{type(mask).__name__} of shape {array.shape} and dtype {array.dtype}")
+    if not array.any():
+        raise InputError("mask is empty: mark the object's pixels True")
     return array

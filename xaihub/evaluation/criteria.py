@@ -42,7 +42,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("robustness", "does the map stay put under a small input noise?",
               ("quantus.max_sensitivity", "quantus.avg_sensitivity")),
     Criterion("localisation", "does the map point at the object?",
-              ("quantus.pointing_game", "quantus.relevance_mass_accuracy")),
+              ("pointing_game", "relevance_mass", "quantus.pointing_game", "quantus.relevance_mass_accuracy")),
     Criterion("complexity", "how concentrated is the map? (information, not ranked)",
               ("quantus.sparseness", "quantus.complexity"), ranked=False),
 )

@@ -125,8 +125,14 @@ def per_image(lines: list[dict[str, Any]], metric: str) -> dict[str, dict[str, f
 
 
 def is_number(value: Any) -> bool:
-    """Whether an index field holds a finite number (not a bool, not NaN)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether an index field holds a finite number (not a bool, not NaN, not an integer too large for a
+    float: JSON allows any number of digits, and such a value is treated as missing, never raises)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _add(columns: dict[str, list[float]], name: str, value: Any) -> None:

@@ -39,6 +39,7 @@ from xaihub.evaluation.dataset_statistics import per_image
 from xaihub.evaluation.ranking import ALPHA, MARGIN, holm, is_better, lower_is_better, wilcoxon_p
 
 if TYPE_CHECKING:
+    from xaihub.core.comparison import Comparison
     from xaihub.evaluation.reliability import Reliability
 
 SANITY_FLAG = "sanity.randomization.flagged"
@@ -176,7 +177,8 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
     recommended = [m for m in survivors if beats.get(m, best_control is None)]
     missing = _missing(controls, best_control, criteria, reliability, lines)
     means = {m: float(np.mean(list(v.values()))) for m, v in values[metric].items()}
-    pointing = {m: float(np.mean(list(v.values()))) for m, v in per_image(lines, "quantus.pointing_game").items()
+    pointing = {m: float(np.mean(list(v.values()))) for m, v in
+                (per_image(lines, "pointing_game") or per_image(lines, "quantus.pointing_game")).items()
                 if m not in controls}
     return Recommendation(
         metric, images, recommended, means, criteria, aggregation,
@@ -185,12 +187,23 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
         unreliable, dict(reliability or {}), uncovered, _readings(lines), missing, list(notes), controls)
 
 
+def comparison_lines(comparison: "Comparison") -> list[dict[str, Any]]:
+    """The explanations and failures of one image (a :class:`~xaihub.Comparison`) as index-like records whose
+    unit is the target (``"image"`` holds ``"target <k>"``), for :func:`recommend` on a single image."""
+    lines: list[dict[str, Any]] = [
+        {"image": f"target {e.target}", "method": e.method, "target": e.target, "status": "ok",
+         "metrics": dict(e.metrics), "extras": dict(e.extras)} for e in comparison.explanations]
+    lines += [{"image": f"target {f.target}", "method": f.method, "target": f.target, "status": "error",
+               "error": f.error, "message": f.message} for f in comparison.failures]
+    return lines
+
+
 def _missing(controls: list[str], best_control: str | None, criteria: dict[str, list[str]],
              reliability: Mapping[str, Any] | None, lines: list[dict[str, Any]]) -> list[str]:
     missing = []
     if not controls or best_control is None:
-        missing.append("no control (baseline.noise, baseline.centre, baseline.edges) was scored, so no method is "
-                       "shown to beat a map that knows nothing about the model")
+        missing.append("no control map (a random map, a centred blob, the image's edges) was scored, so no "
+                       "method is shown to beat a map that knows nothing about the model")
     if "randomisation" not in criteria and not per_image(lines, SANITY_FLAG):
         missing.append("no randomisation check ran (a predict function has no weights to randomise), so nothing "
                        "shows that the maps depend on the model")
@@ -209,8 +222,8 @@ def _degenerate(lines: list[dict[str, Any]]) -> dict[str, str]:
         method, image = str(line.get("method")), str(line.get("image"))
         images.setdefault(method, set()).add(image)
         reason = (line.get("extras") or {}).get("degenerate")
-        if isinstance(reason, str):
-            found.setdefault(method, {}).setdefault(reason, set()).add(image)
+        if isinstance(reason, str):  # "constant map (every pixel 0.5)": grouped by kind, not by value
+            found.setdefault(method, {}).setdefault(reason.split(" (")[0], set()).add(image)
     return {m: "; ".join(f"{reason} on {len(on)} of {len(images[m])} image(s)" for reason, on in reasons.items())
             for m, reasons in found.items()}
 

@@ -47,6 +47,13 @@ MODEL_SIZE = 64
 """The side of the input the models see (the adapter resizes the images to it)."""
 _MIN_SIZE = MODEL_SIZE
 _TRAINING_STREAM = 0x6774  # the training images' random stream apart from every task(seed=...)
+_MAX_SIZE = 4096
+_MAX_PIXELS_IN_ALL = 2**28
+"""The most pixels drawn at once (with their masks, about 1.3 GB)."""
+_MAX_TASK_IMAGES = 100_000
+_MAX_TRAINING_IMAGES = 50_000
+"""The most images :func:`train_model` trains on (each kept as a 3×64×64 float tensor: 2.5 GB in all)."""
+_MAX_EPOCHS = 1000
 _CHUNK = 250  # training images drawn and shrunk at a time (memory)
 
 
@@ -67,7 +74,8 @@ class Scenes:
     def render(self, objects: bool = True, marks: bool = True, backgrounds: np.ndarray | None = None) -> np.ndarray:
         """The images, N×S×S×3 uint8: the objects and watermarks (each only when asked for) painted on
         ``backgrounds`` (default: the scenes' own), which is how a part is removed or a background replaced."""
-        images = np.array(self.backgrounds if backgrounds is None else backgrounds, dtype=np.uint8, copy=True)
+        images = np.array(self.backgrounds if backgrounds is None else _pixels(backgrounds, "backgrounds"),
+                          dtype=np.uint8, copy=True)
         if images.shape != self.backgrounds.shape:
             raise InputError(f"backgrounds must be {self.backgrounds.shape}, got {images.shape}")
         for i in range(len(images)):
@@ -112,8 +120,9 @@ def task(kind: str, n: int = 16, size: int = 224, seed: int = 0) -> Task:
     ``task("shortcut", seed=s)`` are the same images, labelled by either cue. Held out from the
     models' training whatever the seed (:func:`train_model` draws from another stream)."""
     _check_kind(kind)
-    _check_count(n)
     _check_size(size)
+    _check_count(n, size, _MAX_TASK_IMAGES, at_once=n)
+    _check_seed(seed)
     parts = _draw(np.random.default_rng(seed), n, size, balanced="object", independent=False)
     images = parts.render()
     if kind == "object":
@@ -136,8 +145,10 @@ def train_model(kind: str, seed: int = 0, n: int = 1000, size: int = 224, epochs
     import torch
 
     _check_kind(kind)
-    _check_count(n)
     _check_size(size)
+    _check_count(n, size, _MAX_TRAINING_IMAGES, at_once=min(n, _CHUNK))
+    _check_seed(seed)
+    _check_epochs(epochs)
     preprocess = Preprocess(size=MODEL_SIZE)
     rng = np.random.default_rng([_TRAINING_STREAM, seed])
     balanced = "object" if kind == "object" else "mark"
@@ -180,19 +191,54 @@ def _draw(rng: np.random.Generator, n: int, size: int, balanced: str, independen
     return Scenes(backgrounds, objects, marks, object_masks, mark_masks)
 
 
+def _pixels(values: Any, name: str) -> np.ndarray:
+    """``values`` as pixel values to cast to uint8, refused when a cast would change them silently: NaN or
+    infinite values, values outside ``[0, 255]``, fractions, or what is not numbers."""
+    array = np.asarray(values)
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind not in "uif":
+        raise InputError(f"{name} must hold pixel values (uint8), got dtype {array.dtype}")
+    if array.size and not np.all(np.isfinite(array)):
+        raise InputError(f"{name} contain NaN or infinite values; pass uint8 pixels in [0, 255]")
+    if array.size and (array.min() < 0 or array.max() > 255 or np.any(array != np.rint(array))):
+        raise InputError(f"{name} must be whole pixel values in [0, 255] (uint8), got values in "
+                         f"[{float(array.min()):g}, {float(array.max()):g}]" + (
+                             " with fractions" if array.dtype.kind == "f" and np.any(array != np.rint(array)) else ""))
+    return array
+
+
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
-def _check_count(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+def _check_count(n: int, size: int, limit: int, at_once: int) -> None:
+    """``n`` images of ``size×size``: at least one, at most ``limit``, and at most :data:`_MAX_PIXELS_IN_ALL`
+    pixels in the ``at_once`` of them drawn together (held in memory with their masks)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"n must be a positive int (a number of images), got {n!r}")
+    if n > limit:
+        raise InputError(f"n is {n}, over the limit of {limit} images")
+    if at_once * size * size > _MAX_PIXELS_IN_ALL:
+        raise InputError(f"{at_once} images of {size}×{size} pixels drawn at once take {at_once * size * size} "
+                         f"pixels, over the {_MAX_PIXELS_IN_ALL} held in memory; ask for fewer or smaller images")
 
 
 def _check_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < _MIN_SIZE:
-        raise InputError(f"size must be an int of at least {_MIN_SIZE} pixels, got {size!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not _MIN_SIZE <= size <= _MAX_SIZE:
+        raise InputError(f"size must be an int of at least {_MIN_SIZE} pixels and at most {_MAX_SIZE}, got {size!r}")
+
+
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise InputError(f"seed must be an int in [0, 2**63), got {seed!r}")
+
+
+def _check_epochs(epochs: int) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= _MAX_EPOCHS:
+        raise InputError(f"epochs must be an int of 1 to {_MAX_EPOCHS} (0 would return an untrained model), "
+                         f"got {epochs!r}")
 
 
 def _mark_mask(rng: np.random.Generator, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -11,7 +11,13 @@ values in each :attr:`Explanation.metrics <xaihub.Explanation.metrics>`. The cor
 * ``"deletion"``, ``"insertion"``: pixel-flipping AUCs in ``[0, 1]`` (see :mod:`xaihub.metrics.faithfulness`);
 * ``"degradation"``: the drop of the target's probability, and ``"degradation_top1"``:
   1.0 when the top-1 class survived the degradation, 0.0 otherwise;
-* ``"sanity.randomization"``: the model-parameter randomisation test (see :mod:`xaihub.metrics.sanity`).
+* ``"sanity.randomization"`` (MPRT and eMPRT from one rerun), ``"sanity.smooth_randomization"`` (sMPRT) and
+  ``"sanity.cascading"`` (Adebayo's layer-by-layer curve): randomisation checks (see :mod:`xaihub.metrics.sanity`);
+* ``"pointing_game"`` (with a tolerance) and ``"relevance_mass"``: does the map fall on the object given as a
+  ``mask`` (see :mod:`xaihub.metrics.localisation`).
+
+Every metric also takes ``reading`` (``"auto"``, ``"signed"``, ``"magnitude"``): how it reads the map
+(:data:`xaihub.run.measure.READING`).
 
 :func:`xaihub.lower_is_better` tells for any value name which direction is better;
 :func:`xaihub.run.measure.compute` scores an explanation outside :func:`xaihub.explain`.

@@ -11,11 +11,13 @@ from typing import Callable
 from xaihub.contracts.hookspecs import hookimpl
 from xaihub.contracts.metric import Metric
 from xaihub.metrics.faithfulness import Degradation, Deletion, Insertion
+from xaihub.metrics.localisation import PointingGame, RelevanceMass
 from xaihub.metrics.regions import SymmetricRelevanceGain
-from xaihub.metrics.sanity import Randomization
+from xaihub.metrics.sanity import Cascading, Randomization, SmoothRandomization
 
 
 @hookimpl
 def register_metrics(register: Callable[[Metric], None]) -> None:
-    for metric in (SymmetricRelevanceGain(), Deletion(), Insertion(), Degradation(), Randomization()):
+    for metric in (SymmetricRelevanceGain(), Deletion(), Insertion(), Degradation(), Randomization(),
+                   SmoothRandomization(), Cascading(), PointingGame(), RelevanceMass()):
         register(metric)

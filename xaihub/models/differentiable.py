@@ -42,6 +42,12 @@ class GradientAdapter(ModelAdapter):
       and :meth:`to_image` — a map in input space brought to the image's pixels.
     """
 
+    def gradient_problem(self, image: np.ndarray) -> str | None:
+        """Why gradients of this model's scores cannot reach its input (for ``image``, ``H×W×3`` uint8), or
+        ``None``; checked once per adapter by the default ``Explainer.check_model`` of gradient methods.
+        The default: none known."""
+        return None
+
     @property
     def input_space(self) -> str:
         """``"pixels"`` when the preprocessing is declared (gradients reach the image), else ``"model"``."""

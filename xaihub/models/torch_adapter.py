@@ -85,6 +85,30 @@ class TorchAdapter(GradientAdapter):
             return super().predict(images)
 
     # -- the gradient surface ---------------------------------------------------------------------
+    def gradient_problem(self, image: np.ndarray) -> str | None:
+        """A model whose output does not depend on its input in torch's graph (made under ``no_grad``,
+        through ``.detach()``, ``.item()`` or numpy) gives gradient methods "element 0 of tensors does not
+        require grad"; one forward pass with gradients on (not counted, cached) says so first."""
+        if hasattr(self, "_gradient_problem"):
+            return self._gradient_problem
+        import torch
+
+        problem = None
+        try:
+            with torch.enable_grad(), self.session():
+                inputs = self.differentiable_input(np.asarray(image)[None]).requires_grad_(True)
+                x = self._preprocess_pixels(inputs) if self.input_space == "pixels" else inputs
+                out = self.select_output(self._guarded(self.score_model(), x))
+        except Exception:  # noqa: BLE001 - the method's own call reports what is wrong with the model
+            out = None
+        if isinstance(out, torch.Tensor) and not out.requires_grad:
+            problem = ("the model's output is detached from its input, so no gradient reaches the image: it was "
+                       "computed under torch.no_grad() or inference_mode, or through .detach(), .item() or numpy "
+                       "inside forward(); gradient methods need a forward() that stays in torch with gradients "
+                       "on (methods that only need predictions still work)")
+        self._gradient_problem = problem
+        return problem
+
     def differentiable_input(self, images: np.ndarray) -> Any:
         if self.input_space == "pixels":
             return self.from_channels_last(images)
@@ -226,7 +250,10 @@ class TorchAdapter(GradientAdapter):
 
             pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(self.device)
             exact = self.predict_pixels(pixels)[0].cpu().numpy()
-            fast = self.predict_pixels(pixels, "bf16")[0].cpu().numpy()
+            try:
+                fast = self.predict_pixels(pixels, "bf16")[0].cpu().numpy()
+            except Exception as exc:  # e.g. a forward through numpy, which has no bfloat16: stay in fp32
+                return None, {"autocast_guard": f"bf16 failed ({type(exc).__name__}: {str(exc)[:200]})"}
             same = set(np.argsort(-exact, kind="stable")[:GUARD_TOP]) == set(np.argsort(-fast, kind="stable")[:GUARD_TOP])
             difference = float(np.abs(exact - fast).max())
             verdict = {"top5_kept": same, "max_difference": difference}

@@ -26,6 +26,8 @@ def load_model(spec: str) -> Any:
     is used as-is: a model, or a predict function; a module, a class or a function that cannot take a
     batch is refused, see :func:`check_model_object`)."""
     suffix = os.path.splitext(spec)[1].lower()
+    if ":" not in spec and os.path.isdir(spec):
+        _check_model_file(spec)  # a folder (a SavedModel, a checkpoint directory) says it is one
     if suffix in ONNX_SUFFIXES:
         return _onnx_file(spec)
     if suffix in TORCHSCRIPT_SUFFIXES + KERAS_SUFFIXES:

@@ -100,11 +100,26 @@ def comparison_section(comparison: "Comparison", name: str = "Image", options: O
     agreement = comparison.agreement()
     families = family_agreement(comparison, agreement)
     parts = [f"<section class='comparison' data-image='{index}'><h2>{e(name)}</h2>", _input(comparison),
-             _notes(comparison),
+             _verdict(comparison), _notes(comparison),
              _maps(comparison, options, index, families), _costs(comparison, options),
              _faithfulness(comparison, options), _families(families, index), _agreement(agreement),
              _failures(comparison), _parameters(comparison), "</section>"]
     return "".join(parts)
+
+
+def _verdict(comparison: "Comparison") -> str:
+    """The verdict's scorecard for this image (its targets as the units), when metrics were computed."""
+    from xaihub.evaluation.recommendation import comparison_lines, recommend
+    from xaihub.report.verdict import scorecard
+
+    lines = comparison_lines(comparison)
+    found = recommend(lines, baselines(list(dict.fromkeys(str(line["method"]) for line in lines))))
+    if found is None:
+        return ""
+    said = "".join(f"<li>{e(line)}</li>" for line in found.lines())
+    return (f"<div class='verdict' data-recommended='{e(' '.join(found.recommended))}'><h3>Verdict on this image</h3>"
+            f"{scorecard(found)}<ul>{said}</ul><p class='note'>One image: each explained target is a unit of the "
+            "ranks; run <code>xaihub.benchmark</code> over many images for a verdict that can be tested.</p></div>")
 
 
 def _notes(comparison: "Comparison") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import time
 import warnings
@@ -16,14 +17,18 @@ from xaihub.core.image_sources import SourceImage, image_source
 from xaihub.core.masks import MASK_PARAMETER, object_masks
 from xaihub.core.targets import Targets, check_targets
 from xaihub.models import ModelOptions
+from xaihub.registry.plugins import adapt
 from xaihub.run.executors import ImageResult, ImageTask, check_shippable, open_executor
 from xaihub.run.fingerprint import describe, image_digest, run_fingerprint
 from xaihub.run.measure import MetricRequests, check_metrics, metrics_taking
 from xaihub.run.progress import progress_bar
 from xaihub.run.run_directory import (
     INDEX_NAME,
+    MAX_LINE_BYTES,
+    MAX_SETTINGS_BYTES,
     RESUME_MODES,
     RunDirectory,
+    _jsonable,
     current_records,
     explanation_file,
     read_index,
@@ -161,7 +166,7 @@ def explain_many(
     methods = check_methods(methods)
     params = budgeted(params, methods, budget, samples)  # applied here, so the run's fingerprint records them
     params = {m: dict(p) for m, p in (params or {}).items()}
-    _check_arguments(methods, params, seed, explain_kwargs)
+    _check_arguments(model, methods, params, seed, explain_kwargs)
     per_image = _check_targets(targets, true_labels)
     if resume not in RESUME_MODES:
         raise InputError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
@@ -182,6 +187,7 @@ def explain_many(
         targets={TRUE_LABELS: describe(true_labels)} if targets == TRUE_LABELS else targets,
         params={m: params.get(m, {}) for m in methods}, labels=explain_kwargs.get("labels"),
     )
+    _check_settings_size(fingerprint)
     kwargs = {**explain_kwargs, "targets": None if per_image is not None else targets, "seed": seed,
               "params": params, "progress": False}
     with RunDirectory.open(out) as directory:
@@ -323,6 +329,7 @@ class _Run:
         for line in lines:
             line.update(image_sha256=self.digests.get(image_id), true_label=self.truth.get(image_id),
                         predicted=predicted)
+        lines = [_readable(line) for line in lines]  # never a line the index reader would skip
         self.directory.append_index(lines)
         failures = [line for line in lines if line["status"] == "failed"]
         self.summary.done += len(lines) - len(failures)
@@ -404,10 +411,10 @@ def _true_label(true_labels: Any, image_id: str, position: int) -> int | None:
     return None if label is None else int(label)
 
 
-def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], seed: Any,
+def _check_arguments(model: Any, methods: list[str], params: dict[str, dict[str, Any]], seed: Any,
                      explain_kwargs: dict[str, Any]) -> None:
     """Refuse, before any image runs (and before ``run.json`` records them), what would make every image
-    fail: a bad seed, targets, method parameters, model options (labels, device, output, ...)."""
+    fail: a bad seed, method parameters, model options (labels, device, output, ...), a model no adapter takes."""
     stray = sorted(set(params) - set(methods))
     if stray:
         raise InputError(f"params given for {stray}, which are not among methods {methods}")
@@ -418,4 +425,60 @@ def _check_arguments(methods: list[str], params: dict[str, dict[str, Any]], seed
         raise InputError(f"explain_many got unknown argument(s) {unknown}; it passes on {sorted(accepted)}")
     check_seed(seed)
     check_params(params, methods)
-    ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
+    options = ModelOptions(**{k: explain_kwargs[k] for k in _MODEL_OPTIONS if k in explain_kwargs})
+    adapt(model, options)  # a model of no known kind, or a device it cannot use, fails here, not on every image
+
+
+def _check_settings_size(fingerprint: Mapping[str, Any]) -> None:
+    """Refuse, before the run directory is touched, a run whose description would be too long for ``run.json``'s
+    reader (:data:`~xaihub.run.run_directory.MAX_SETTINGS_BYTES`): a resume could not read it back."""
+    size = len(json.dumps(fingerprint, indent=1, default=_jsonable).encode())
+    if size > MAX_SETTINGS_BYTES:
+        largest = sorted(fingerprint, key=lambda name: len(json.dumps(fingerprint[name], default=_jsonable)),
+                         reverse=True)[:2]
+        raise InputError(f"this run's description (run.json) would take {size} bytes, over the {MAX_SETTINGS_BYTES} "
+                         f"a resume reads; its largest parts: {', '.join(largest)} (shorten them; arrays are recorded by their "
+                         "SHA-256 alone)")
+
+
+MESSAGE_CHARS = 16_384
+"""The longest failure message an index line keeps (the rest is cut, saying how much)."""
+
+
+def _line_bytes(line: Mapping[str, Any]) -> int:
+    """The bytes ``line`` takes in ``index.jsonl``, as :meth:`RunDirectory.append_index` writes it."""
+    return len(json.dumps(line, default=_jsonable).encode()) + 1
+
+
+def _readable(line: dict[str, Any]) -> dict[str, Any]:
+    """``line`` as it can be written and read back: the index reader skips a line over
+    :data:`~xaihub.run.run_directory.MAX_LINE_BYTES`, so the writer never writes one.
+
+    A long failure message is cut to :data:`MESSAGE_CHARS`; a line still too long (huge extras or a huge
+    label) becomes a failure of its (image, method, target) that names the largest fields. A line that
+    cannot fit even then (an image id or method name of about a megabyte) stops the run with an
+    :class:`InputError`, before anything unreadable is written.
+    """
+    if _line_bytes(line) <= MAX_LINE_BYTES:
+        return line
+    fitted = dict(line)
+    message = fitted.get("message")
+    if isinstance(message, str) and len(message) > MESSAGE_CHARS:
+        fitted["message"] = f"{message[:MESSAGE_CHARS]}... ({len(message) - MESSAGE_CHARS} more characters cut)"
+        if _line_bytes(fitted) <= MAX_LINE_BYTES:
+            return fitted
+    size = _line_bytes(fitted)
+    largest = sorted((name for name, value in fitted.items() if value is not None),
+                     key=lambda name: _line_bytes({name: fitted[name]}), reverse=True)[:2]
+    failure = record(image=line.get("image"), method=line.get("method"), target=line.get("target"),
+                     targets=line.get("targets"), status="failed", error="InputError", seconds=line.get("seconds"),
+                     image_sha256=line.get("image_sha256"), true_label=line.get("true_label"),
+                     predicted=line.get("predicted"),
+                     message=f"its index line would take {size} bytes, over the {MAX_LINE_BYTES} bytes the index "
+                             f"reader takes; its largest fields: {', '.join(largest)} (shorten them: extras, labels "
+                             f"or the image id)")
+    if _line_bytes(failure) > MAX_LINE_BYTES:
+        raise InputError(f"an index line of image id {str(line.get('image'))[:60]!r}... / method "
+                         f"{str(line.get('method'))[:60]!r} cannot fit in {MAX_LINE_BYTES} bytes: the image id "
+                         "or the method name is too long")
+    return failure

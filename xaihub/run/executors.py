@@ -82,10 +82,7 @@ class DaskExecutor:
         try:
             shared_model = self.client.scatter(model, broadcast=True, hash=False)
         except Exception as exc:
-            raise InputError(
-                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); pass a picklable "
-                "model: a torch module, or a function defined at module level in an importable module"
-            ) from exc
+            raise InputError(unshippable(model, exc)) from exc
         window = max(2, 2 * sum(self.client.nthreads().values()))
         tasks = iter(tasks)
         submitted: dict[Any, ImageTask] = {}
@@ -122,9 +119,10 @@ class DaskExecutor:
 
 
 def check_shippable(model: Any, executor: Any) -> None:
-    """Refuse, before a cluster starts or any work is done, a model that a Dask executor cannot ship to
-    its workers (a TorchScript module, a closure over a lock, ...)."""
-    if executor is None or executor == "in-process":
+    """Refuse, before a local cluster starts (``executor="dask"``) or any work is done, a model that cannot be
+    pickled to its worker processes (a TorchScript module, a callable holding a lock, ...). A given
+    ``Client`` is left to try: its cluster may run threads in this process, which need no pickling."""
+    if executor != "dask":
         return
     import pickle
 
@@ -132,7 +130,7 @@ def check_shippable(model: Any, executor: Any) -> None:
         pickle.dumps(model)
         return
     except Exception as exc:  # pickle raises many kinds for objects it cannot serialise
-        plain = exc
+        failure = exc
     try:
         import cloudpickle
 
@@ -140,17 +138,20 @@ def check_shippable(model: Any, executor: Any) -> None:
     except ImportError:
         pass
     except Exception as exc:
-        plain = exc
+        failure = exc
     else:
         return
-    scripted = "torch.jit" in f"{type(model).__module__}.{type(model).__qualname__}" or "ScriptModule" in type(
-        model).__name__
-    hint = "a TorchScript module cannot be pickled: " if scripted else ""
-    raise InputError(
-        f"executor={executor!r} ships the model to worker processes, and it cannot be pickled "
-        f"({type(plain).__name__}: {plain}); {hint}pass a plain torch.nn.Module (or a function defined at module "
-        "level in an importable module), or run in this process with executor=None"
-    ) from plain
+    raise InputError(unshippable(model, failure)) from failure
+
+
+def unshippable(model: Any, exc: BaseException) -> str:
+    """Why a model cannot go to Dask workers, and what to pass instead."""
+    named = f"{type(model).__module__}.{type(model).__qualname__}"
+    scripted = "torch.jit" in named or "ScriptModule" in named or "ScriptFunction" in named
+    return (f"cannot ship the model to the Dask workers: it cannot be pickled ({type(exc).__name__}: {exc}); "
+            + ("a TorchScript module cannot be pickled at all: " if scripted else "")
+            + "pass a plain torch.nn.Module (or a function defined at module level in an importable module), "
+            "or run in this process with executor=None")
 
 
 @contextlib.contextmanager

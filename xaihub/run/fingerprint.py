@@ -17,7 +17,6 @@ import inspect
 import math
 import os
 import re
-import stat
 import sys
 from typing import Any, Mapping, Sequence
 
@@ -25,6 +24,8 @@ import numpy as np
 
 from xaihub.core.errors import InputError
 
+MAX_HASHED_BYTES = 1 << 30
+"""Image files larger than this are not hashed (nor decodable within the images' pixel limit)."""
 COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "masks", "seed", "targets", "labels")
 """Fields of a fingerprint that must be equal for a resume; ``params`` are compared per method."""
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -157,21 +158,18 @@ def image_digest(image: Any) -> str | None:
 
 
 def _file_digest(path: str | os.PathLike) -> str | None:
+    """The sha256 of a regular file's bytes (opened without blocking, at most :data:`MAX_HASHED_BYTES`);
+    ``None`` for anything else, which the run reports when it reads the image."""
+    from xaihub.core.files import NotARegularFile, open_regular_file
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, ValueError):
+        with open_regular_file(path, max_bytes=MAX_HASHED_BYTES) as fh:
+            digest = hashlib.sha256()
+            while chunk := fh.read(2**20):
+                digest.update(chunk)
+            return digest.hexdigest()
+    except (OSError, ValueError, NotARegularFile):
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, 2**20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _array_record(array: np.ndarray) -> dict[str, Any]:

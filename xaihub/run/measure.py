@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 from xaihub.contracts.explainer import MAGNITUDE, READINGS, family_reading
 from xaihub.contracts.metric import explain_again
 from xaihub.core.errors import InputError, MethodUnavailableError, ValidationError
-from xaihub.core.maps import degenerate_reason
+from xaihub.core.maps import DegenerateMapError, degenerate_reason
 from xaihub.registry.plugins import get_method, get_metric, list_metrics
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ class MetricResult:
     forward_passes: int
     seconds: float
     error: BaseException | None = None
+    skipped: str | None = None
+    """Why the metric was not computed (a degenerate map): its values are then ``NaN``."""
 
 
 def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | str | None,
@@ -110,34 +112,47 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
 
     Each metric's forward passes are counted apart, and the adapter's count is left as it
     was, so they are never charged to the method. A metric that raises, or returns values it
-    did not declare, gives a result with ``error`` set; the others still run. A degenerate map (constant, all
-    zero, not finite: :func:`xaihub.core.maps.degenerate_reason`) gets no value, and the reason in its
-    ``extras["degenerate"]``.
+    did not declare, gives a result with ``error`` set; the others still run.
+
+    A degenerate map (:func:`~xaihub.core.maps.degenerate_reason`: constant, all zero, non-finite) is not
+    scored: every value of every metric is ``NaN``, ``explanation.extras["metric_skipped"]`` holds
+    ``{metric: reason}`` and ``explanation.extras["degenerate"]`` the reason. So does a metric that raises
+    :class:`~xaihub.core.maps.DegenerateMapError` (e.g. the randomisation check when the randomised model's map
+    is constant).
     """
-    degenerate = degenerate_reason(explanation.attribution)
-    if degenerate is not None:  # it orders no pixel before another: a metric would score its own tie-breaking
-        explanation.extras["degenerate"] = degenerate
-        return [MetricResult(name, {}, 0, 0.0) for name in requests]
     counted = model.forward_passes
     results = []
+    degenerate = degenerate_reason(explanation.attribution)
+    if degenerate:  # it orders no pixel before another: a metric would score its own tie-breaking
+        explanation.extras["degenerate"] = degenerate
     try:
         for name, params in requests.items():
             metric = get_metric(name).metric
+            unscored = {key: float("nan") for key in metric.lower_is_better}
+            if degenerate:
+                results.append(MetricResult(name, unscored, 0, 0.0, skipped=degenerate))
+                continue
             model.reset_count()
             start = time.perf_counter()
             rerun = {"rerun": rerun_method} if metric.reruns_method else {}
             given = {k: v for k, v in params.items() if k != READING}
+            values, error, skipped = {}, None, None
             try:
                 read, reading = read_as(explanation, params.get(READING, AUTO))
                 explanation.extras.setdefault("metric_readings", {})[name] = reading
                 values = _checked(name, metric.lower_is_better,
                                   metric.compute(model, read, seed=seed, **{**metric.defaults, **given}, **rerun))
-                error = None
+            except DegenerateMapError as exc:
+                values, skipped = unscored, str(exc)
             except Exception as exc:
-                values, error = {}, exc
-            results.append(MetricResult(name, values, model.forward_passes, time.perf_counter() - start, error))
+                error = exc
+            results.append(MetricResult(name, values, model.forward_passes, time.perf_counter() - start, error,
+                                        skipped))
     finally:
         model.forward_passes = counted
+    skipped_by = {result.metric: result.skipped for result in results if result.skipped}
+    if skipped_by:
+        explanation.extras["metric_skipped"] = {**explanation.extras.get("metric_skipped", {}), **skipped_by}
     return results
 
 

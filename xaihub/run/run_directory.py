@@ -246,6 +246,17 @@ def select_records(records: Iterable[dict[str, Any]], images: Iterable[str] | No
             if (images is None or line.get("image") in images) and (methods is None or line.get("method") in methods)]
 
 
+def accuracy(records: Iterable[dict[str, Any]]) -> tuple[float | None, int]:
+    """The model's top-1 accuracy over the images whose lines record both ``predicted`` and ``true_label``
+    (``explain_many(true_labels=...)``), and how many images that is; ``(None, 0)`` when none does. Each image
+    counts once, by its latest such line."""
+    by_image = {line.get("image"): (line["predicted"], line["true_label"]) for line in records
+                if _is_index(line.get("predicted")) and _is_index(line.get("true_label"))}
+    if not by_image:
+        return None, 0
+    return sum(predicted == true for predicted, true in by_image.values()) / len(by_image), len(by_image)
+
+
 def completed_pairs(directory: str | os.PathLike) -> dict[tuple[str, str], int]:
     """(image id, method) pairs whose results are all on disk and intact, with their number of targets."""
     return {pair: targets for pair, (targets, _digest) in completed_images(directory).items()}

@@ -10,12 +10,12 @@ passes; ``xaihub list`` and the plugin's README give them.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 
 from xaihub import InputError, Metric
+from xaihub.core.masks import check_mask, object_mask
 from xaihub.core.seeding import seeded_global_numpy
 from xaihub.metrics.faithfulness import importance_order
 from xaihub_quantus import repairs
@@ -248,8 +248,7 @@ class _Localisation(QuantusMetric):
     required = ("mask",)
 
     def check_params(self, params: Mapping[str, Any]) -> None:
-        if not _is_box(params["mask"]):
-            _boolean_mask(params["mask"])
+        check_mask(params["mask"])
 
     def options(self, params: Mapping[str, Any], model: "ModelAdapter", explanation: "Explanation",
                 seed: int) -> dict[str, Any]:
@@ -257,42 +256,6 @@ class _Localisation(QuantusMetric):
 
     def segmentation(self, params: Mapping[str, Any], shape: tuple[int, int]) -> np.ndarray | None:
         return object_mask(params["mask"], shape).astype(np.float32)[None, None]
-
-
-def object_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
-    """``mask`` (an ``H×W`` boolean array, or a box ``(top, left, bottom, right)`` in pixels, bottom and
-    right exclusive) as a boolean array of the image's ``shape``."""
-    if _is_box(mask):
-        top, left, bottom, right = (int(v) for v in mask)
-        if bottom > shape[0] or right > shape[1]:
-            raise InputError(f"box {tuple(mask)} reaches outside the {shape[0]}×{shape[1]} image")
-        array = np.zeros(shape, bool)
-        array[top:bottom, left:right] = True
-        return array
-    array = _boolean_mask(mask)
-    if array.shape != tuple(shape):
-        raise InputError(f"mask has shape {array.shape}, the image is {shape[0]}×{shape[1]}")
-    return array
-
-
-def _is_box(mask: Any) -> bool:
-    if not (isinstance(mask, (tuple, list)) and len(mask) == 4 and all(isinstance(v, numbers.Integral) for v in mask)):
-        return False
-    top, left, bottom, right = mask
-    if not (0 <= top < bottom and 0 <= left < right):
-        raise InputError(f"a box is (top, left, bottom, right) with 0 <= top < bottom and 0 <= left < right, "
-                         f"got {tuple(mask)}")
-    return True
-
-
-def _boolean_mask(mask: Any) -> np.ndarray:
-    array = np.asarray(mask)
-    if array.ndim != 2 or array.dtype != bool:
-        raise InputError(f"mask must be an H×W boolean array or a box (top, left, bottom, right), got "
-                         f"{type(mask).__name__} of shape {array.shape} and dtype {array.dtype}")
-    if not array.any():
-        raise InputError("mask is empty: mark the object's pixels True")
-    return array
 
 
 class PointingGame(_Localisation):
