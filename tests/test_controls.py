@@ -125,3 +125,21 @@ def test_superpixel_view_and_plot_are_public():
     assert figure.axes[1].get_title() == f"native.lime: {explanation.label or f'class {explanation.target}'}"
     limit = figure.axes[1].images[-1].get_clim()
     assert -limit[0] == limit[1] > 0  # symmetric: 0 is uncoloured
+
+
+def test_declared_forward_passes_are_the_counted_ones():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 3)).eval()
+    declared = [m.explainer for m in list_methods()
+                if m.explainer.expected_forward_passes(dict(m.explainer.defaults), 1) is not None]
+    runnable = [e for e in declared if e.requires.kind == "predictions" or "torch" in e.requires.frameworks]
+    assert {"lime.image", "captum.smoothgrad", "captum.gradient_shap"} <= {e.name for e in runnable}
+    for targets in ([0], [0, 2]):
+        result = xaihub.explain(net, IMAGE, methods=[e.name for e in runnable], targets=targets, samples=6)
+        assert not result.failures
+        for explainer in runnable:
+            params = result.get(explainer.name).params
+            assert result.forward_passes[explainer.name] == explainer.expected_forward_passes(params, len(targets))
+    assert "forward passes: 1000 per image for one target, with the defaults" in str(xaihub.describe("lime.image"))

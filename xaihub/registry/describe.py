@@ -92,7 +92,7 @@ def _forward_passes(explainer: Any) -> str:
     else how they scale."""
     estimate = explainer.expected_forward_passes(dict(explainer.defaults), 1)
     if estimate is not None:
-        return f"about {estimate} per image and target with the defaults"
+        return f"{estimate} per image for one target, with the defaults"
     if explainer.samples_parameter is not None:
         return f"not declared; they grow with {explainer.samples_parameter}"
     return "not declared"

@@ -109,6 +109,10 @@ class GradientShap(InputAttribution):
     constraints = {"n_samples": Integer(1, 100_000), "stdevs": Real(0, 1e6), "baselines": Choice(*DISTRIBUTIONS),
                    "n_baselines": Integer(1, 256)}
 
+    def expected_forward_passes(self, params, targets):
+        """One gradient (a forward pass) per sample and target."""
+        return int(params["n_samples"]) * targets
+
     def attribute(self, model, image, inputs, targets, per_batch, seed, *, n_samples, stdevs, baselines: str,
                   n_baselines):
         from captum.attr import GradientShap as CaptumGradientShap

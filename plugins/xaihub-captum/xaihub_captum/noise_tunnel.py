@@ -25,6 +25,10 @@ class NoiseTunnelSaliency(InputAttribution):
     samples_parameter = "nt_samples"
     constraints = {"nt_samples": Integer(1, 100_000), "noise_level": Real(0, 10)}
 
+    def expected_forward_passes(self, params, targets):
+        """One gradient (a forward pass) per noisy copy and target."""
+        return int(params["nt_samples"]) * targets
+
     def attribute(self, model, image, inputs, targets, per_batch, seed, *, nt_samples, noise_level):
         import torch
         from captum.attr import NoiseTunnel, Saliency

@@ -40,6 +40,10 @@ class LimeImage(Explainer):
         **segmentation_constraints(),
     }
 
+    def expected_forward_passes(self, params, targets):
+        """lime scores ``num_samples`` perturbed images once for every target."""
+        return int(params["num_samples"])
+
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int, hide_color: int | None, kernel_width: float, **superpixels: Any
                 ) -> list[Explanation]:
