@@ -180,3 +180,22 @@ def test_image_and_images_are_mutually_exclusive(workdir, capsys):
     with pytest.raises(SystemExit) as exit_:
         compare("--model", f"{MODULE}:predict", "--image", "blue.png", "--images", "photos")
     assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_budget_and_samples_reach_explain_and_replace_the_default_budgets(workdir, capsys, monkeypatch):
+    from xaihub.registry.plugins import get_method
+
+    chosen, real = [], cli._compare_images
+    monkeypatch.setattr(cli, "_compare_images", lambda out, model, names, pixels, options: chosen.append(
+        options) or 0)
+    assert cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--samples", "30"]) == 0
+    [options] = chosen
+    assert options["samples"] == 30 and options["budget"] is None
+    assert all(get_method(m).explainer.samples_parameter is None for m in options["params"])  # no BUDGETS left
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--samples", "3",
+                  "--budget", "fast"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_compare_images", real)
+    assert compare("--model", f"{MODULE}:predict", "--image", "blue.png", "--budget", "fast", "--out", "f.html") == 0
+    assert "native.lime" in (workdir / "f.html").read_text(encoding="utf-8")
