@@ -211,6 +211,7 @@ def test_row_scale_report_labels_the_colour_scale_in_raw_units(tmp_path, compari
 def test_repr_html_is_the_section_with_scoped_styles(comparison):
     fragment = comparison._repr_html_()
     assert fragment.startswith("<div class='xaihub'><style>") and fragment.count("data-status=") == 8
+    assert "data-large-method" not in fragment  # no large view stored in notebooks
     styles = fragment.split("<style>")[1].split("</style>")[0]
     selectors = [s.strip() for rule in re.findall(r"([^{}]+)\{", styles) for s in rule.split(",")]
     assert len(selectors) > 10 and all(s.startswith(".xaihub") for s in selectors)

@@ -149,8 +149,10 @@ def write_page(path: str | os.PathLike, title: str, body: str) -> str:
 
 
 def notebook_html(comparison: "Comparison") -> str:
-    """The section of one comparison with its (scoped) styles, for Jupyter."""
-    return f"<div class='xaihub'><style>{_CSS}</style>{section.comparison_section(comparison)}</div>"
+    """The section of one comparison with its (scoped) styles, for Jupyter: without the large view, which a
+    notebook would store in every saved copy (``result.report(...)`` or ``explanation.plot()`` show maps large)."""
+    body = section.comparison_section(comparison, options=section.Options(large_maps=None))
+    return f"<div class='xaihub'><style>{_CSS}</style>{body}</div>"
 
 
 def summary_section(comparisons: Sequence["Comparison"]) -> str:
