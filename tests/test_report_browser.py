@@ -113,8 +113,9 @@ def test_many_methods_fit_the_window_in_wrapped_rows(chromium, tmp_path, registe
     page, errors = open_page(chromium, result.report(tmp_path / "many.html", sort_by="deletion"), width=1400)
     assert overflow(page) <= 0
     working = count + 2 - count // 15  # every 15th fake method fails
-    assert undecoded_images(page) == (2 * working + 5, [])  # maps, input, 2 colour scales, chart, agreement
-    maps = page.eval_on_selector_all("img.map", "els => els.map(e => e.getBoundingClientRect().width)")
+    # maps, input, 2 colour scales, chart, agreement; the large view's maps and 2 colour scales
+    assert undecoded_images(page) == (2 * working + 5 + 2 * working + 2, [])
+    maps = page.eval_on_selector_all("figure.card img.map", "els => els.map(e => e.getBoundingClientRect().width)")
     assert len(maps) == 2 * working and min(maps) >= 160
     tops = page.eval_on_selector_all("details.target-maps[data-target='0'] figure.card",
                                      "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
