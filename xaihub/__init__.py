@@ -76,6 +76,7 @@ from xaihub.core.explanation import Explanation
 from xaihub.core.preprocess import Preprocess
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.method_benchmark import BenchmarkResult, benchmark
+from xaihub.registry.describe import describe
 from xaihub.registry.plugins import (
     adapt,
     list_methods,
@@ -112,6 +113,7 @@ __all__ = [
     "benchmark",
     "dataset_report",
     "dataset_statistics",
+    "describe",
     "explain",
     "explain_many",
     "hookimpl",
