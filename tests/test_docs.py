@@ -1,8 +1,9 @@
-"""The documentation site (docs/): Sphinx builds it offline with warnings as errors, and the reference is generated
-from the code."""
+"""The documentation site (docs/): Sphinx builds it offline with warnings as errors, the reference is generated
+from the code, and the README's links lead to pages that exist."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+README = ROOT / "README.md"
 
 
 def _build(out: Path, *options: str) -> subprocess.CompletedProcess:
@@ -49,3 +51,14 @@ def test_the_site_builds_with_warnings_as_errors_and_renders_the_reference_from_
         for page in (DOCS / section).glob("*.md"):
             if page.stem != "index":
                 assert f'href="{page.stem}.html"' in index, f"{section}/{page.name} is not in its section's toctree"
+
+
+def test_the_readme_is_short_and_its_links_lead_to_files_that_exist():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert "docs/index.md" in local and "docs/_static/report.png" in local
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
+    assert (ROOT / "docs/_static/report.png").stat().st_size < 300_000
