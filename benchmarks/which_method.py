@@ -1,4 +1,4 @@
-"""Which method? The README's table: ``xaihub.benchmark`` on the shipped real model and photos.
+"""Which method? The table of docs/explanation/which-method.md: ``xaihub.benchmark`` on the shipped real model and photos.
 
 EfficientNet-Lite0 (``xaihub.pretrained``, torch) explains its top class on ``--images`` photos (scikit-image's,
 whole and cropped: the set of ``benchmarks/adaptive.py``), through ``xaihub.benchmark`` with its defaults: one
