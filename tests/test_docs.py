@@ -1,5 +1,5 @@
 """The documentation site (docs/): Sphinx builds it offline with warnings as errors, the reference is generated
-from the code, and the README's links lead to pages that exist."""
+from the code, the README's links lead to pages that exist, and the tutorials' notebooks run (slow)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
+TUTORIALS = sorted(p.stem for p in (DOCS / "tutorials").glob("*.md") if p.stem != "index")
 
 
 def _build(out: Path, *options: str) -> subprocess.CompletedProcess:
@@ -51,6 +52,17 @@ def test_the_site_builds_with_warnings_as_errors_and_renders_the_reference_from_
         for page in (DOCS / section).glob("*.md"):
             if page.stem != "index":
                 assert f'href="{page.stem}.html"' in index, f"{section}/{page.name} is not in its section's toctree"
+
+
+@pytest.mark.slow
+def test_the_tutorials_run_and_show_their_results(tmp_path):
+    _build(tmp_path, "-D", f"nb_execution_cache_path={tmp_path / 'cache'}")
+    assert "espresso" in _page(tmp_path, "tutorials/quickstart")
+    for name in TUTORIALS:
+        page = _page(tmp_path, f"tutorials/{name}")
+        assert "cell_output" in page and "Traceback" not in page, name
+        assert "data:image/png;base64," in page or re.search(r'src="\.\./_images/[^"]+\.png"', page), name
+    assert "accuracy kept" in _page(tmp_path, "tutorials/digits-degradation")
 
 
 def test_the_readme_is_short_and_its_links_lead_to_files_that_exist():
