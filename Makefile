@@ -15,7 +15,7 @@ FRAMEWORKS := torch tensorflow-cpu
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install demo demo-all lint test test-slow test-all bench browser docs clean
+.PHONY: install demo demo-all lint test test-slow test-all test-py dist bench browser docs clean
 
 install: $(STAMP)
 
@@ -52,6 +52,19 @@ test-slow: install browser
 test-all: install browser lint
 	$(PY) -m pytest --durations=15
 
+# Wheels of the core and of every plugin into dist/, which the core's extras name at the same version:
+# pip install --find-links dist "xaihub[captum,imagenet]" (docs/howto/install.md). Built with .venv's setuptools,
+# after removing the build/ folders (setuptools would ship a module deleted since the last build).
+dist: install
+	rm -rf dist build $(addsuffix build,$(PLUGINS))
+	$(PY) -m pip wheel --disable-pip-version-check -q --no-deps --no-build-isolation -w dist . $(PLUGINS)
+
+# The wheels installed into a fresh virtual environment of another Python, and a short explain there without
+# torch (tests/test_wheels.py; `make test-slow` runs 3.13): `make test-py PY_VERSION=3.12`. 3.11 adds the quickstart.
+PY_VERSION ?= 3.12
+test-py: install
+	XAIHUB_TEST_PYTHONS=$(PY_VERSION) $(PY) -m pytest tests/test_wheels.py -m slow -k "py$(subst .,,$(PY_VERSION))" --durations=5
+
 # The real model against the forward bound, and memory; `make bench ARGS="--methods all"` times every method.
 bench: install
 	$(PY) benchmarks/real_model.py $(ARGS)
@@ -62,4 +75,4 @@ docs: install
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache docs/_build
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache dist docs/_build

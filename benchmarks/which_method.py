@@ -1,12 +1,12 @@
-"""Which method? The table of docs/explanation/which-method.md: ``xaihub.benchmark`` on the shipped real model and photos.
+"""Which method? The verdict table of docs/explanation/which-method.md: ``xaihub.benchmark`` on the shipped real model.
 
 EfficientNet-Lite0 (``xaihub.pretrained``, torch) explains its top class on ``--images`` photos (scikit-image's,
-whole and cropped: the set of ``benchmarks/adaptive.py``), through ``xaihub.benchmark`` with its defaults: one
-method per family, the baselines, SRG with pixel deletion and insertion beside it, and the randomisation
-sanity check, at the benchmark's sample budgets. It writes the dataset report and prints a Markdown table:
-per method, the mean SRG with its 95% bootstrap interval, MoRF and LeRF AUCs, pixel deletion and insertion,
-how often the sanity check flags it, seconds per image, and the recommendation's verdict; then how many
-methods beat ``baseline.noise`` on each metric (the metric's discrimination).
+whole and cropped: the set of ``benchmarks/adaptive.py``), through ``xaihub.benchmark``: one method per family, the
+controls (``baseline.noise``, ``baseline.centre``, ``baseline.edges`` when installed), the metrics of ``--metrics``
+and the reliability check on three of the photos, at the benchmark's sample budgets. It writes the dataset report and
+prints the verdict as Markdown: per method, its aggregated rank over the criteria with the bootstrap interval, its
+chance of being best, its rank on each criterion, SRG with its interval, seconds per image and the gate it stopped
+at; then each metric's resilience and reactivity on the model, and the verdict's sentences.
 
 ``--implementations`` runs every installed implementation of each family instead and adds SRG per second, the
 measure :data:`xaihub.method_benchmark.CHOICES` orders each family's implementations by.
@@ -28,15 +28,11 @@ from xaihub.evaluation.ranking import bootstrap_interval
 from xaihub.evaluation.recommendation import Recommendation
 from xaihub.method_benchmark import BASELINES, CHOICES, SANITY_METRIC, can_explain, default_methods
 from xaihub.registry.plugins import get_method
-from xaihub.report.tables import beats_noise
 from xaihub.run.run_directory import current_records, read_index
 
 sys.path.insert(0, os.path.dirname(__file__))
 from adaptive import photos  # noqa: E402  (benchmarks/, the script's folder)
 from real_model import machine  # noqa: E402
-
-METRICS = ("srg", "srg_morf", "srg_lerf", "deletion", "insertion")
-FLAG = "sanity.randomization.flagged"
 
 
 def chosen_photos(count: int) -> dict[str, object]:
@@ -60,52 +56,60 @@ def seconds_per_image(lines: list[dict]) -> dict[str, float]:
     return {method: sum(spent) / len(spent) for method, spent in seconds.items()}
 
 
-def rows(lines: list[dict], methods: list[str], recommendation: Recommendation | None
-         ) -> list[str]:
-    """The Markdown table, best SRG first, baselines last."""
-    values = {metric: per_image(lines, metric) for metric in (*METRICS, FLAG)}
+def rows(lines: list[dict], methods: list[str], recommendation: Recommendation | None) -> list[str]:
+    """The Markdown scorecard: per method, its aggregated rank with the bootstrap interval, its chance of being
+    best, its rank on each criterion, SRG (the primary faithfulness value) with its interval, seconds per image and
+    the gate the verdict stopped it at; ranked methods first, best first."""
+    if recommendation is None or recommendation.aggregation is None:
+        return ["No verdict: no faithfulness metric was computed."]
+    aggregation = recommendation.aggregation
+    criteria = list(aggregation.criterion_ranks)
+    srg = per_image(lines, "srg")
     seconds = seconds_per_image(lines)
-    srg = {m: mean(values["srg"].get(m, {})) for m in methods}
-    order = sorted(methods, key=lambda m: (m in BASELINES, -srg[m] if not math.isnan(srg[m]) else math.inf))
-    sanity = bool(values[FLAG])  # without the sanity check the verdict is only the baselines'
-    table = ["| method | family | SRG ↑ [95% CI] | MoRF ↓ | LeRF ↑ | deletion ↓ | insertion ↑ | "
-             + ("sanity flagged | s / image | verdict |" if sanity else "s / image | on mean SRG |"),
-             "|---|---|---|---|---|---|---|---|---|" + ("---|" if sanity else "")]
+    order = list(aggregation.overall) + [m for m in methods if m not in aggregation.overall]
+    table = ["| method | family | aggregated rank [95% CI] | P(best) | "
+             + " | ".join(f"{c} rank" for c in criteria) + " | SRG ↑ [95% CI] | s / image | verdict |",
+             "|---|---|---|---|" + "---|" * len(criteria) + "---|---|---|"]
     for method in order:
-        scores = list(values["srg"].get(method, {}).values())
+        rank = aggregation.overall.get(method)
+        cells = [str(rank) if rank else "–", f"{rank.p_best:.0%}" if rank and not math.isnan(rank.p_best) else "–"]
+        cells += [f"{aggregation.criterion_ranks[c][method]:.2f}" if method in aggregation.criterion_ranks[c]
+                  else "–" for c in criteria]
+        scores = list(srg.get(method, {}).values())
         interval = bootstrap_interval(scores) if scores else None
-        cells = [f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else "–"]
-        cells += [f"{mean(values[k].get(method, {})):.3f}" if values[k].get(method) else "–" for k in METRICS[1:]]
-        flagged = values[FLAG].get(method)
-        if sanity:
-            cells.append(f"{mean(flagged):.0%}" if flagged else "–")
+        cells.append(f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]" if interval else "–")
         cells.append(f"{seconds[method]:.2f}" if method in seconds else "–")
-        cells.append(verdict(method, recommendation, sanity))
+        cells.append(verdict(method, recommendation))
         family = get_method(method).explainer.family or "–"
         table.append(f"| `{method}` | {family} | " + " | ".join(cells) + " |")
-    table.append("| *beat `baseline.noise`* | | " + " | ".join(
-        beaten(values[k], [m for m in methods if m not in BASELINES], k) for k in METRICS) + " | | |"
-        + (" |" if sanity else ""))
     return table
 
 
-def beaten(values: dict[str, dict[str, float]], methods: list[str], metric: str) -> str:
-    """The reports' discrimination count (:func:`xaihub.report.tables.beats_noise`) over the images' means."""
-    beating, compared = beats_noise(methods, {m: {metric: mean(v)} for m, v in values.items()}, metric)
-    return f"{beating}/{compared}" if compared else "–"
+def reliability_rows(recommendation: Recommendation | None) -> list[str]:
+    """Each checked metric value's resilience and reactivity on the model, as a Markdown table."""
+    if recommendation is None or not recommendation.reliability:
+        return []
+    table = ["| metric | resilience | reactivity | reliable here |", "|---|---|---|---|"]
+    for name, found in recommendation.reliability.items():
+        table.append(f"| `{name}` | {found.resilience:.2f} | {found.reactivity:.2f} | "
+                     f"{'yes' if found.reliable else 'no: ' + found.reason} |")
+    return table
 
 
-def verdict(method: str, recommendation: Recommendation | None, sanity: bool) -> str:
-    if recommendation is None:
-        return "–"
-    if method in BASELINES:
-        return "baseline"
+def verdict(method: str, recommendation: Recommendation) -> str:
+    if method in recommendation.controls:
+        return "control"
     if method in recommendation.recommended:
-        return f"recommended #{recommendation.recommended.index(method) + 1}" if sanity else "beats the baselines"
+        word = "best supported" if recommendation.missing else "recommended"
+        return f"{word} #{recommendation.recommended.index(method) + 1}"
     if method in recommendation.fails_sanity:
-        return "fails sanity"
+        return "fails randomisation"
     if method in recommendation.below_baselines:
-        return "≤ baseline"
+        return f"≤ {recommendation.baseline}"
+    if method in recommendation.degenerate:
+        return "degenerate: " + recommendation.degenerate[method]
+    if method in recommendation.uncovered:
+        return "not compared"
     return "–"
 
 
@@ -132,11 +136,21 @@ def per_second(lines: list[dict], methods: list[str]) -> list[str]:
     return table
 
 
+def reliability(spec: str) -> dict[str, int] | bool:
+    """``"images,draws"`` as benchmark's ``reliability=``; ``"0"``: no check."""
+    numbers = [int(part) for part in spec.split(",") if part]
+    if not numbers or numbers[0] == 0:
+        return False
+    return {"images": numbers[0], **({"draws": numbers[1]} if len(numbers) > 1 else {})}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--implementations", action="store_true", help="every implementation of every family")
-    parser.add_argument("--metrics", default="srg,deletion,insertion,sanity.randomization",
+    parser.add_argument("--reliability", default="2,1", help="images,draws of the metrics' reliability check "
+                        "(default: %(default)s; 0 skips it)")
+    parser.add_argument("--metrics", default="srg,quantus.road,deletion,sanity.randomization",
                         help="comma-separated metrics (default: %(default)s; --implementations leaves out the sanity "
                              "check)")
     parser.add_argument("--out", default="runs/which-method")
@@ -150,14 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     adapter = adapt(pretrained.model, ModelOptions(preprocess=pretrained.preprocess, labels=pretrained.labels))
     first = next(iter(images.values()))
     adapter.predict(first[None])
-    methods = implementations(adapter, first) if args.implementations else default_methods(adapter, first)
+    methods = implementations(adapter, first) if args.implementations else default_methods(adapter, first, controls=True)
     metrics = [m for m in args.metrics.split(",") if m and not (args.implementations and m == SANITY_METRIC)]
     result = xaihub.benchmark(pretrained.model, images, out=args.out, methods=methods, metrics=metrics,
                               preprocess=pretrained.preprocess, labels=pretrained.labels,
-                              report=os.path.join(args.out, "report.html"), progress=True)
+                              report=os.path.join(args.out, "report.html"), progress=True,
+                              reliability=reliability(args.reliability))
     lines = current_records(read_index(args.out))
     print(f"EfficientNet-Lite0 (torch), {len(images)} photos, {datetime.date.today()}, {machine('cpu')}\n")
     print("\n".join(rows(lines, methods, result.recommendation)))
+    print("\n" + "\n".join(reliability_rows(result.recommendation)))
     if args.implementations:
         print("\n" + "\n".join(per_second(lines, methods)))
     print("\n" + "\n".join(result.recommendation.lines() if result.recommendation else []))

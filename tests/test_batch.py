@@ -148,7 +148,7 @@ def test_a_rerun_with_other_settings_is_refused_but_new_methods_are_added(tmp_pa
     settings = json.loads((tmp_path / "run.json").read_text())
     assert settings == {"seed": 0, "targets": "top-2", "params": {"native.lime": {"num_samples": 20}},
                         "model": {"callable": "toy_models.channel_means"}, "preprocess": None, "output": "auto",
-                        "metrics": [], "masks": None}
+                        "metrics": [], "masks": None, "labels": None}
     run(IMAGES[:1], tmp_path, methods=["native.lime", "native.kernelshap"],
         params={**LIME, "native.kernelshap": {"num_samples": 20}})
     assert set(json.loads((tmp_path / "run.json").read_text())["params"]) == {"native.lime", "native.kernelshap"}
@@ -212,3 +212,53 @@ def test_dataset_statistics_summarise_the_index(tmp_path):
     assert timing[0].split()[:2] == ["method", "images"] and timing[1].split()[:4] == ["native.lime", "5", "10", "0"]
     with pytest.raises(InputError, match="no index.jsonl"):
         xaihub.dataset_statistics(tmp_path / "explanations")
+
+
+def test_one_target_per_image_from_a_mapping_or_the_true_labels_and_the_accuracy(tmp_path):
+    true = [int(image.mean(axis=(0, 1)).argmax()) for image in IMAGES[:4]]  # what channel_means predicts
+    true[0] = (true[0] + 1) % 3  # one image the model gets wrong
+    summary = xaihub.explain_many(channel_means, IMAGES[:4], ["native.lime"], "true_labels", out=tmp_path / "true",
+                                  params=LIME, true_labels=true)
+    lines = {line["image"]: line for line in read_index(tmp_path / "true")}
+    assert [lines[str(k)]["target"] for k in range(4)] == true  # each image explained for its own true class
+    assert [lines[str(k)]["true_label"] for k in range(4)] == true
+    assert summary.accuracy == pytest.approx(0.75) and summary.accuracy_images == 4
+    assert "accuracy (top-1 vs true label): 0.750 over 4 images" in str(summary)
+    again = xaihub.explain_many(channel_means, IMAGES[:4], ["native.lime"], "true_labels", out=tmp_path / "true",
+                                params=LIME, true_labels=true)
+    assert again.skipped == 4 and again.accuracy == pytest.approx(0.75)  # read back from the index
+    summary = xaihub.explain_many(channel_means, IMAGES[:3], ["native.lime"], {"0": 2, "1": [0, 1]},
+                                  out=tmp_path / "mapping", params=LIME)
+    lines = read_index(tmp_path / "mapping")
+    assert [(line["image"], line["target"], line["status"]) for line in lines] == [
+        ("0", 2, "ok"), ("1", 0, "ok"), ("1", 1, "ok"), ("2", None, "failed")]
+    assert "no target given for image '2'" in lines[-1]["message"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"targets": "true_labels"}, "pass true_labels= too"),
+    ({"true_labels": [0, -1]}, "true_labels must be class indices"),
+    ({"true_labels": "cat"}, "true_labels must map image ids"),
+    ({"true_labels": [0]}, "1 true_labels given for 2 images"),
+    ({"targets": {"0": "top-x"}}, "targets of image '0': targets string must look like 'top-5'"),
+    ({"targets": [0, 1.5]}, "target 1.5 is not a class index"),
+    ({"seed": -1}, "seed must be an int"),
+    ({"params": {"native.lime": {"num_samples": -3}}}, "num_samples"),
+    ({"labels": "rgb"}, "labels must be a sequence"),
+    ({"device": 0}, "device must be a string"),
+])
+def test_a_bad_setting_is_refused_before_run_json_records_it(tmp_path, kwargs, message):
+    kwargs = {"targets": 0, "params": LIME, **kwargs}
+    with pytest.raises(InputError, match=message):
+        xaihub.explain_many(channel_means, IMAGES[:2], ["native.lime"], out=tmp_path, **kwargs)
+    assert not (tmp_path / "run.json").exists() and not (tmp_path / "index.jsonl").exists()
+    assert xaihub.explain_many(channel_means, IMAGES[:2], ["native.lime"], 0, out=tmp_path, params=LIME).done == 2
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script, which is what it refuses
+def test_a_model_dask_cannot_ship_is_refused_before_a_cluster_starts(tmp_path):
+    torch = pytest.importorskip("torch")
+    scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16 * 3, 3)))
+    with pytest.raises(InputError, match="cannot ship the model to the Dask workers: .*TorchScript.*executor=None"):
+        xaihub.explain_many(scripted, IMAGES[:1], ["native.lime"], out=tmp_path, executor="dask", params=LIME)
+    assert not (tmp_path / "run.json").exists()

@@ -70,3 +70,26 @@ def test_comparison_save_writes_one_loadable_file_per_explanation(tmp_path):
     loaded = Explanation.load(paths[1])
     np.testing.assert_array_equal(loaded.attribution, result.explanations[1].attribution)
     assert loaded.params["num_samples"] == 10
+
+
+@pytest.mark.parametrize("values, reason", [
+    (np.zeros((4, 4)), "all-zero map"), (np.full((4, 4), -2.0), "constant map (every pixel -2)"),
+    (np.full((4, 4), 1.0) + np.eye(4) * 1e-9, "constant map (every pixel 1)"),
+    (np.where(np.eye(4) > 0, np.nan, 1.0), "non-finite values (4 of 16 pixels)"),
+    (np.eye(4) * 1e-12, None), (np.arange(16.0).reshape(4, 4), None)])
+def test_a_degenerate_map_is_named(values, reason):
+    assert Explanation(0, values.astype(np.float64)).degenerate == reason
+    assert (f"degenerate: {reason}" in Explanation(0, values).cautions) == (reason is not None)
+
+
+def test_cautions_name_an_unmet_stopping_rule_and_an_unsettled_top_k():
+    usable = np.arange(16.0).reshape(4, 4)
+    settled = Explanation(0, usable, extras={"stability": {"top": 4, "rule_met": True,
+                                                           "bootstrap_top_agreement": [0.95, 0.9]}})
+    assert settled.cautions == []
+    unsettled = Explanation(0, usable, extras={"stability": {"top": 4, "rule_met": False,
+                                                             "bootstrap_top_agreement": [0.9, 0.0]}})
+    assert unsettled.cautions == ["stopping rule not met (the sample ceiling was reached)",
+                                  "top-4 unsettled (bootstrap agreement 0.00, lowest over the call's targets)"]
+    skipped = Explanation(0, usable, extras={"metric_skipped": {"sanity.randomization": "the randomised map is x"}})
+    assert skipped.cautions == ["metrics skipped: sanity.randomization (the randomised map is x)"]

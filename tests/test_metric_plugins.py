@@ -97,7 +97,7 @@ def test_metric_parameters_are_checked_before_any_method_runs(registered, mass):
         xaihub.explain(region_model(REGION), IMAGE, methods=[spy], metrics=[mass])
     with pytest.raises(InputError, match="box is"):
         xaihub.explain(region_model(REGION), IMAGE, methods=[spy], metrics={mass: {"box": (1, 2)}})
-    with pytest.raises(InputError, match=r"unknown parameter\(s\) \['colour'\]; it accepts \['box', 'passes'\]"):
+    with pytest.raises(InputError, match=r"unknown parameter\(s\) \['colour'\]; it accepts \['box', 'passes', 'reading'\]"):
         xaihub.explain(region_model(REGION), IMAGE, methods=[spy], metrics={mass: {"box": (0, 0, 1, 1),
                                                                                   "colour": 1}})
     assert calls == []

@@ -114,7 +114,7 @@ def test_builtin_metric_parameters(fixed):
     ({"deletion": {"steps": 0}}, "steps must be a positive int"),
     ({"insertion": {"sigma": -1}}, "sigma must be a positive"),
     ({"degradation": {"keep_fraction": 1.5}}, r"keep_fraction must lie in \(0, 1\]"),
-    ({"deletion": {"step": 5}}, r"unknown parameter\(s\) \['step'\]; it accepts \['steps'\]"),
+    ({"deletion": {"step": 5}}, r"unknown parameter\(s\) \['step'\]; it accepts \['reading', 'steps'\]"),
     (["deletion", {"name": "insertion"}], "list of names or a"),
 ])
 def test_bad_metric_parameters_are_refused_before_any_method_runs(registered, metrics, message):
@@ -173,8 +173,10 @@ def test_a_failing_metric_is_recorded_and_the_explanation_kept(fixed):
     good = fixed("test.good", REGION)
     result = xaihub.explain(refuses_black_images, IMAGE, methods=[good], targets=0,
                             metrics=["deletion", "degradation"])
-    assert set(result.get(good).metrics) == {"degradation", "degradation_top1"}  # the other metric still ran
-    [failure] = result.failures
-    assert (failure.method, failure.target, failure.error) == (good, 0, "ModelError")
-    assert "the model raised RuntimeError" in failure.message
-    assert "metric deletion failed" in failure.message and "black image" in failure.message
+    explanation = result.get(good)
+    assert set(explanation.metrics) == {"degradation", "degradation_top1"}  # the other metric still ran
+    assert result.failures == []  # the explanation is kept: its metric's failure is recorded beside it
+    reason = explanation.extras["metric_failures"]["deletion"]
+    assert reason.startswith("ModelError: ") and "the model raised RuntimeError" in reason and "black image" in reason
+    assert any("metric deletion failed" in note and "black image" in note for note in result.notes)
+    assert "metric deletion FAILED: ModelError" in result.summary()

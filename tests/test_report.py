@@ -147,10 +147,11 @@ def test_tables_follow_sort_by(tmp_path, comparison):
 
 
 class Signal(Fake):
-    """The map is the target's channel (right for linear_model), or its negative (the worst possible order)."""
+    """The map is the target's channel (right for linear_model), or its negative (the worst possible order when
+    read signed, as an occlusion map is)."""
 
     def __init__(self, name, sign):
-        super().__init__(name, "saliency")
+        super().__init__(name, "occlusion")  # read signed: the inverted map stays inverted
         self.sign = sign
 
     def explain(self, model, image, targets, *, seed):

@@ -210,12 +210,12 @@ def _input_files(args: argparse.Namespace) -> list[str]:
 def _refuse_overwriting(out: str, run_dir: str | None, inputs: list[str]) -> None:
     """xaihub never writes over what it reads: the report and the run directory may not be (or,
     for the run directory's own files, contain) an input, hard links included."""
-    from xaihub.core.files import check_directory
+    from xaihub.core.files import check_destination
     from xaihub.run.run_directory import managed_path
 
     if os.path.isdir(out):
         raise InputError(f"--out {out!r} is a directory; name the HTML file to write")
-    check_directory(out)
+    check_destination(out)  # a missing folder, a FIFO or a device there is refused before any work
     for source in inputs:
         if _same_file(out, source):
             raise InputError(f"--out {out!r} is the input {source!r}; xaihub never writes over its inputs")

@@ -9,27 +9,34 @@ Wilcoxon tests and the recommendation (:mod:`xaihub.evaluation.recommendation`).
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from xaihub.core.errors import InputError, MethodUnavailableError, XaihubError
-from xaihub.core.files import atomic_output
+from xaihub.core.files import atomic_output, check_destination
 from xaihub.core.image_sources import image_source
 from xaihub.core.images import to_rgb_uint8
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.evaluation.recommendation import Recommendation, recommend
+from xaihub.evaluation.reliability import reliability_of_run, save_reliability
 from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.registry.plugins import adapt, get_metric, list_methods
 from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
-from xaihub.run.run_directory import current_records, read_index
+from xaihub.run.measure import check_metrics
+from xaihub.run.run_directory import current_records, read_index, select_records
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""
+CONTROLS = ("baseline.edges",)
+"""Image-only controls (family ``"baseline"``, so reports and the recommendation treat them as references) a
+benchmark adds when it computes metrics: an edge map passes faithfulness metrics surprisingly often and must fail
+randomisation; a method that does no better shows the image, not the model. ``controls=False`` leaves them out."""
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "saliency": ("captum.saliency", "gradients.saliency", "xplique.saliency"),
@@ -111,6 +118,12 @@ class BenchmarkResult:
     """The dataset report's path, when one was asked for."""
     run_dir: str
 
+    @property
+    def accuracy(self) -> float | None:
+        """With ``true_labels``: the model's top-1 accuracy over this call's labelled images (see
+        :attr:`BatchSummary.accuracy`)."""
+        return self.summary.accuracy
+
     def __str__(self) -> str:
         said = (self.recommendation.lines() if self.recommendation is not None
                 else ["No recommendation: no method has a value of a ranking metric."])
@@ -118,11 +131,13 @@ class BenchmarkResult:
         return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
 
 
-def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None) -> list[str]:
+def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None,
+                    controls: bool = False) -> list[str]:
     """One method per family (:data:`CHOICES`: the first installed one that can explain ``model`` — its
     ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`.
 
     :param families: only these families of :data:`CHOICES` (default: all).
+    :param controls: also the image-only :data:`CONTROLS` (``baseline.edges``), after the baselines.
     :raises InputError: for a family :data:`CHOICES` does not have.
     """
     unknown = sorted(set(families or ()) - set(CHOICES))
@@ -138,7 +153,8 @@ def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[s
             if explainer is not None and can_explain(explainer, model, image):
                 chosen.append(name)
                 break
-    return chosen + [b for b in BASELINES if b in registered]
+    references = BASELINES + (CONTROLS if controls else ())
+    return chosen + [b for b in references if b in registered]
 
 
 def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
@@ -167,6 +183,8 @@ def benchmark(
     resume: str = "check",
     model_id: str | None = None,
     progress: bool | None = None,
+    reliability: bool | Mapping[str, Any] = True,
+    controls: bool = True,
     **explain_kwargs: Any,
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
@@ -180,37 +198,82 @@ def benchmark(
     :param resume: as for :func:`xaihub.explain_many`.
     :param model_id: as for :func:`xaihub.explain_many`.
     :param progress: as for :func:`xaihub.explain_many`.
-    :param methods: default :func:`default_methods`: one per family and the baselines.
+    :param methods: default :func:`default_methods`: one per family and the baselines, and the image-only
+        :data:`CONTROLS` when metrics are computed and ``controls`` is true.
     :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
+    :param controls: add the :data:`CONTROLS` (an edge map) to the default methods when metrics are asked.
     :param masks: each image's object mask (see :func:`xaihub.explain_many`).
     :param report: where to write the dataset report (HTML), with its recommendation; ``None``: no report.
+        The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
+        whatever else ``out`` holds from earlier calls.
     :param params: per-method parameters, over the :data:`BUDGETS` of the methods that have one.
     :param preprocess: as for :func:`xaihub.explain`.
     :param labels: as for :func:`xaihub.explain`.
-    :param explain_kwargs: as for :func:`xaihub.explain`.
+    :param explain_kwargs: as for :func:`xaihub.explain`; ``true_labels`` (and ``targets="true_labels"`` or a
+        ``{image id: targets}`` mapping) as for :func:`xaihub.explain_many`: the result then has the model's
+        :attr:`BenchmarkResult.accuracy`.
+    :param reliability: check each metric's reliability on this model before it votes
+        (:mod:`xaihub.evaluation.reliability`, on a few images; a mapping sets ``images``, ``draws``, ``noise``);
+        ``False`` skips it, and the verdict says so.
     """
-    first = next(iter(image_source(images).items), None)
-    if first is None:
-        raise InputError("benchmark needs at least one image")
+    if report is not None:
+        if os.path.abspath(os.path.dirname(os.fspath(report))) == os.path.abspath(out):
+            os.makedirs(out, exist_ok=True)  # a report inside the run directory, which the run creates anyway
+        check_destination(report)  # a missing folder or a FIFO there is refused before any work
+    images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
                                         **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
-    image = to_rgb_uint8(first.image)
     adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
-    methods = list(methods) if methods is not None else default_methods(adapter, image)
     if metrics is None:
         metrics = default_metrics(adapter, masks is not None)
+    methods = (list(methods) if methods is not None
+               else default_methods(adapter, image, controls=controls and bool(metrics)))
     budgets = {m: {**BUDGETS.get(m, {}), **(params or {}).get(m, {})} for m in methods
                if m in BUDGETS or m in (params or {})}
     summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,
                            progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
                            preprocess=preprocess, labels=labels, **explain_kwargs)
+    lines = select_records(current_records(read_index(out)), summary.ids, methods)
+    checked = None
+    if reliability and metrics:
+        checked = reliability_of_run(adapter, out, lines, check_metrics(metrics, per_image=("mask",)), seed,
+                                     **(reliability if isinstance(reliability, Mapping) else {}))
+        save_reliability(out, checked)
+    notes = [] if _deterministic(adapter, image) else [
+        "The model is not deterministic: the same image gave different outputs twice (dropout or noise left on?); "
+        "every metric here carries that noise — put the model in evaluation mode."]
+    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})),
+                               reliability=checked, notes=notes)
     if report is not None:
         with atomic_output(report) as temporary:
-            dataset_report(out, temporary, title="xaihub benchmark")
-    lines = current_records(read_index(out))
-    recommendation = recommend(lines, baselines(sorted({str(line.get("method")) for line in lines})))
-    return BenchmarkResult(summary, dataset_statistics(out), recommendation,
+            dataset_report(out, temporary, title="xaihub benchmark", recommendation=recommendation)
+    statistics = dataset_statistics(out)
+    statistics.methods = {m: s for m, s in statistics.methods.items() if m in methods}
+    return BenchmarkResult(summary, statistics, recommendation,
                            os.fspath(report) if report is not None else None, os.fspath(out))
+
+
+def _first_readable(images: Any, ids: Any = None) -> tuple[Any, np.ndarray]:
+    """``images`` as it can still be read in full (an iterator is rebuilt from what was taken), and the first
+    image that can be read, to probe the model with: an unreadable one before it fails alone in the run.
+
+    :raises InputError: when there is no image, or none can be read (with the first one's reason).
+    """
+    iterator = isinstance(images, Iterator)
+    items = image_source(images, ids).items
+    taken: list[Any] = []
+    reason = None
+    for item in items:
+        taken.append(item.image)
+        try:
+            image = to_rgb_uint8(item.image)
+        except XaihubError as exc:
+            reason = reason or f"{item.id!r}: {exc}"
+            continue
+        return (itertools.chain(taken, images) if iterator else images), image
+    if not taken:
+        raise InputError("benchmark needs at least one image")
+    raise InputError(f"benchmark could read none of its {len(taken)} images; the first: {reason}")
 
 
 def can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
@@ -221,6 +284,12 @@ def can_explain(explainer: Any, model: ModelAdapter, image: np.ndarray) -> bool:
     except MethodUnavailableError:
         return False
     return True
+
+
+def _deterministic(model: ModelAdapter, image: np.ndarray) -> bool:
+    """Whether ``model`` gives ``image`` the same output twice."""
+    first, second = model.predict(image[None]), model.predict(image[None])
+    return bool(np.allclose(first, second, rtol=1e-5, atol=1e-6))
 
 
 def _metric_runs(name: str, model: ModelAdapter) -> bool:

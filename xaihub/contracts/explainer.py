@@ -49,6 +49,26 @@ FAMILIES = {
 """Names for what a method computes, so implementations of one method from different libraries
 are grouped and compared (:attr:`Explainer.family`). Plugins may use other names."""
 
+SIGNED = "signed"
+MAGNITUDE = "magnitude"
+READINGS = (SIGNED, MAGNITUDE)
+"""How a metric reads a map: ``"signed"`` (the larger the value, the more evidence *for* the target: negative
+values are evidence against it) or ``"magnitude"`` (``|map|``: large either way is important)."""
+MAGNITUDE_FAMILIES = frozenset({
+    "saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "vargrad", "squaregrad",
+    "expected_gradients", "deeplift", "deeplift_shap", "guided_backprop", "deconvolution", "guided_grad_cam", "lrp",
+})
+"""Families whose maps are meant to be read by their magnitude: pixel-level gradient and relevance maps, whose
+sign flips from pixel to pixel (Captum's and the papers' figures show ``|map|``); scoring them signed would call
+them worse than noise because positive and negative pixels of one region cancel. Every other family (CAMs,
+perturbation, LIME, SHAP over superpixels, RISE, baselines) is read signed: its positive values are the evidence
+for the target."""
+
+
+def family_reading(family: str | None) -> str:
+    """How a metric reads maps of ``family`` by default (:data:`MAGNITUDE` or :data:`SIGNED`)."""
+    return MAGNITUDE if family in MAGNITUDE_FAMILIES else SIGNED
+
 
 @dataclass(frozen=True)
 class Requirement:

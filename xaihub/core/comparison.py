@@ -152,14 +152,16 @@ class Comparison:
 
     def summary(self) -> str:
         """A plain-text table of methods, targets, scores, costs alone (and the part reused from another
-        method) and failures."""
+        method) and failures; an explanation's :attr:`~xaihub.Explanation.cautions` (a degenerate map, an unmet
+        stopping rule, an unsettled top-k, skipped metrics) in its status, and :meth:`cautions` below."""
         rows = [("method", "target", "label", "score", "seconds", "forward passes", "reused", "status")]
         for method in self.methods:
             reused = self._reused(method)
             for explanation in self.by_method(method):
                 rows.append((
                     method, str(explanation.target), explanation.label or "", f"{explanation.score:.3f}",
-                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), reused, "ok",
+                    f"{explanation.seconds:.3f}", str(explanation.forward_passes), reused,
+                    "; ".join([_status(explanation), *explanation.cautions]),
                 ))
             for failure in (f for f in self.failures if f.method == method):
                 target = "" if failure.target is None else str(failure.target)
@@ -168,12 +170,36 @@ class Comparison:
                              else f"FAILED {failure.error}: {failure.message}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
-        return "\n".join(line.rstrip() for line in lines)
+        notes = [f"note: {note}" for note in [*self.notes, *self.cautions()]]
+        return "\n".join([*(line.rstrip() for line in lines), *notes])
+
+    def cautions(self) -> list[str]:
+        """One sentence per method whose explanations a reader should not take at face value: degenerate maps
+        (metrics not computed on them), unmet stopping rules, unsettled top-k, and targets the method refused."""
+        found = []
+        for method in self.methods:
+            said: dict[str, list[int]] = {}
+            for explanation in self.by_method(method):
+                for caution in explanation.cautions:
+                    said.setdefault(caution, []).append(explanation.target)
+            found += [f"{method}: {caution} (target{'s' if len(t) > 1 else ''} {', '.join(map(str, t))})"
+                      for caution, t in said.items()]
+            refused = [f for f in self.failures if f.method == method and f.unavailable]
+            if refused and self.by_method(method):
+                found.append(f"{method} refused part of the targets: {refused[0].message}")
+        return found
 
 
     def _reused(self, method: str) -> str:
         seconds, passes = self.reused_seconds.get(method, 0.0), self.reused_forward_passes.get(method, 0)
         return f"{seconds:.3f} s, {passes} passes" if seconds or passes else ""
+
+
+def _status(explanation: Explanation) -> str:
+    failed = explanation.extras.get("metric_failures")
+    if not isinstance(failed, dict) or not failed:
+        return "ok"
+    return "ok; " + "; ".join(f"metric {name} FAILED: {reason}" for name, reason in failed.items())
 
 
 _VIEWS: dict[str, Callable[..., Any]] = {}

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import stat
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field, fields
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from xaihub.core.errors import InputError
-from xaihub.core.files import atomic_output
+from xaihub.core.files import NotARegularFile, atomic_output, open_regular_file
 from xaihub.core.images import MAX_PIXELS
+from xaihub.core.maps import degenerate_reason
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 512 * 2**20
@@ -28,6 +27,9 @@ MAX_HEADER_CHARS = 2**22
 _MAX_CHANNELS = 16
 _MAX_MEMBERS = 16
 _ZIP_END_RECORD = 22
+SETTLED_AGREEMENT = 0.5
+"""The share of bootstrap refits keeping the top superpixels below which :attr:`Explanation.cautions` calls a
+method's top-k unsettled."""
 _ARRAY_FIELDS = ("image", "attribution", "channels", "segments", "segment_weights")
 
 
@@ -72,6 +74,35 @@ class Explanation:
     """Method-specific, JSON-serialisable facts (chosen layer, surrogate R², ...)."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Faithfulness scores by name (``"deletion"``, ...), when asked for; see :mod:`xaihub.metrics`."""
+
+    @property
+    def degenerate(self) -> str | None:
+        """Why the map ranks no pixels (``"constant map ..."``, ``"all-zero map"``, ``"non-finite values ..."``),
+        or ``None`` for a usable map; see :func:`xaihub.core.maps.degenerate_reason`. Metrics are not computed
+        on a degenerate map (``extras["metric_skipped"]`` says why)."""
+        return degenerate_reason(self.attribution)
+
+    @property
+    def cautions(self) -> list[str]:
+        """What a reader should know before trusting this explanation: a degenerate map, a sampling stopping
+        rule that was not met, an unsettled top-k (bootstrap refits that keep the top superpixels less than
+        :data:`SETTLED_AGREEMENT` of the time), metrics skipped; empty when nothing is amiss."""
+        found = []
+        reason = self.degenerate
+        if reason:
+            found.append(f"degenerate: {reason}")
+        stability = self.extras.get("stability")
+        if isinstance(stability, dict):
+            if stability.get("rule_met") is False:
+                found.append("stopping rule not met (the sample ceiling was reached)")
+            agreement = _first_number(stability.get("bootstrap_top_agreement"))
+            if agreement is not None and agreement < SETTLED_AGREEMENT:
+                found.append(f"top-{stability.get('top', 'k')} unsettled (bootstrap agreement {agreement:.2f}, "
+                             "lowest over the call's targets)")
+        skipped = self.extras.get("metric_skipped")
+        if isinstance(skipped, dict) and skipped and not reason:
+            found.append("metrics skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
+        return found
 
     def top_segments(self, n: int = 4, positive_only: bool = True) -> np.ndarray:
         """Boolean ``H×W`` mask of the ``n`` highest-weighted superpixels."""
@@ -123,11 +154,11 @@ class Explanation:
         name = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(getattr(path, "name", "file"))
         try:
             if isinstance(path, (str, os.PathLike)):
-                with _open_regular_file(path) as fh:
+                with open_regular_file(path) as fh:
                     meta, arrays = _read_npz(fh)
             else:
                 meta, arrays = _read_npz(path)
-        except _Refused as exc:
+        except (_Refused, NotARegularFile) as exc:
             raise InputError(f"{name} is not a readable xaihub explanation: {exc}") from None
         except (OSError, ValueError, KeyError, EOFError, RecursionError, struct.error, zlib.error,
                 zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as exc:  # RuntimeError: encrypted
@@ -147,19 +178,15 @@ class Explanation:
         return explanation
 
 
+def _first_number(value: Any) -> float | None:
+    """The smallest number in ``value`` (a number, or a list of them per target), ``None`` when there is none."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return min(numbers) if numbers else None
+
+
 class _Refused(Exception):
     """A file declares something load() will not read (too large, wrong shape or type)."""
-
-
-@contextlib.contextmanager
-def _open_regular_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """``path`` opened for reading, refused unless it is a regular file (a FIFO would block)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise _Refused("it is not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        yield fh
 
 
 def _read_npz(fh: BinaryIO) -> tuple[Any, dict[str, np.ndarray]]:

@@ -36,7 +36,8 @@ class ImageSource:
 def image_source(images: Any, ids: Sequence[Any] | None = None) -> ImageSource:
     """Turn ``images`` into id-tagged items.
 
-    :param images: a folder path (its image files, sorted by name; id = file stem), an
+    :param images: a folder path (its image files, sorted by name; id = file stem, so a folder holding
+        ``x.png`` and ``x.PNG`` or ``x.jpg`` is refused), an
         ``N×H×W×C`` or ``N×C×H×W`` array (id = index), a ``{id: image}`` mapping, or a
         list / iterable of arrays, PIL images or paths (id = file stem for paths, index otherwise).
     :param ids: explicit ids, one per image, replacing the ones above.
@@ -66,6 +67,14 @@ def _folder(path: str | os.PathLike) -> tuple[Iterator[SourceImage], int]:
     names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_SUFFIXES))
     if not names:
         raise InputError(f"folder {os.fspath(path)!r} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    by_stem: dict[str, list[str]] = {}
+    for name in names:
+        by_stem.setdefault(_stem(name), []).append(name)
+    clashes = [files for files in by_stem.values() if len(files) > 1]
+    if clashes:
+        raise InputError(f"folder {os.fspath(path)!r} holds {len(clashes)} image(s) under two names with one id "
+                         f"(the file stem), e.g. {' and '.join(repr(f) for f in clashes[0])}: their results would "
+                         "overwrite each other; rename or remove one of each")
     return (SourceImage(_stem(n), os.path.join(path, n)) for n in names), len(names)
 
 

@@ -55,18 +55,24 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
 
 
 def _read(path: str | os.PathLike) -> np.ndarray:
-    if not os.path.exists(path):
-        raise InputError(f"image file {os.fspath(path)!r} does not exist")
+    """The pixels of the image file ``path``, opened with :func:`~xaihub.core.files.open_regular_file`
+    (a FIFO, a device or a folder is refused, never waited on)."""
     from PIL import Image, ImageOps
 
+    from xaihub.core.files import NotARegularFile, open_regular_file
+
     try:
-        with Image.open(path) as image:
+        with open_regular_file(path) as fh, Image.open(fh) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise InputError(
                     f"image file {os.fspath(path)!r} is {height}×{width}, over the {MAX_PIXELS}-pixel limit; resize it first"
                 )
             return _from_pil(ImageOps.exif_transpose(image))
+    except NotARegularFile as exc:
+        raise InputError(f"image file {os.fspath(path)!r} cannot be read: {exc}") from None
+    except FileNotFoundError:
+        raise InputError(f"image file {os.fspath(path)!r} does not exist") from None
     except InputError:
         raise
     except Exception as exc:

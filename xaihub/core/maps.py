@@ -21,3 +21,34 @@ def resize_map(values: np.ndarray, height: int, width: int, conserve: bool = Fal
     if conserve:
         resized *= values.size / resized.size
     return resized.astype(np.float32)
+
+
+DEGENERATE_TOLERANCE = 1e-6
+"""A map whose values span less than this fraction of their largest magnitude is constant."""
+
+
+class DegenerateMapError(ValueError):
+    """Raised by a metric that cannot score a map because it (or the map it is compared with) is degenerate;
+    the runner records the metric's values as ``NaN`` with the message as the reason, not as a failure."""
+
+
+def degenerate_reason(attribution: np.ndarray) -> str | None:
+    """Why ``attribution`` carries no ranking of its pixels, or ``None`` when it does.
+
+    ``"non-finite values (n pixels)"`` for NaN or infinite values, ``"all-zero map"`` when every value is 0
+    (e.g. a Grad-CAM whose weighted sum is negative everywhere, cut by its ReLU), ``"constant map (every pixel
+    v)"`` when the values span less than :data:`DEGENERATE_TOLERANCE` of their largest magnitude (fewer than two
+    distinct values included), ``"empty map"`` for a map with no pixels. Metrics are not computed on such maps.
+    """
+    values = np.asarray(attribution, dtype=np.float64)
+    if values.size == 0:
+        return "empty map"
+    finite = np.isfinite(values)
+    if not finite.all():
+        return f"non-finite values ({int(values.size - finite.sum())} of {values.size} pixels)"
+    if not values.any():
+        return "all-zero map"
+    scale = float(np.abs(values).max())
+    if float(np.ptp(values)) <= DEGENERATE_TOLERANCE * scale:
+        return f"constant map (every pixel {float(values.flat[0]):.3g})"
+    return None

@@ -14,6 +14,7 @@ import numpy as np
 
 from xaihub.core.errors import InputError
 from xaihub.core.image_sources import image_source
+from xaihub.core.images import MAX_PIXELS
 
 MASK_PARAMETER = "mask"
 """The metric parameter that receives each image's mask."""
@@ -49,10 +50,16 @@ def _boolean(mask: Any, image_id: str) -> np.ndarray:
     if isinstance(mask, (str, os.PathLike)):
         from PIL import Image
 
+        from xaihub.core.files import NotARegularFile, open_regular_file
+
         try:
-            with Image.open(mask) as opened:
+            with open_regular_file(mask) as fh, Image.open(fh) as opened:
+                width, height = opened.size
+                if width * height > MAX_PIXELS:
+                    raise InputError(f"the mask of image {image_id!r} ({os.fspath(mask)!r}) is {height}×{width}, "
+                                     f"over the {MAX_PIXELS}-pixel limit")
                 mask = np.asarray(opened.convert("L"))
-        except OSError as exc:
+        except (OSError, NotARegularFile) as exc:
             raise InputError(f"cannot read the mask of image {image_id!r} ({os.fspath(mask)!r}): {exc}") from exc
     array = np.asarray(mask)
     if array.ndim != 2 or array.dtype.kind not in "biuf":

@@ -1,130 +1,316 @@
-"""Which methods to trust for one model, from a run over many images: ranked by a faithfulness metric, held to
-the randomisation sanity check and to the baselines, with the statistics that back each claim.
+"""Which methods to trust for one model, from a run over many images: a verdict on several criteria, each metric
+held to its reliability on this model, each method held to controls, and a statement of what the verdict lacks.
 
-The rules (each method's value on an image is the mean over its explained targets):
+The rules, in order (each method's value on an image is the mean over its explained targets):
 
-* the **ranking metric** is the first of :data:`RANKING_METRICS` the run computed (or the one asked for);
-* a method **fails the sanity check** when ``sanity.randomization.flagged`` is 1 on more than half of its
-  images: its map hardly changes when the model's weights are randomised (Adebayo et al. 2018);
-* a method **beats the baselines** when its mean is better than the better baseline's (by more than
-  :data:`xaihub.evaluation.ranking.MARGIN`) and, with enough images for the test to decide (:data:`MIN_TESTED`), a paired
-  Wilcoxon signed-rank test against that baseline, Holm-corrected over the methods, says so at
-  :data:`xaihub.evaluation.ranking.ALPHA`;
-* the **recommended** methods are those that pass both, best mean first; two neighbours whose paired test
-  does not separate them are reported as indistinguishable.
+1. **Degenerate maps are never ranked.** A method whose map is constant, all zero or not finite on an image
+   (:func:`xaihub.core.maps.degenerate_reason`) has no metric value there, and the verdict names it.
+2. **Unreliable metrics do not vote.** When a reliability check ran (:mod:`xaihub.evaluation.reliability`), a
+   metric value that fails it is left out of every criterion, with the reason.
+3. **Randomisation.** A method whose maps change no more than a control's (a map that ignores the model's
+   weights, e.g. the edge detector ``baseline.edges``) when the weights are randomised shows the image, not the
+   model: it fails. The value used is the criterion's first (:data:`xaihub.evaluation.criteria.CRITERIA`:
+   eMPRT first, whose smooth maps cannot fool it); with only MPRT's flag, a method flagged on more than half of
+   its images fails.
+4. **Faithfulness against the controls.** On each image the methods are ranked on every reliable faithfulness
+   metric; a method must have a better mean rank than the best control (and, with :data:`MIN_TESTED` images or
+   more, a paired Wilcoxon test, Holm-corrected over the methods, must say so at
+   :data:`xaihub.evaluation.ranking.ALPHA`).
+5. **The survivors are ordered by the aggregated rank** over the ranked criteria (faithfulness, randomisation,
+   robustness, localisation; :mod:`xaihub.evaluation.aggregation`), with bootstrap intervals over images;
+   the criteria's agreement (Kendall's W) is shown beside it.
+
+A gate that could not run (no control, no randomisation check on a predict function, no reliability check) is
+named in :attr:`Recommendation.missing`; the methods that pass the others are then "best supported", never
+"trusted".
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
+
+from xaihub.evaluation.aggregation import Aggregation, aggregate, image_ranks
+from xaihub.evaluation.criteria import BY_NAME, present
 from xaihub.evaluation.dataset_statistics import per_image
-from xaihub.evaluation.ranking import ALPHA, MARGIN, better_first, holm, is_better, lower_is_better, wilcoxon_p
+from xaihub.evaluation.ranking import ALPHA, MARGIN, holm, is_better, lower_is_better, wilcoxon_p
 
-RANKING_METRICS = ("srg", "deletion", "insertion")
-"""The metrics a recommendation ranks by, in order of preference."""
+if TYPE_CHECKING:
+    from xaihub.evaluation.reliability import Reliability
+
 SANITY_FLAG = "sanity.randomization.flagged"
+MPRT = "sanity.randomization.spearman"
 MIN_TESTED = 6
 """Below this many paired images a two-sided Wilcoxon test cannot reach p < 0.05: the means decide alone."""
-POINTING = "quantus.pointing_game"
+EDGE_CONTROL = "baseline.edges"
+"""The image-only control: a map of the image's edges, which knows nothing of the model."""
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The methods to trust on one model, and why the others were left out."""
+    """The verdict on one model: which methods to trust, on which criteria, and what the verdict lacks."""
 
     metric: str
+    """The faithfulness metric the controls are first compared on (the criterion's first reliable value)."""
     images: int
-    """Images with a value of :attr:`metric` for at least one method."""
+    """Images with a value of a ranked metric for at least one method."""
     recommended: list[str]
-    """Best first: methods that beat the baselines and pass the sanity check."""
+    """Best aggregated rank first: the methods that pass every gate that ran."""
     means: dict[str, float]
-    """Every ranked method's (and baseline's) mean of :attr:`metric`."""
+    """Every method's (and control's) mean of :attr:`metric`."""
+    criteria: dict[str, list[str]] = field(default_factory=dict)
+    """``{criterion: [metric values that voted]}``."""
+    aggregation: Aggregation | None = None
     indistinguishable: list[tuple[str, str]] = field(default_factory=list)
-    """Neighbours in :attr:`recommended` that the paired test does not separate."""
-    fails_sanity: dict[str, float] = field(default_factory=dict)
-    """Methods that fail the sanity check, with the share of their images flagged."""
+    """Neighbours in :attr:`recommended` whose per-image faithfulness ranks a paired test does not separate."""
+    fails_sanity: dict[str, str] = field(default_factory=dict)
+    """Methods that fail the randomisation gate, with why."""
     below_baselines: list[str] = field(default_factory=list)
-    """Methods (passing the sanity check) that do not beat the better baseline."""
+    """Methods (passing randomisation) that do not beat the best control on faithfulness."""
     baseline: str | None = None
-    """The better baseline on :attr:`metric`, the one every method is held to."""
+    """The best control on faithfulness, the one every method is held to."""
     tested: bool = False
     """Whether there were enough images (:data:`MIN_TESTED`) for the tests to decide."""
     pointing: dict[str, float] = field(default_factory=dict)
     """Mean pointing game per method, when the run had object masks."""
+    degenerate: dict[str, str] = field(default_factory=dict)
+    """Methods with degenerate maps: ``{method: "a constant map on 3 of 8 images"}``."""
+    unreliable: dict[str, str] = field(default_factory=dict)
+    """Metric values left out because they failed the reliability check here, with why."""
+    reliability: dict[str, "Reliability"] = field(default_factory=dict)
+    uncovered: dict[str, str] = field(default_factory=dict)
+    """Methods not compared (failed everywhere, no metric value, too few images), with why."""
+    readings: dict[str, list[str]] = field(default_factory=dict)
+    """``{"magnitude" | "signed": [methods]}``: how the metrics read each method's maps."""
+    missing: list[str] = field(default_factory=list)
+    """What the verdict could not check; while anything is missing nothing is called trusted."""
+    notes: list[str] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)
+    """The controls (maps that know nothing of the model) the run scored."""
 
     def lines(self) -> list[str]:
-        """The recommendation in sentences."""
-        direction = "lower" if lower_is_better(self.metric) else "higher"
-        said = [f"For this model, ranked by {self.metric} ({direction} is better) over {self.images} image(s):"]
-        if self.recommended:
-            order = ", then ".join(f"{m} ({self.means[m]:.3f})" for m in self.recommended)
+        """The verdict in sentences."""
+        voted = "; ".join(f"{c} ({', '.join(v)})" for c, v in self.criteria.items())
+        said = [f"For this model, over {self.images} image(s), on the criteria {voted or 'none'}:"]
+        ranks = self.aggregation.overall if self.aggregation else {}
+        order = ", then ".join(f"{m} (rank {ranks[m]})" if m in ranks else m for m in self.recommended)
+        if self.recommended and not self.missing:
             said.append(f"trust {order}.")
+        elif self.recommended:
+            said.append(f"best supported: {order} — not yet a recommendation to trust, because "
+                        f"{'; '.join(self.missing)}.")
         else:
-            said.append("no method both beats the baselines and passes the sanity check.")
-        said += [f"{a} and {b} are not distinguishable on these images (paired Wilcoxon, Holm-adjusted "
-                 f"p ≥ {ALPHA})." for a, b in self.indistinguishable]
-        said += [f"{m} fails the sanity check: its map hardly changes when the model's weights are randomised "
-                 f"(flagged on {share:.0%} of its images)." for m, share in self.fails_sanity.items()]
+            said.append("no method passes every check." + (f" Missing: {'; '.join(self.missing)}."
+                                                          if self.missing else ""))
+        said += [f"{a} and {b} are not distinguishable on these images (paired Wilcoxon on per-image faithfulness "
+                 f"ranks, Holm-adjusted p ≥ {ALPHA})." for a, b in self.indistinguishable]
+        said += [f"{m} fails the randomisation check: {why}." for m, why in self.fails_sanity.items()]
         if self.baseline is not None:
-            said += [f"{m} does not beat the {self.baseline} baseline ({self.means[m]:.3f} against "
-                     f"{self.means[self.baseline]:.3f})." for m in self.below_baselines]
+            said += [f"{m} does not beat the {self.baseline} control on faithfulness." for m in self.below_baselines]
+        said += [f"{m} is not ranked: {why}." for m, why in self.degenerate.items()]
+        said += [f"{m} is not compared: {why}." for m, why in self.uncovered.items()]
+        said += [f"{v} is left out: unreliable on this model ({why})." for v, why in self.unreliable.items()]
+        if self.aggregation is not None and self.aggregation.agreement is not None:
+            said.append(f"The criteria agree with {self.aggregation.agreement} (Kendall's W: 1 = the same order).")
+        if self.readings.get("magnitude"):
+            said.append("Maps read by their magnitude |map| (pixel-level gradient and relevance maps): "
+                        f"{', '.join(self.readings['magnitude'])}; the others signed.")
         if not self.tested:
             said.append(f"With fewer than {MIN_TESTED} images no difference can be significant: the order is by "
                         "the means alone; run more images to test it.")
         if self.pointing:
             best = max(self.pointing, key=self.pointing.get)
             said.append(f"On the object masks, {best} points at the object most often ({self.pointing[best]:.0%}).")
-        return said
+        return said + self.notes
 
     def __str__(self) -> str:
         return " ".join(self.lines())
 
 
-def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric: str | None = None
+def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric: str | None = None,
+              reliability: Mapping[str, "Reliability"] | None = None, notes: Sequence[str] = ()
               ) -> Recommendation | None:
-    """The recommendation from the current index records of a run (:func:`xaihub.run.run_directory.current_records`),
-    ``baselines`` being the reference methods among them; ``None`` when no ranking metric was computed."""
-    metric = metric or next((m for m in RANKING_METRICS if per_image(lines, m)), None)
-    if metric is None:
+    """The verdict from the current index records of a run (:func:`xaihub.run.run_directory.current_records`),
+    ``baselines`` being the controls among them; ``None`` when no faithfulness metric was computed.
+
+    :param metric: the faithfulness metric to compare with the controls first (default: the criterion's first
+        reliable value the run has).
+    :param reliability: per metric value, its :class:`~xaihub.evaluation.reliability.Reliability` on this model;
+        unreliable values do not vote. ``None``: not checked (said in :attr:`Recommendation.missing`).
+    :param notes: sentences to add (e.g. that the model is not deterministic).
+    """
+    lines = list(lines)
+    names = {name for line in lines for name in (line.get("metrics") or {})}
+    unreliable = {name: r.reason for name, r in (reliability or {}).items() if not r.reliable and name in names}
+    criteria = {c: [v for v in vs if v not in unreliable] for c, vs in present(names).items()}
+    criteria = {c: vs for c, vs in criteria.items() if vs}
+    faithful = criteria.get("faithfulness", [])
+    if metric is not None:
+        faithful = [metric] + [v for v in faithful if v != metric]
+        criteria["faithfulness"] = faithful
+    if not faithful:
         return None
-    values = per_image(lines, metric)
-    means = {m: sum(v.values()) / len(v) for m, v in values.items()}
-    images = len({image for per in values.values() for image in per})
-    present = [b for b in baselines if b in means]
-    baseline = better_first({b: means[b] for b in present}, metric)[0] if present else None
-    flagged = per_image(lines, SANITY_FLAG)
-    fails = {m: sum(v.values()) / len(v) for m, v in flagged.items()
-             if m not in baselines and sum(v.values()) / len(v) > 0.5}
-    candidates = [m for m in better_first(means, metric) if m not in baselines and m not in fails]
+    metric = faithful[0]
+    values = {name: per_image(lines, name) for vs in criteria.values() for name in vs}
+    methods = list(dict.fromkeys(str(line.get("method")) for line in lines))
+    controls = [b for b in baselines if b in methods]
+    degenerate, uncovered = _degenerate(lines), _uncovered(lines, values)
+    compared = [m for m in methods if m not in uncovered and any(m in v for v in values.values())]
+    ranked = {c: vs for c, vs in criteria.items() if BY_NAME[c].ranked}
+    aggregation = aggregate(values, ranked, compared)
+    for name, left_out in aggregation.uncovered.items():
+        for m in left_out:
+            if m not in aggregation.overall:
+                uncovered.setdefault(m, f"too few images with {name} ({len(values[name].get(m, {}))})")
+    images = len({image for per in values[metric].values() for image in per})
     tested = images >= MIN_TESTED
-    beats = _beats(values, candidates, baseline, metric, tested) if baseline else dict.fromkeys(candidates, True)
-    recommended = [m for m in candidates if beats[m]]
-    pointing = {m: sum(v.values()) / len(v) for m, v in per_image(lines, POINTING).items() if m not in baselines}
-    indistinguishable = _indistinguishable(values, recommended) if tested else []
-    return Recommendation(metric, images, recommended, means, indistinguishable, fails,
-                          [m for m in candidates if not beats[m]], baseline, tested, pointing)
+    candidates = [m for m in aggregation.methods if m not in controls]
+    fails = _randomisation_failures(lines, criteria.get("randomisation", []), values, candidates, controls, tested)
+    survivors = [m for m in candidates if m not in fails]
+    faithfulness_ranks = _per_image_ranks(values, faithful, compared)
+    best_control = _best_control(faithfulness_ranks, controls)
+    beats = _beats(faithfulness_ranks, survivors, best_control, tested) if best_control else {}
+    recommended = [m for m in survivors if beats.get(m, best_control is None)]
+    missing = _missing(controls, best_control, criteria, reliability, lines)
+    means = {m: float(np.mean(list(v.values()))) for m, v in values[metric].items()}
+    pointing = {m: float(np.mean(list(v.values()))) for m, v in per_image(lines, "quantus.pointing_game").items()
+                if m not in controls}
+    return Recommendation(
+        metric, images, recommended, means, criteria, aggregation,
+        _indistinguishable(faithfulness_ranks, recommended) if tested else [], fails,
+        [m for m in survivors if best_control and not beats.get(m)], best_control, tested, pointing, degenerate,
+        unreliable, dict(reliability or {}), uncovered, _readings(lines), missing, list(notes), controls)
 
 
-def _beats(values: dict[str, dict[str, float]], methods: list[str], baseline: str, metric: str,
-           tested: bool) -> dict[str, bool]:
-    """Per method, whether it beats ``baseline``: by its mean, and (when ``tested``) by a Holm-corrected test."""
-    means = {m: sum(v.values()) / len(v) for m, v in values.items()}
-    better = {m: is_better(means[m], means[baseline], metric, MARGIN) for m in methods}
+def _missing(controls: list[str], best_control: str | None, criteria: dict[str, list[str]],
+             reliability: Mapping[str, Any] | None, lines: list[dict[str, Any]]) -> list[str]:
+    missing = []
+    if not controls or best_control is None:
+        missing.append("no control map (a random map, a centred blob, the image's edges) was scored, so no "
+                       "method is shown to beat a map that knows nothing about the model")
+    if "randomisation" not in criteria and not per_image(lines, SANITY_FLAG):
+        missing.append("no randomisation check ran (a predict function has no weights to randomise), so nothing "
+                       "shows that the maps depend on the model")
+    if reliability is None:
+        missing.append("the metrics' reliability on this model was not checked")
+    return missing
+
+
+def _degenerate(lines: list[dict[str, Any]]) -> dict[str, str]:
+    """``{method: "a constant map on 2 of 5 images"}`` from the ``degenerate`` reason the runner records."""
+    found: dict[str, dict[str, set[str]]] = {}
+    images: dict[str, set[str]] = {}
+    for line in lines:
+        if line.get("status") != "ok":
+            continue
+        method, image = str(line.get("method")), str(line.get("image"))
+        images.setdefault(method, set()).add(image)
+        reason = (line.get("extras") or {}).get("degenerate")
+        if isinstance(reason, str):  # "constant map (every pixel 0.5)": grouped by kind, not by value
+            found.setdefault(method, {}).setdefault(reason.split(" (")[0], set()).add(image)
+    return {m: "; ".join(f"{reason} on {len(on)} of {len(images[m])} image(s)" for reason, on in reasons.items())
+            for m, reasons in found.items()}
+
+
+def _uncovered(lines: list[dict[str, Any]], values: dict[str, dict[str, dict[str, float]]]) -> dict[str, str]:
+    """Methods with no value of any voting metric, and why (their failures, their metrics' failures)."""
+    why: dict[str, str] = {}
+    has_value = {m for per in values.values() for m in per}
+    for line in lines:
+        method = str(line.get("method"))
+        if method in has_value or method in why:
+            continue
+        if line.get("status") != "ok":
+            why[method] = f"it failed ({line.get('error')}: {str(line.get('message'))[:120]})"
+        else:
+            failures = (line.get("extras") or {}).get("metric_failures")
+            degenerate = (line.get("extras") or {}).get("degenerate")
+            why[method] = ("its maps are degenerate" if degenerate else
+                           f"its metrics failed ({'; '.join(f'{k}: {v}' for k, v in failures.items())})"
+                           if isinstance(failures, dict) and failures else "no metric value (NaN or not computed)")
+    return why
+
+
+def _readings(lines: list[dict[str, Any]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        readings = (line.get("extras") or {}).get("metric_readings")
+        if isinstance(readings, dict):
+            for reading in set(readings.values()):
+                if isinstance(reading, str) and str(line.get("method")) not in found.get(reading, []):
+                    found.setdefault(reading, []).append(str(line.get("method")))
+    return found
+
+
+def _per_image_ranks(values: dict[str, dict[str, dict[str, float]]], metrics: list[str], methods: list[str]
+                     ) -> dict[str, dict[str, float]]:
+    """``{method: {image: mean rank over metrics}}``: each image's rank of each method (1 = best) among
+    ``methods``, averaged over the ``metrics`` that rank it there."""
+    collected: dict[str, dict[str, list[float]]] = {}
+    for metric in metrics:
+        shared, ranks, kept = image_ranks(values.get(metric, {}), metric, methods)
+        for i, image in enumerate(shared):
+            for j, method in enumerate(kept):
+                collected.setdefault(method, {}).setdefault(image, []).append(float(ranks[i, j]))
+    return {m: {image: float(np.mean(r)) for image, r in per.items()} for m, per in collected.items()}
+
+
+def _best_control(ranks: dict[str, dict[str, float]], controls: list[str]) -> str | None:
+    present_controls = [c for c in controls if ranks.get(c)]
+    return min(present_controls, key=lambda c: np.mean(list(ranks[c].values()))) if present_controls else None
+
+
+def _beats(ranks: dict[str, dict[str, float]], methods: list[str], control: str, tested: bool) -> dict[str, bool]:
+    """Per method, whether its per-image faithfulness rank beats ``control``'s: by the mean, and (when
+    ``tested``) by a Holm-corrected paired Wilcoxon test."""
+    def mean(m: str) -> float:
+        return float(np.mean(list(ranks[m].values()))) if ranks.get(m) else math.inf
+
+    better = {m: mean(m) < mean(control) - MARGIN for m in methods}
     if not tested:
         return better
-    adjusted = holm([_paired_p(values, m, baseline) for m in methods])
+    adjusted = holm([_paired_p(ranks, m, control) for m in methods])
     return {m: better[m] and bool(p < ALPHA) for m, p in zip(methods, adjusted)}
 
 
-def _indistinguishable(values: dict[str, dict[str, float]], ranked: list[str]) -> list[tuple[str, str]]:
+def _randomisation_failures(lines: list[dict[str, Any]], metrics: list[str],
+                            values: dict[str, dict[str, dict[str, float]]], methods: list[str],
+                            controls: list[str], tested: bool) -> dict[str, str]:
+    """Methods whose maps change no more than the controls' when the weights are randomised, with why."""
+    name = metrics[0] if metrics else SANITY_FLAG
+    per = values.get(name, {})
+    reference = [c for c in controls if per.get(c)]
+    fails: dict[str, str] = {}
+    if metrics and reference:
+        lower = bool(lower_is_better(name))
+        best = min(reference, key=lambda c: (1 if lower else -1) * float(np.median(list(per[c].values()))))
+        control_value = float(np.median(list(per[best].values())))
+        checked = [m for m in methods if per.get(m)]
+        p_values = holm([_paired_p(per, m, best) for m in checked]) if tested else [0.0] * len(checked)
+        for m, p in zip(checked, p_values):
+            value = float(np.median(list(per[m].values())))
+            if not is_better(value, control_value, name) or (tested and not p < ALPHA):
+                fails[m] = (f"its {name} (median {value:.3f}) is no better than the {best} control's "
+                            f"({control_value:.3f}): its map shows the image, not the model")
+    flagged = per_image(list(lines), SANITY_FLAG)
+    for m in methods:
+        shares = list(flagged.get(m, {}).values())
+        if m not in fails and shares and sum(shares) / len(shares) > 0.5 and name in (SANITY_FLAG, MPRT):
+            fails[m] = (f"its map hardly changes when the model's weights are randomised (MPRT flagged on "
+                        f"{sum(shares) / len(shares):.0%} of its images)")
+    return fails
+
+
+def _indistinguishable(ranks: dict[str, dict[str, float]], ranked: list[str]) -> list[tuple[str, str]]:
     pairs = list(zip(ranked, ranked[1:]))
-    adjusted = holm([_paired_p(values, a, b) for a, b in pairs])
+    adjusted = holm([_paired_p(ranks, a, b) for a, b in pairs])
     return [pair for pair, p in zip(pairs, adjusted) if math.isnan(p) or p >= ALPHA]
 
 
-def _paired_p(values: dict[str, dict[str, float]], first: str, second: str) -> float:
-    shared = [image for image in values[first] if image in values[second]]
+def _paired_p(values: Mapping[str, Mapping[str, float]], first: str, second: str) -> float:
+    shared = [image for image in values.get(first, {}) if image in values.get(second, {})]
     return wilcoxon_p([values[first][i] for i in shared], [values[second][i] for i in shared])
+

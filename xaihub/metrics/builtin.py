@@ -12,10 +12,11 @@ from xaihub.contracts.hookspecs import hookimpl
 from xaihub.contracts.metric import Metric
 from xaihub.metrics.faithfulness import Degradation, Deletion, Insertion
 from xaihub.metrics.regions import SymmetricRelevanceGain
-from xaihub.metrics.sanity import Randomization
+from xaihub.metrics.sanity import Cascading, Randomization, SmoothRandomization
 
 
 @hookimpl
 def register_metrics(register: Callable[[Metric], None]) -> None:
-    for metric in (SymmetricRelevanceGain(), Deletion(), Insertion(), Degradation(), Randomization()):
+    for metric in (SymmetricRelevanceGain(), Deletion(), Insertion(), Degradation(), Randomization(),
+                   SmoothRandomization(), Cascading()):
         register(metric)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from xaihub.core.explanation import Explanation
 
 DEFAULT_STEPS = 20
+MAX_STEPS = 10_000
+"""The most steps a deletion, insertion or SRG curve may take (:func:`check_steps`)."""
 BLUR_SIGMA = 5.0
 KEEP_FRACTION = 0.2
 _IMAGES_AT_ONCE = 8  # perturbed images built at a time; bounds memory on large images
@@ -163,6 +165,9 @@ class Degradation(Metric):
 
 
 def check_steps(steps: Any) -> None:
-    """Refuse a number of curve steps that is not a positive int (:class:`~xaihub.InputError`)."""
+    """Refuse a number of curve steps that is not an int in ``[1, MAX_STEPS]`` (:class:`~xaihub.InputError`)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise InputError(f"steps must be a positive int, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise InputError(f"steps is {steps}, over the limit of {MAX_STEPS}: each step is a forward pass of the "
+                         "model; a curve of more steps than that measures nothing finer")

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import json
 import os
+import stat
 import sys
 from typing import Any, Iterator
 
@@ -15,6 +16,8 @@ from xaihub.core.errors import InputError
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth")
 KERAS_SUFFIXES = (".keras",)
 ONNX_SUFFIXES = (".onnx",)
+MAX_LABELS_BYTES = 64 * 2**20
+"""The largest labels file :func:`load_labels` reads (ImageNet-21k's names take about 1 MB)."""
 
 
 def load_model(spec: str) -> Any:
@@ -26,8 +29,7 @@ def load_model(spec: str) -> Any:
     if suffix in ONNX_SUFFIXES:
         return _onnx_file(spec)
     if suffix in TORCHSCRIPT_SUFFIXES + KERAS_SUFFIXES:
-        if not os.path.isfile(spec):
-            raise InputError(f"model file {spec!r} does not exist")
+        _check_model_file(spec)
         try:
             if suffix in TORCHSCRIPT_SUFFIXES:
                 import torch
@@ -50,12 +52,29 @@ def _onnx_file(spec: str) -> str:
     not ONNX is refused before any image is read; the plugin keeps the session for ``explain``)."""
     from xaihub.registry.plugins import adapter_for
 
-    if not os.path.isfile(spec):
-        raise InputError(f"model file {spec!r} does not exist")
+    _check_model_file(spec)
     if adapter_for(spec) is None:
         raise InputError(f"model {spec!r} is an ONNX file, and no installed plugin runs ONNX models: "
                          "install xaihub-onnx (plugins/xaihub-onnx)")
     return spec
+
+
+def _check_model_file(spec: str) -> None:
+    """Refuse a model path that is missing or not a regular file (a folder, a FIFO that would block the
+    loader, a device), saying which."""
+    from xaihub.core.files import file_kind
+
+    try:
+        mode = os.stat(spec).st_mode
+    except FileNotFoundError:
+        raise InputError(f"model file {spec!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot read model file {spec!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"model file {spec!r} is a folder, not a model file; name the .pt/.pth/.keras/.onnx "
+                         "file in it")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"model file {spec!r} is {file_kind(mode)}, not a regular file")
 
 
 def import_object(spec: str, what: str) -> Any:
@@ -135,12 +154,20 @@ def _shadowing_hint(module: Any) -> str:
 
 
 def load_labels(path: str) -> list[str]:
-    """Class names from a text file (one per line) or a JSON list."""
+    """Class names from a text file (one per line) or a JSON list.
+
+    The file must be a regular file of at most :data:`MAX_LABELS_BYTES` (a FIFO, a device such as
+    ``/dev/zero`` or a folder is refused, never read or waited on) and UTF-8 text."""
+    from xaihub.core.files import NotARegularFile, read_regular_file
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = read_regular_file(path, MAX_LABELS_BYTES).decode("utf-8")
+    except NotARegularFile as exc:
+        raise InputError(f"cannot read labels file {path!r}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"labels file {path!r} is not UTF-8 text: {exc}") from None
     except OSError as exc:
-        raise InputError(f"cannot read labels file {path!r}: {exc.strerror}") from exc
+        raise InputError(f"cannot read labels file {path!r}: {exc.strerror or exc}") from exc
     if path.lower().endswith(".json"):
         try:
             labels = json.loads(text)

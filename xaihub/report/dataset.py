@@ -19,6 +19,7 @@ from typing import Any
 
 from xaihub.core.comparison import UNAVAILABLE
 from xaihub.core.errors import InputError
+from xaihub.core.files import check_destination
 from xaihub.evaluation.dataset_statistics import (
     DatasetStatistics,
     MethodStatistics,
@@ -28,13 +29,15 @@ from xaihub.evaluation.dataset_statistics import (
     per_image,
 )
 from xaihub.evaluation.ranking import ALPHA, TOP, MetricRanking, conflicts, lower_is_better, rank_methods
-from xaihub.evaluation.recommendation import recommend
+from xaihub.evaluation.recommendation import Recommendation, recommend
+from xaihub.evaluation.reliability import load_reliability
 from xaihub.report import render
 from xaihub.report.families import BASELINE, baselines, family_of
 from xaihub.report.html import colourbar_legend, write_page
 from xaihub.report.section import Options, chart_metric
 from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
 from xaihub.report.text import COST_LEGEND, MAP_LEGEND, METRIC_LEGEND, metric_heading, metric_name
+from xaihub.report.verdict import verdict_section
 from xaihub.run.run_directory import current_records, load_explanation, read_index, read_settings
 
 GALLERY_SIZE = 3
@@ -65,10 +68,12 @@ RANKINGS = (Ranking("srg", False), Ranking("deletion", True), Ranking("insertion
 
 def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str = "xaihub dataset report",
                    gallery_size: int = GALLERY_SIZE, sort_by: str | None = None, chart_metric: str | None = None,
-                   chart_cost: str = "seconds") -> str:
+                   chart_cost: str = "seconds", recommendation: Recommendation | None = None) -> str:
     """Write one HTML file summarising the run directory ``out`` (made by :func:`xaihub.explain_many`)
     and return ``path`` as a string.
 
+    :param recommendation: the verdict to show (:func:`xaihub.benchmark` passes its own); default: made from
+        the run directory, with the reliability check it keeps when :func:`xaihub.benchmark` made one.
     :param gallery_size: how many best and how many worst images each method's gallery shows.
     :param sort_by: as for :func:`xaihub.report_many`: the order of the rows of the method and timing tables.
     :param chart_metric: as for :func:`xaihub.report_many`: the y-axis of the faithfulness-vs-cost chart.
@@ -80,6 +85,7 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
         raise InputError(f"gallery_size must be an int >= 1, got {gallery_size!r}")
     if chart_cost not in COSTS:
         raise InputError(f"chart_cost must be one of {list(COSTS)}, got {chart_cost!r}")
+    check_destination(path)  # a missing folder or a FIFO there is refused before the run directory is read
     stats = dataset_statistics(out)
     lines = current_records(read_index(out))
     failures = [line for line in lines if line.get("status") != "ok"]
@@ -90,7 +96,7 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
     if stats.methods:
         order = ordered(list(stats.methods), sort_by, _costs(stats), _means(stats))
         options = Options(sort_by=sort_by, chart_metric=chart_metric, chart_cost=chart_cost)
-        body = (_overview(out, lines, failures) + _recommendation(lines, list(stats.methods))
+        body = (_overview(out, lines, failures) + _recommendation(out, lines, list(stats.methods), recommendation)
                 + _quantities(stats, order, sort_by) + _rankings(lines, metrics)
                 + _timings(stats, order, sort_by) + _chart(stats, metrics, options)
                 + _galleries(out, lines, list(stats.methods), gallery_size) + _failures(failures) + _damage(stats)
@@ -124,16 +130,11 @@ def _overview(out: str | os.PathLike, lines: list[dict[str, Any]], failures: lis
             "<p class='note'>An explanation is one method's map for one image and one target class.</p>")
 
 
-def _recommendation(lines: list[dict[str, Any]], methods: list[str]) -> str:
-    found = recommend(lines, baselines(methods))
+def _recommendation(out: str | os.PathLike, lines: list[dict[str, Any]], methods: list[str],
+                    found: Recommendation | None) -> str:
     if found is None:
-        return ""
-    items = "".join(f"<li>{escape(line)}</li>" for line in found.lines())
-    return (f"<section class='recommendation' data-metric='{escape(found.metric)}' "
-            f"data-recommended='{escape(' '.join(found.recommended))}'><h2>Recommendation</h2><ul>{items}</ul>"
-            "<p class='note'>Ranked by the first faithfulness metric of the run; a method is recommended when it "
-            "passes the randomisation sanity check and beats the better baseline (by its mean, and by a paired "
-            "Wilcoxon test, Holm-corrected, once there are enough images). See the rankings below.</p></section>")
+        found = recommend(lines, baselines(methods), reliability=load_reliability(out))
+    return "" if found is None else verdict_section(found)
 
 
 def _quantities(stats: DatasetStatistics, order: list[str], sort_by: str | None) -> str:

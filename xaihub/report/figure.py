@@ -43,14 +43,19 @@ def comparison_figure(comparison: "Comparison", scale: str = "map", target: int 
 
 def save_figures(comparison: "Comparison", directory: str | os.PathLike, format: str = "png",
                  scale: str = "map") -> list[str]:
-    """Write one figure per target, ``maps-target-<t>.<format>``, under ``directory``; return the paths."""
+    """Write one figure per target, ``maps-target-<t>.<format>``, under ``directory``; return the paths.
+
+    Each file is replaced atomically, and only when it is a regular file or missing (see :mod:`xaihub.core.files`)."""
+    from xaihub.core.files import atomic_output
+
     if format not in FORMATS:
         raise InputError(f"format must be one of {FORMATS}, got {format!r}")
     os.makedirs(directory, exist_ok=True)
     paths = []
     for target in comparison.targets:
         path = os.path.join(directory, f"maps-target-{target}.{format}")
-        comparison_figure(comparison, scale, target).savefig(path, dpi=100)
+        with atomic_output(path) as temporary:
+            comparison_figure(comparison, scale, target).savefig(temporary, format=format, dpi=100)
         paths.append(path)
     return paths
 

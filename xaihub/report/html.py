@@ -12,6 +12,7 @@ import platform
 from typing import TYPE_CHECKING, Sequence
 
 from xaihub.core.errors import InputError
+from xaihub.core.files import check_destination, write_atomically
 from xaihub.metrics.summary import MetricStat, summarise
 from xaihub.report import render, section
 from xaihub.report.chart import COSTS
@@ -85,9 +86,15 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
         metric, else the first computed one.
     :param chart_cost: the chart's x axis, ``"seconds"`` or ``"forward_passes"``.
     """
+    from xaihub.core.comparison import Comparison
+
     comparisons = list(comparisons)
     if not comparisons:
         raise InputError("report_many needs at least one comparison")
+    for i, comparison in enumerate(comparisons):
+        if not isinstance(comparison, Comparison):
+            raise InputError(f"report_many takes comparisons (what xaihub.explain returns); element {i} is "
+                             f"{type(comparison).__name__} {_shown(comparison)}")
     names = list(names) if names is not None else [None] * len(comparisons)
     if len(names) != len(comparisons):
         raise InputError(f"{len(names)} names for {len(comparisons)} comparisons")
@@ -97,6 +104,7 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
         raise InputError(f"coverage must lie in (0, 1], got {coverage!r}")
     if chart_cost not in COSTS:
         raise InputError(f"chart_cost must be one of {list(COSTS)}, got {chart_cost!r}")
+    check_destination(path)  # a missing folder or a FIFO there is refused before anything is drawn
     computed = [k for c in comparisons for e in c.explanations for k in e.metrics]
     check_sort_by(sort_by, computed)
     if chart_metric is not None:
@@ -111,14 +119,22 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
     return write_page(path, title, body)
 
 
+def _shown(value: object) -> str:
+    """A short ``repr`` of ``value`` for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def write_page(path: str | os.PathLike, title: str, body: str) -> str:
-    """Write a standalone page (the report's styles, ``title`` as heading, then ``body``); return ``path``."""
+    """Write a standalone page (the report's styles, ``title`` as heading, then ``body``); return ``path``.
+
+    The page replaces ``path`` atomically, and only when it is a regular file or missing (see
+    :mod:`xaihub.core.files`): a FIFO, a device or a folder there raises :class:`InputError`."""
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
             f"<style>body{{margin:24px}}{_CSS}</style></head><body><div class='xaihub'><h1>{e(title)}</h1>"
             + body + "</div></body></html>")
     path = str(path)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(page)
+    write_atomically(path, page.encode("utf-8"))
     return path
 
 

@@ -194,6 +194,9 @@ def _stats(explanation: "Explanation", references: dict[str, float]) -> str:
     lines = [e(f"{explanation.seconds:.2f} s · {explanation.forward_passes} forward passes")]
     if isinstance(explanation.extras.get("warning"), str):
         lines.append(f"<span class='warning'>⚠ {e(explanation.extras['warning'])}</span>")
+    failed = explanation.extras.get("metric_failures")
+    lines += [f"<span class='warning'>⚠ {e(f'metric {name} failed: {reason}')}</span>"
+              for name, reason in (failed.items() if isinstance(failed, dict) else ())]
     if explanation.reused_forward_passes or explanation.reused_seconds >= 0.005:
         lines.append(e(f"(reused {explanation.reused_seconds:.2f} s · {explanation.reused_forward_passes} passes)"))
     reference_row = family_of(explanation.method) == BASELINE

@@ -27,6 +27,8 @@ class ImageTask:
     methods: list[str]
     metrics: dict[str, dict[str, Any]] | None = None
     """This image's own metric requests (with its object ``mask``), in place of the run's."""
+    targets: Any = None
+    """This image's own targets, in place of the run's (``None``: the run's)."""
 
 
 @dataclass
@@ -46,6 +48,8 @@ def explain_image(model: Any, task: ImageTask, explain_kwargs: dict[str, Any]) -
     start = time.perf_counter()
     if task.metrics is not None:
         explain_kwargs = {**explain_kwargs, "metrics": task.metrics}
+    if task.targets is not None:
+        explain_kwargs = {**explain_kwargs, "targets": task.targets}
     try:
         comparison = explain(model, task.source.image, methods=task.methods, **explain_kwargs)
     except Exception as exc:
@@ -78,10 +82,7 @@ class DaskExecutor:
         try:
             shared_model = self.client.scatter(model, broadcast=True, hash=False)
         except Exception as exc:
-            raise InputError(
-                f"cannot ship the model to the Dask workers ({type(exc).__name__}: {exc}); pass a picklable "
-                "model: a torch module, or a function defined at module level in an importable module"
-            ) from exc
+            raise InputError(unshippable(model, exc)) from exc
         window = max(2, 2 * sum(self.client.nthreads().values()))
         tasks = iter(tasks)
         submitted: dict[Any, ImageTask] = {}
@@ -115,6 +116,42 @@ class DaskExecutor:
         except Exception as lost:  # cancelled futures raise instead of returning their exception
             exc = lost
         return ImageResult(task, error=type(exc).__name__, message=f"task {future.status} on the cluster: {exc}")
+
+
+def check_shippable(model: Any, executor: Any) -> None:
+    """Refuse, before a local cluster starts (``executor="dask"``) or any work is done, a model that cannot be
+    pickled to its worker processes (a TorchScript module, a callable holding a lock, ...). A given
+    ``Client`` is left to try: its cluster may run threads in this process, which need no pickling."""
+    if executor != "dask":
+        return
+    import pickle
+
+    try:
+        pickle.dumps(model)
+        return
+    except Exception as exc:  # pickle raises many kinds for objects it cannot serialise
+        failure = exc
+    try:
+        import cloudpickle
+
+        cloudpickle.dumps(model)
+    except ImportError:
+        pass
+    except Exception as exc:
+        failure = exc
+    else:
+        return
+    raise InputError(unshippable(model, failure)) from failure
+
+
+def unshippable(model: Any, exc: BaseException) -> str:
+    """Why a model cannot go to Dask workers, and what to pass instead."""
+    named = f"{type(model).__module__}.{type(model).__qualname__}"
+    scripted = "torch.jit" in named or "ScriptModule" in named or "ScriptFunction" in named
+    return (f"cannot ship the model to the Dask workers: it cannot be pickled ({type(exc).__name__}: {exc}); "
+            + ("a TorchScript module cannot be: " if scripted else "")
+            + "pass a plain torch.nn.Module (or a function defined at module level in an importable module), "
+            "or run in this process with executor=None")
 
 
 @contextlib.contextmanager

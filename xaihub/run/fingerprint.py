@@ -3,7 +3,10 @@
 A fingerprint is a JSON-able dict: the model (a hash of a torch model's parameters and buffers, of
 a Keras model's weights, or a predict function's qualified name, or the user's ``model_id``), the
 preprocessing, the output kind, the metrics, the object masks, the seed, the targets and each method's
-parameters, arrays among them recorded by content (shape, dtype, SHA-256).
+parameters, arrays among them recorded by content (shape, dtype, SHA-256), and the true ``labels``.
+
+Each image is recorded apart, on its index lines (:func:`image_digest`): a run directory reused with other
+images under the same ids re-explains them instead of returning the old results.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import functools
 import hashlib
 import inspect
 import math
+import os
 import re
+import stat
 import sys
 from typing import Any, Mapping, Sequence
 
@@ -20,14 +25,14 @@ import numpy as np
 
 from xaihub.core.errors import InputError
 
-COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "masks", "seed", "targets")
+COMPARED_FIELDS = ("model", "preprocess", "output", "metrics", "masks", "seed", "targets", "labels")
 """Fields of a fingerprint that must be equal for a resume; ``params`` are compared per method."""
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def run_fingerprint(*, model: Any, model_id: str | None, preprocess: Any, output: str, metrics: Sequence[str],
                     seed: int, targets: Any, params: Mapping[str, Mapping[str, Any]],
-                    masks: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+                    masks: Mapping[str, np.ndarray] | None = None, labels: Any = None) -> dict[str, Any]:
     """The fingerprint of an ``explain_many`` call (see the module docstring)."""
     return {
         "model": model_fingerprint(model, model_id),
@@ -37,6 +42,7 @@ def run_fingerprint(*, model: Any, model_id: str | None, preprocess: Any, output
         "masks": describe(masks),
         "seed": describe(seed),
         "targets": describe(targets),
+        "labels": describe(labels),
         "params": {method: describe(dict(values)) for method, values in params.items()},
     }
 
@@ -123,6 +129,49 @@ def differences(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     found += [f"params of {method}" for method, params in now.get("params", {}).items()
               if method in before_params and before_params[method] != params]
     return found
+
+
+def image_digest(image: Any) -> str | None:
+    """The SHA-256 that tells an image's content: of a file's bytes for a path, of the pixels (with shape and
+    dtype) for an array, a PIL image or a tensor. ``None`` when it cannot be told without reading something
+    that is not a regular file (a FIFO, a device) or the image is not one of those forms; the image is then
+    refused by its own task, as before."""
+    if isinstance(image, (str, os.PathLike)):
+        return _file_digest(image)
+    if isinstance(image, np.ndarray):
+        return _array_record(image)["sha256"]
+    if "torch" in sys.modules:
+        import torch
+
+        if isinstance(image, torch.Tensor):
+            return _array_record(_tensor_array(image))["sha256"]
+    if "PIL" in sys.modules:
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
+            try:
+                return _array_record(np.asarray(image))["sha256"] + f"/{image.mode}"
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+def _file_digest(path: str | os.PathLike) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 2**20):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _array_record(array: np.ndarray) -> dict[str, Any]:

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
+from xaihub.contracts.explainer import MAGNITUDE, READINGS, family_reading
 from xaihub.contracts.metric import explain_again
 from xaihub.core.errors import InputError, MethodUnavailableError, ValidationError
+from xaihub.core.maps import DegenerateMapError, degenerate_reason
 from xaihub.registry.plugins import get_method, get_metric, list_metrics
 
 if TYPE_CHECKING:
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 
 MetricRequests = dict[str, dict[str, Any]]
 """Metric name → the user's parameters for it, in the order asked for."""
+READING = "reading"
+"""The parameter every metric takes: how it reads the map — ``"auto"`` (the default: as the method's family is
+meant to be read, :func:`xaihub.contracts.explainer.family_reading`), ``"signed"`` or ``"magnitude"``. The
+reading used is recorded in the explanation's ``extras["metric_readings"]``."""
+AUTO = "auto"
 
 
 @dataclass
@@ -35,6 +42,8 @@ class MetricResult:
     forward_passes: int
     seconds: float
     error: BaseException | None = None
+    skipped: str | None = None
+    """Why the metric was not computed (a degenerate map): its values are then ``NaN``."""
 
 
 def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | str | None,
@@ -65,7 +74,10 @@ def check_metrics(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None
         raise InputError(f"unknown metric(s) {unknown}; registered metrics: {', '.join(sorted(known))}")
     for name, params in requests.items():
         metric = get_metric(name).metric
-        accepted = set(metric.defaults) | set(metric.required)
+        accepted = set(metric.defaults) | set(metric.required) | {READING}
+        if params.get(READING, AUTO) not in (AUTO, *READINGS):
+            raise InputError(f"metric {name}'s {READING} is one of {[AUTO, *READINGS]}, got {params[READING]!r}")
+        params = {k: v for k, v in params.items() if k != READING}
         unknown = sorted(set(params) - accepted)
         if unknown:
             raise InputError(f"metric {name} got unknown parameter(s) {unknown}; it accepts {sorted(accepted)}")
@@ -101,25 +113,46 @@ def measure(requests: MetricRequests, model: "ModelAdapter", explanation: "Expla
     Each metric's forward passes are counted apart, and the adapter's count is left as it
     was, so they are never charged to the method. A metric that raises, or returns values it
     did not declare, gives a result with ``error`` set; the others still run.
+
+    A degenerate map (:func:`~xaihub.core.maps.degenerate_reason`: constant, all zero, non-finite) is not
+    scored: every value of every metric is ``NaN``, ``explanation.extras["metric_skipped"]`` holds
+    ``{metric: reason}`` and ``explanation.extras["degenerate"]`` the reason. So does a metric that raises
+    :class:`~xaihub.core.maps.DegenerateMapError` (e.g. the randomisation check when the randomised model's map
+    is constant).
     """
     counted = model.forward_passes
     results = []
+    degenerate = degenerate_reason(explanation.attribution)
+    if degenerate:  # it orders no pixel before another: a metric would score its own tie-breaking
+        explanation.extras["degenerate"] = degenerate
     try:
         for name, params in requests.items():
             metric = get_metric(name).metric
+            unscored = {key: float("nan") for key in metric.lower_is_better}
+            if degenerate:
+                results.append(MetricResult(name, unscored, 0, 0.0, skipped=degenerate))
+                continue
             model.reset_count()
             start = time.perf_counter()
             rerun = {"rerun": rerun_method} if metric.reruns_method else {}
+            given = {k: v for k, v in params.items() if k != READING}
+            values, error, skipped = {}, None, None
             try:
+                read, reading = read_as(explanation, params.get(READING, AUTO))
+                explanation.extras.setdefault("metric_readings", {})[name] = reading
                 values = _checked(name, metric.lower_is_better,
-                                  metric.compute(model, explanation, seed=seed, **{**metric.defaults, **params},
-                                                 **rerun))
-                error = None
+                                  metric.compute(model, read, seed=seed, **{**metric.defaults, **given}, **rerun))
+            except DegenerateMapError as exc:
+                values, skipped = unscored, str(exc)
             except Exception as exc:
-                values, error = {}, exc
-            results.append(MetricResult(name, values, model.forward_passes, time.perf_counter() - start, error))
+                error = exc
+            results.append(MetricResult(name, values, model.forward_passes, time.perf_counter() - start, error,
+                                        skipped))
     finally:
         model.forward_passes = counted
+    skipped_by = {result.metric: result.skipped for result in results if result.skipped}
+    if skipped_by:
+        explanation.extras["metric_skipped"] = {**explanation.extras.get("metric_skipped", {}), **skipped_by}
     return results
 
 
@@ -137,6 +170,28 @@ def compute(metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | st
             raise result.error
         values.update(result.values)
     return values
+
+
+def read_as(explanation: "Explanation", reading: str = AUTO) -> tuple["Explanation", str]:
+    """``explanation`` as a metric reads it, and the reading used: the same object when read signed, else a copy
+    whose attribution is ``|attribution|``; ``"auto"`` reads it as its method's family is meant to be read."""
+    import dataclasses
+
+    import numpy as np
+
+    if reading == AUTO:
+        reading = family_reading(_family(explanation.method))
+    if reading == MAGNITUDE:
+        explanation = dataclasses.replace(explanation, attribution=np.abs(explanation.attribution),
+                                          extras=dict(explanation.extras))
+    return explanation, reading
+
+
+def _family(method: str) -> str | None:
+    try:
+        return get_method(method).explainer.family
+    except Exception:  # an unregistered method (an explanation made by hand): read as given
+        return None
 
 
 def rerun_method(model: "ModelAdapter", explanation: "Explanation", *, image: "np.ndarray | None" = None,

@@ -24,7 +24,8 @@
   starts over (``"overwrite"``) or mixes on purpose (``"force"``).
 
 An (image, method) pair is done when its latest lines cover every target of the image with
-``status: ok`` and each file is intact.
+``status: ok`` and each file is intact, and, when they record the image's content (``image_sha256``), the
+image given now has that content: an image changed under the same id is explained again.
 """
 
 from __future__ import annotations
@@ -58,9 +59,13 @@ RESUME_MODES = ("check", "overwrite", "force")
 RECORD_FIELDS = (
     "image", "method", "target", "status", "label", "score", "seconds", "forward_passes",
     "reused_seconds", "reused_forward_passes",
-    "file", "bytes", "sha256", "targets", "seed", "error", "message", "extras", "metrics",
+    "file", "bytes", "sha256", "targets", "seed", "error", "message", "extras", "metrics", "image_sha256",
+    "true_label", "predicted",
 )
-"""Keys of every index line, ``None`` where they do not apply (e.g. ``file`` of a failure)."""
+"""Keys of every index line, ``None`` where they do not apply (e.g. ``file`` of a failure). ``image_sha256``
+tells the image's content (:func:`xaihub.run.fingerprint.image_digest`), ``predicted`` the model's top-1 class
+for it and ``true_label`` the class the user gave (``explain_many(true_labels=...)``); lines of an older xaihub
+lack them."""
 MAX_LINE_BYTES = 2**20
 """The longest index line read; a longer one is damaged."""
 MAX_SETTINGS_BYTES = 16 * 2**20
@@ -186,11 +191,13 @@ def line_problem(line: Any) -> str | None:
         return f"status {status!r} is neither 'ok' nor 'failed'"
     if target is not None and not _is_index(target):
         return f"target {target!r} is not a class index"
+    if any(line.get(name) is not None and not _is_index(line[name]) for name in ("true_label", "predicted")):
+        return "true_label or predicted is not a class index"
     if targets is not None and not (isinstance(targets, list) and all(_is_index(t) for t in targets)):
         return "targets is not a list of class indices"
     kinds = {"score": _is_number, "seconds": _is_number, "forward_passes": _is_int, "seed": _is_int,
              "bytes": _is_int, "label": _is_str, "error": _is_str, "message": _is_str, "sha256": _is_str,
-             "file": _is_str, "extras": _is_dict, "metrics": _is_dict}
+             "file": _is_str, "extras": _is_dict, "metrics": _is_dict, "image_sha256": _is_str}
     wrong = [name for name, kind in kinds.items() if line.get(name) is not None and not kind(line[name])]
     if wrong:
         return f"{', '.join(wrong)} of the wrong type"
@@ -229,8 +236,24 @@ def current_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return current
 
 
+def select_records(records: Iterable[dict[str, Any]], images: Iterable[str] | None = None,
+                   methods: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The lines of these image ids and methods (``None``: all): what one call asked for, in a run directory
+    that may hold more (other images, other methods of an earlier call)."""
+    images = None if images is None else set(images)
+    methods = None if methods is None else set(methods)
+    return [line for line in records
+            if (images is None or line.get("image") in images) and (methods is None or line.get("method") in methods)]
+
+
 def completed_pairs(directory: str | os.PathLike) -> dict[tuple[str, str], int]:
     """(image id, method) pairs whose results are all on disk and intact, with their number of targets."""
+    return {pair: targets for pair, (targets, _digest) in completed_images(directory).items()}
+
+
+def completed_images(directory: str | os.PathLike) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """Like :func:`completed_pairs`, with the ``image_sha256`` of the image they explain (``None`` when the
+    lines do not all record the same one, e.g. lines of an older xaihub)."""
     by_pair: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
     for (image, method, target), line in latest_records(read_index(directory)).items():
         by_pair.setdefault((image, method), {})[target] = line
@@ -242,7 +265,8 @@ def completed_pairs(directory: str | os.PathLike) -> dict[tuple[str, str], int]:
         targets = list(dict.fromkeys(ok[-1]["targets"]))
         lines = [by_target.get(target) for target in targets]
         if all(line is not None and line.get("status") == "ok" and _intact(directory, line) for line in lines):
-            done[pair] = len(lines)
+            digests = {line.get("image_sha256") for line in lines}
+            done[pair] = len(lines), digests.pop() if len(digests) == 1 else None
     return done
 
 
@@ -429,6 +453,10 @@ class RunDirectory:
     def completed_pairs(self) -> dict[tuple[str, str], int]:
         """See :func:`completed_pairs`."""
         return completed_pairs(self.path)
+
+    def completed_images(self) -> dict[tuple[str, str], tuple[int, str | None]]:
+        """See :func:`completed_images`."""
+        return completed_images(self.path)
 
     def save_explanation(self, explanation: Explanation, relative: str) -> tuple[int, str]:
         """Write ``explanation`` to ``relative`` (see :meth:`write_file`); return its size and SHA-256."""

@@ -99,7 +99,7 @@ def explain(
                 shown.begin(f"{method}: metrics")
             _measure(comparison, adapter, method, metrics, seed)
             shown.advance()
-    comparison.notes = list(adapter.notes)
+    comparison.notes = list(adapter.notes) + comparison.notes
     return comparison
 
 
@@ -153,19 +153,27 @@ def check_params(params: Any, methods: Sequence[str]) -> dict[str, dict[str, Any
 
 def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics: MetricRequests, seed: int) -> None:
     """Fill each of ``method``'s explanations' metrics and, in ``extras["metric_costs"]``, each metric's
-    forward passes and seconds; a metric that fails is recorded as a failure of that explanation."""
+    forward passes and seconds.
+
+    A metric that fails is recorded on the explanation, never instead of it: ``extras["metric_failures"]``
+    maps its name to ``"Error: message"`` and the comparison's ``notes`` say so; its values are left out
+    of ``metrics`` (not NaN, so that means and rankings over the other images stay numbers), while the
+    explanation and its other metrics are kept, and a resumed run counts the explanation as done."""
     if not metrics:
         return
     for explanation in comparison.by_method(method):
-        costs = {}
+        costs, failed = {}, {}
         for result in measure(metrics, adapter, explanation, seed):
             explanation.metrics.update(result.values)
             costs[result.metric] = {"forward_passes": result.forward_passes, "seconds": result.seconds}
             if result.error is not None:
-                comparison.failures.append(MethodFailure(
-                    method, type(result.error).__name__, f"metric {result.metric} failed: {_message(result.error)}",
-                    explanation.target))
+                reason = f"{type(result.error).__name__}: {_message(result.error)}"
+                failed[result.metric] = reason
+                comparison.notes.append(f"{method}, target {explanation.target}: metric {result.metric} failed: "
+                                        f"{reason}")
         explanation.extras["metric_costs"] = costs
+        if failed:
+            explanation.extras["metric_failures"] = failed
 
 
 def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,

@@ -7,7 +7,7 @@ from xaihub.registry.plugins import get_method
 from toy_models import linear_model
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
-BASELINES = ["baseline.noise", "baseline.centre"]
+BASELINES = ["baseline.noise", "baseline.centre", "baseline.edges"]
 
 
 def test_baselines_are_black_box_references_that_cost_no_forward_passes():
@@ -51,3 +51,18 @@ def test_centre_prior_peaks_in_the_middle_and_falls_off_with_sigma():
 def test_bad_sigma_is_refused_upfront_naming_it(method, sigma):
     with pytest.raises(xaihub.InputError, match=f"{method}: parameter 'sigma' must be a number"):
         xaihub.explain(linear_model(), IMAGE, methods=[method], params={method: {"sigma": sigma}})
+
+
+def test_edges_are_the_sobel_magnitude_of_the_grayscale_on_both_axes_the_same_for_every_target():
+    image = np.zeros((20, 24, 3), dtype=np.uint8)
+    image[:, 12:] = 200  # a vertical edge between columns 11 and 12
+    image[15:, :] = 100  # and a horizontal one above row 15
+    result = xaihub.explain(linear_model(), image, methods=["baseline.edges"], targets=[0, 1])
+    edges = result.get("baseline.edges", 0).attribution
+    np.testing.assert_array_equal(edges, result.get("baseline.edges", 1).attribution)
+    assert edges.dtype == np.float32 and edges.min() >= 0
+    assert edges[5, 11] > 0 and edges[5, 12] > 0 and edges[5, 3] == 0 and edges[5, 20] == 0  # vertical edge
+    assert edges[14, 4] > 0 and edges[15, 4] > 0 and edges[10, 4] == 0  # horizontal edge: both axes are used
+    # the magnitude is not clipped: a step of 200 gives 4 × 200 across it (Sobel's weights 1, 2, 1)
+    assert edges[5, 11] == pytest.approx(800.0)
+    assert xaihub.Explanation(0, edges).degenerate is None

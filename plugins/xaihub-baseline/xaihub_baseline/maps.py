@@ -1,9 +1,14 @@
-"""``baseline.noise`` and ``baseline.centre``: maps made without asking the model anything.
+"""``baseline.noise``, ``baseline.centre`` and ``baseline.edges``: maps made without asking the model anything.
 
 A faithfulness score means little on its own: deletion AUC, for one, rewards maps that scatter
 the deleted pixels (the model never saw such images), which random noise does perfectly. Run
 beside real methods, these two give every metric its reference values: a method that does not
 beat them on a metric has shown nothing on it.
+
+``baseline.edges`` is the image-only control of Adebayo et al. (2018): an edge detector, which often
+does well on faithfulness metrics (objects have edges) and must fail every randomisation check (its map
+is the same for any weights). A method that does no better than it on randomisation shows the image,
+not the model.
 """
 
 from __future__ import annotations
@@ -46,6 +51,31 @@ class CentredPrior(Explainer):
                 sigma: float) -> list[Explanation]:
         prior = centred_gaussian(image.shape[:2], float(sigma))
         return [Explanation(target=t, attribution=prior.copy()) for t in targets]
+
+
+class EdgeMap(Explainer):
+    """Adebayo et al.'s image-only control: the Sobel gradient magnitude ``hypot(sobel_x, sobel_y)`` of the
+    image's grayscale (the mean of its channels), the same map for every target and every model."""
+
+    name = "baseline.edges"
+    family = "baseline"
+    summary = "reference: a Sobel edge map of the image (image-only control; no forward passes)"
+    defaults: dict[str, Any] = {}
+
+    def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *,
+                seed: int) -> list[Explanation]:
+        edges = sobel_magnitude(image)
+        return [Explanation(target=t, attribution=edges.copy()) for t in targets]
+
+
+def sobel_magnitude(image: np.ndarray) -> np.ndarray:
+    """``H×W`` float32 Sobel gradient magnitude of the grayscale of an ``H×W×C`` (or ``H×W``) image, both axes,
+    unclipped, edges reflected at the border."""
+    from scipy.ndimage import sobel
+
+    gray = np.asarray(image, dtype=np.float64)
+    gray = gray.mean(axis=2) if gray.ndim == 3 else gray
+    return np.hypot(sobel(gray, axis=0, mode="reflect"), sobel(gray, axis=1, mode="reflect")).astype(np.float32)
 
 
 def centred_gaussian(shape: tuple[int, int], sigma: float) -> np.ndarray:

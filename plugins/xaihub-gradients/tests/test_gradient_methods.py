@@ -79,6 +79,13 @@ def test_gradcam_of_a_pooled_convolution_is_its_rectified_channel():
     for target in (0, 1):
         expected = np.maximum(feature[target], 0) / feature[target].size
         np.testing.assert_allclose(result.get("gradients.gradcam", target).attribution, expected, rtol=1e-4, atol=1e-7)
+    # relu=False (Captum's relu_attributions=False) keeps the channel's negative part
+    unrectified = xaihub.explain(model, image, methods=["gradients.gradcam"], targets=[0, 1], output="logits",
+                                 params={"gradients.gradcam": {"relu": False}})
+    assert (feature < 0).any()
+    for target in (0, 1):
+        np.testing.assert_allclose(unrectified.get("gradients.gradcam", target).attribution,
+                                   feature[target] / feature[target].size, rtol=1e-4, atol=1e-7)
 
 
 def test_saliency_is_the_largest_absolute_channel_gradient(torch_model, object_image):

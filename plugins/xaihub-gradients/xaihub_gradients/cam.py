@@ -8,7 +8,7 @@ import numpy as np
 
 from xaihub import GRADIENTS, Explainer, Explanation, MethodUnavailableError, Requirement
 from xaihub.core.maps import resize_map
-from xaihub.core.params import String
+from xaihub.core.params import Boolean, String
 from xaihub.models import GradientAdapter
 from xaihub_gradients.backends import backend_for
 
@@ -21,15 +21,17 @@ class GradCam(Explainer):
     last Conv2D layer (Keras), recorded in ``extras["layer"]``. The score is the raw
     output (the pre-softmax logit when the model emits logits, as Grad-CAM prescribes).
     The map is upsampled bilinearly to the image's size and not normalised. All
-    targets share one forward pass.
+    targets share one forward pass. ``relu=False`` keeps the negative part of the weighted
+    sum (Captum's ``LayerGradCam(relu_attributions=False)``): a map that the ReLU would
+    make all zero then still ranks its pixels.
     """
 
     name = "gradients.gradcam"
     family = "grad_cam"
     summary = "Grad-CAM on a named or the last convolutional layer"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
-    defaults: dict[str, Any] = {"layer": None}
-    constraints = {"layer": [None, String(meaning="a layer name")]}
+    defaults: dict[str, Any] = {"layer": None, "relu": True}
+    constraints = {"layer": [None, String(meaning="a layer name")], "relu": Boolean()}
 
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
@@ -39,13 +41,13 @@ class GradCam(Explainer):
                 "keras.Model does not have; pass a Sequential or functional model")
 
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
-                layer: str | None) -> list[Explanation]:
+                layer: str | None, relu: bool = True) -> list[Explanation]:
         feature = backend_for(model).layer_gradients(model, image, targets, layer)
         height, width = image.shape[:2]
         return [
             Explanation(
                 target=target,
-                attribution=resize_map(self.cam(feature.activations, gradients), height, width),
+                attribution=resize_map(self.cam(feature.activations, gradients, relu), height, width),
                 extras={"layer": feature.layer, "score": model.score_kind,
                         "feature_map": list(feature.activations.shape)},
             )
@@ -57,9 +59,10 @@ class GradCam(Explainer):
         """One weight per feature channel (``K``) from the ``h×w×K`` map and its gradients."""
         return gradients.mean(axis=(0, 1))
 
-    def cam(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    def cam(self, activations: np.ndarray, gradients: np.ndarray, relu: bool = True) -> np.ndarray:
         weights = self.channel_weights(activations.astype(np.float64), gradients.astype(np.float64))
-        return np.maximum(activations @ weights, 0.0)
+        weighted = activations @ weights
+        return np.maximum(weighted, 0.0) if relu else weighted
 
 
 class GradCamPlusPlus(GradCam):
