@@ -1,4 +1,4 @@
-"""Cross-library agreement on a real model: the README's table.
+"""Cross-library agreement on a real model: the table of docs/explanation/cross-library.md.
 
 For every family of ``xaihub.testing.cross_library.FAMILIES``, its implementations run with the same
 settings on EfficientNet-Lite0 (torch) and its Keras port, on one photo; this prints, per family, the

@@ -5,6 +5,7 @@ reference pages render the public API from docstrings, the command line from its
 from the registry, so none of them is written by hand.
 """
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -47,6 +48,9 @@ nb_execution_in_temp = True  # files a notebook writes (quickstart-output/) go t
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# TensorFlow and the kernel log to stderr at start-up: kept out of the pages (a failing cell still fails the build).
+nb_output_stderr = "remove"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"

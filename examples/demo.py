@@ -28,7 +28,7 @@ from xaihub.models import ModelOptions
 PHOTOS = ("coffee", "chelsea")
 FAMILIES = ("saliency", "expected_gradients", "grad_cam", "grad_cam_pp", "layer_cam", "lime", "kernel_shap", "rise")
 """The demo's families: gradients, CAMs and perturbations whose chosen implementation (``CHOICES``) beats the
-baselines on SRG in the benchmark (README "Which method?") in seconds, LIME and Kernel SHAP among them; they come
+baselines on SRG in the benchmark (docs/explanation/which-method.md) in seconds, LIME and Kernel SHAP among them; they come
 from captum, OmniXAI, lime, Xplique and xaihub's own plugins. Left out for time: the families that take longer
 than a minute per photo with the sanity check here (DeepLIFT SHAP's rerun on the randomised model alone takes two),
 and those that do not beat the baselines. ``--all`` runs every method."""

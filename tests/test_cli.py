@@ -119,10 +119,26 @@ def test_list_with_a_model_says_which_methods_are_unavailable_for_it(workdir, ca
     assert "list takes --image and --preprocess with --model" in capsys.readouterr().err
 
 
-def test_methods_are_required(workdir, capsys):
-    with pytest.raises(SystemExit) as exit:
-        cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--out", "never.html"])
-    assert exit.value.code == 2 and "--methods" in capsys.readouterr().err
+def test_without_methods_compare_runs_the_curated_default(workdir, capsys, monkeypatch):
+    import xaihub
+    from xaihub.method_benchmark import BASELINES, BUDGETS, default_methods
+    from xaihub.registry.plugins import get_method
+
+    chosen = []
+    monkeypatch.setattr(cli, "_compare_images", lambda out, model, names, pixels, options: chosen.append(
+        options) or 0)
+    assert cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--out", "d.html"]) == 0
+    [options] = chosen
+    module = sys.modules[MODULE]
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[..., 2] = 200
+    expected = default_methods(xaihub.adapt(module.predict), image)
+    assert options["methods"] == expected and set(BASELINES) <= set(expected)
+    assert all(get_method(m).explainer.requires.kind == "predictions" for m in expected)  # the model is a function
+    assert "lime.image" in expected or "native.lime" in expected  # one LIME, not all of them
+    assert sum(get_method(m).explainer.family == "lime" for m in expected) == 1
+    assert options["params"] == {m: BUDGETS[m] for m in expected if m in BUDGETS}
+    assert "methods (the default: one per family" in capsys.readouterr().out
 
 
 def test_methods_all_runs_every_method_whose_needs_the_model_meets(workdir, capsys, monkeypatch):
@@ -164,3 +180,22 @@ def test_image_and_images_are_mutually_exclusive(workdir, capsys):
     with pytest.raises(SystemExit) as exit_:
         compare("--model", f"{MODULE}:predict", "--image", "blue.png", "--images", "photos")
     assert exit_.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_budget_and_samples_reach_explain_and_replace_the_default_budgets(workdir, capsys, monkeypatch):
+    from xaihub.registry.plugins import get_method
+
+    chosen, real = [], cli._compare_images
+    monkeypatch.setattr(cli, "_compare_images", lambda out, model, names, pixels, options: chosen.append(
+        options) or 0)
+    assert cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--samples", "30"]) == 0
+    [options] = chosen
+    assert options["samples"] == 30 and options["budget"] is None
+    assert all(get_method(m).explainer.samples_parameter is None for m in options["params"])  # no BUDGETS left
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--model", f"{MODULE}:predict", "--image", "blue.png", "--samples", "3",
+                  "--budget", "fast"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_compare_images", real)
+    assert compare("--model", f"{MODULE}:predict", "--image", "blue.png", "--budget", "fast", "--out", "f.html") == 0
+    assert "native.lime" in (workdir / "f.html").read_text(encoding="utf-8")

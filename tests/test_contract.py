@@ -84,8 +84,13 @@ def test_declarations():
     class NoFramework(TorchGradient):
         requires = Requirement(GRADIENTS, ())
 
+    class WrongSamples(Brightness):
+        samples_parameter = "num_samples"  # not among its defaults
+
     assert "namespaced" in failures(Bare(), checks.check_declarations)
     assert "gradients of no framework" in failures(NoFramework(), checks.check_declarations, model=zoo.get("torch.cnn"))
+    assert "samples_parameter 'num_samples' must be one of defaults" in failures(WrongSamples(),
+                                                                                 checks.check_declarations)
 
 
 def test_defaults_must_match_explains_signature():

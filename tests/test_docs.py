@@ -1,8 +1,9 @@
-"""The documentation site (docs/): Sphinx builds it offline with warnings as errors, and the reference is generated
-from the code."""
+"""The documentation site (docs/): Sphinx builds it offline with warnings as errors, the reference is generated
+from the code, the README's links lead to pages that exist, and the tutorials' notebooks run (slow)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+TUTORIALS = sorted(p.stem for p in (DOCS / "tutorials").glob("*.md") if p.stem != "index")
 
 
 def _build(out: Path, *options: str) -> subprocess.CompletedProcess:
@@ -49,3 +52,25 @@ def test_the_site_builds_with_warnings_as_errors_and_renders_the_reference_from_
         for page in (DOCS / section).glob("*.md"):
             if page.stem != "index":
                 assert f'href="{page.stem}.html"' in index, f"{section}/{page.name} is not in its section's toctree"
+
+
+@pytest.mark.slow
+def test_the_tutorials_run_and_show_their_results(tmp_path):
+    _build(tmp_path, "-D", f"nb_execution_cache_path={tmp_path / 'cache'}")
+    assert "espresso" in _page(tmp_path, "tutorials/quickstart")
+    for name in TUTORIALS:
+        page = _page(tmp_path, f"tutorials/{name}")
+        assert "cell_output" in page and "Traceback" not in page, name
+        assert "data:image/png;base64," in page or re.search(r'src="\.\./_images/[^"]+\.png"', page), name
+    assert "accuracy kept" in _page(tmp_path, "tutorials/digits-degradation")
+
+
+def test_the_readme_is_short_and_its_links_lead_to_files_that_exist():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert "docs/index.md" in local and "docs/_static/report.png" in local
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
+    assert (ROOT / "docs/_static/report.png").stat().st_size < 300_000

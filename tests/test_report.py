@@ -39,7 +39,8 @@ def test_one_card_per_method_and_target_in_a_section_per_target(comparison, page
     assert cards == expected  # native.lime's family first; the unregistered test methods are "other"
     sections = [a for tag, a in parse(page).tags if tag == "details" and a.get("class") == "target-maps"]
     assert [(s["id"], s["data-target"]) for s in sections] == [("image-0-target-0", "0"), ("image-0-target-1", "1")]
-    links = [a["href"] for tag, a in parse(page).tags if tag == "a" and a.get("href", "").startswith("#image-0-t")]
+    links = [a["href"] for tag, a in parse(page).tags if tag == "a" and a.get("href", "").startswith("#image-0-t")
+             and "-map-" not in a["href"]]
     assert links == ["#image-0-target-0", "#image-0-target-1"]
 
 
@@ -48,11 +49,11 @@ def test_every_picture_is_embedded_sized_and_nothing_is_fetched(page):
 
     images = [a for tag, a in parse(page).tags if tag == "img"]
     # input, 3 maps × 2 targets, 2 superpixel views × 2 targets for LIME, a colour scale per target,
-    # the faithfulness-vs-cost chart and the agreement heat-map
-    assert len(images) == 1 + 6 + 4 + 2 + 1 + 1
+    # the faithfulness-vs-cost chart and the agreement heat-map; the large view: 3 maps and a scale per target
+    assert len(images) == 1 + 6 + 4 + 2 + 1 + 1 + 6 + 2
     for attributes in images:
         mime, picture = decoded(attributes["src"])
-        photo_like = (attributes.get("class") == "map" or attributes.get("data-role") == "input"
+        photo_like = (attributes.get("class", "").startswith("map") or attributes.get("data-role") == "input"
                       or attributes["alt"].endswith("kept"))
         assert (mime, picture.format) == (("image/webp", "WEBP") if photo_like else ("image/png", "PNG"))
         assert picture.mode == ("RGB" if photo_like else "P")
@@ -60,7 +61,7 @@ def test_every_picture_is_embedded_sized_and_nothing_is_fetched(page):
         assert picture.width <= DENSITY * width  # the 32×32 input is never enlarged; the browser does that
         assert abs(picture.height / picture.width - height / width) < 0.02
     charts = [a for a in images if "chart" in a.get("class", "") or a.get("class") == "colourbar"]
-    assert len(charts) == 4 and all(decoded(a["src"])[1].width == DENSITY * int(a["width"]) for a in charts)
+    assert len(charts) == 6 and all(decoded(a["src"])[1].width == DENSITY * int(a["width"]) for a in charts)
     assert not re.search(r"(src|href)=['\"]?(https?:|//)", page) and "<script" not in page.replace("&lt;script", "")
 
 
@@ -210,6 +211,7 @@ def test_row_scale_report_labels_the_colour_scale_in_raw_units(tmp_path, compari
 def test_repr_html_is_the_section_with_scoped_styles(comparison):
     fragment = comparison._repr_html_()
     assert fragment.startswith("<div class='xaihub'><style>") and fragment.count("data-status=") == 8
+    assert "data-large-method" not in fragment  # no large view stored in notebooks
     styles = fragment.split("<style>")[1].split("</style>")[0]
     selectors = [s.strip() for rule in re.findall(r"([^{}]+)\{", styles) for s in rule.split(",")]
     assert len(selectors) > 10 and all(s.startswith(".xaihub") for s in selectors)
@@ -305,3 +307,72 @@ def test_model_notes_and_few_superpixel_warnings_are_shown(tmp_path):
     notes = page.split("<ul class='note model-notes'>")[1].split("</ul>")[0]
     assert "returns 2 outputs; explaining the first" in notes
     assert "⚠ only" in page and "superpixels: the map can hardly point at anything" in page
+
+
+def test_comparison_report_and_report_many_take_the_same_presentation_options(tmp_path, comparison):
+    options = {"scale": "row", "coverage": 0.5, "map_size": 240, "large_maps": 480, "sort_by": "seconds",
+               "chart_cost": "forward_passes"}
+    one = open(comparison.report(tmp_path / "one.html", **options), encoding="utf-8").read()
+    many = open(xaihub.report_many([comparison], tmp_path / "many.html", **options), encoding="utf-8").read()
+    assert one == many
+    card = next(a for tag, a in parse(one).tags if tag == "figure" and a.get("data-method") == "native.lime")
+    assert card["style"] == "width:240px"
+    maps = [a for tag, a in parse(one).tags if tag == "img" and a.get("class") == "map"]
+    assert {a["width"] for a in maps} == {"240"}
+    assert "top 50% superpixels" in one and "top 20% superpixels" not in one  # coverage reached the view
+    default = open(comparison.report(tmp_path / "default.html"), encoding="utf-8").read()
+    assert "top 20% superpixels" in default
+
+
+def test_every_map_links_to_its_large_view_and_back(page, tmp_path, comparison):
+    from xaihub.report.render import LARGE_WIDTH
+
+    tags = parse(page).tags
+    cards = [a for tag, a in tags if tag == "figure" and a.get("data-status") == "ok"]
+    large = {a["id"]: a for tag, a in tags if tag == "figure" and "data-large-method" in a}
+    assert len(cards) == len(large) == 6 and LARGE_WIDTH >= 360
+    links = {a["href"] for tag, a in tags if tag == "a"}
+    for card in cards:
+        assert f"#{card['id']}-large" in links and f"{card['id']}-large" in large  # one click away, and back:
+        assert f"#{card['id']}" in links
+        assert large[f"{card['id']}-large"]["data-large-method"] == card["data-method"]
+    sizes = {(a["width"], a["class"]) for tag, a in tags if tag == "img" and "large" in a.get("class", "")}
+    assert sizes == {(str(LARGE_WIDTH), "map large")}
+    without = open(comparison.report(tmp_path / "small.html", large_maps=None), encoding="utf-8").read()
+    assert "data-large-method" not in without and "-large'" not in without
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"coverage": 0}, r"coverage must be a number in \(0, 1\], got 0"),
+    ({"coverage": True}, "coverage must be a number"),
+    ({"map_size": 10}, "map_size must be a whole number of CSS pixels from 64 to 1200, got 10"),
+    ({"map_size": 200.5}, "map_size must be a whole number"),
+    ({"large_maps": 5000}, "large_maps must be None"),
+    ({"colour": "red"}, r"unknown report option\(s\) \['colour'\]; the options are \['scale', 'coverage'"),
+])
+def test_report_options_are_checked_alike(tmp_path, comparison, options, message):
+    with pytest.raises(xaihub.InputError, match=message):
+        comparison.report(tmp_path / "r.html", **options)
+    if "colour" not in options:
+        with pytest.raises(xaihub.InputError, match=message):
+            xaihub.report_many([comparison], tmp_path / "r.html", **options)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_demo_sized_report_with_its_large_maps_stays_under_3_mb(tmp_path):
+    """Ten methods (plus the two baselines) on the demo's two photos, at their own size: the large view of
+    every map (WebP, one pixel per CSS pixel) keeps the page under 3 MB."""
+    from report_cases import PHOTOS, photo_comparisons, realistic_methods
+
+    methods = realistic_methods(10)
+    for method in methods:
+        xaihub.register(method)
+    try:
+        comparisons = photo_comparisons([m.name for m in methods] + ["baseline.noise", "baseline.centre"])
+    finally:
+        for method in methods:
+            xaihub.unregister(method.name)
+    path = xaihub.report_many(comparisons, tmp_path / "demo.html", names=list(PHOTOS))
+    page = open(path, encoding="utf-8").read()
+    assert page.count("class='map large'") == 2 * 12
+    assert len(page.encode("utf-8")) <= 3_000_000

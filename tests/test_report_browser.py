@@ -64,9 +64,22 @@ def undecoded_images(page):
     return len(images), [alt for alt, complete, width in images if not (complete and width > 0)]
 
 
+def test_a_click_on_a_small_map_shows_it_large_and_a_click_there_leads_back(chromium, tmp_path):
+    page, errors = open_page(chromium, sample_comparison().report(tmp_path / "report.html"))
+    card = page.locator("figure.card[data-method='test.plain'][data-target='1']")
+    card.locator("img.map").click()
+    large = page.locator(f"#{card.get_attribute('id')}-large")
+    assert page.evaluate("location.hash") == f"#{card.get_attribute('id')}-large"
+    assert large.get_attribute("data-large-method") == "test.plain" and large.is_visible()
+    assert large.locator("img").bounding_box()["width"] >= 360  # readable: two to three times the card's map
+    large.locator("img").click()
+    assert page.evaluate("location.hash") == f"#{card.get_attribute('id')}"
+    assert errors == []
+
+
 def test_report_renders_every_image_without_errors(chromium, tmp_path):
     page, errors = open_page(chromium, sample_comparison().report(tmp_path / "report.html"))
-    assert undecoded_images(page) == (15, [])
+    assert undecoded_images(page) == (15 + 6 + 2, [])  # and the large view: 3 maps and a colour scale per target
     assert page.locator("figure.card[data-method]").count() == 8
     assert page.locator("figure[data-status='failed']").count() == 2
     assert "<script>alert(1)</script>" in page.inner_text("#image-0-target-1 > summary")  # shown as text, not run
@@ -100,8 +113,9 @@ def test_many_methods_fit_the_window_in_wrapped_rows(chromium, tmp_path, registe
     page, errors = open_page(chromium, result.report(tmp_path / "many.html", sort_by="deletion"), width=1400)
     assert overflow(page) <= 0
     working = count + 2 - count // 15  # every 15th fake method fails
-    assert undecoded_images(page) == (2 * working + 5, [])  # maps, input, 2 colour scales, chart, agreement
-    maps = page.eval_on_selector_all("img.map", "els => els.map(e => e.getBoundingClientRect().width)")
+    # maps, input, 2 colour scales, chart, agreement; the large view's maps and 2 colour scales
+    assert undecoded_images(page) == (2 * working + 5 + 2 * working + 2, [])
+    maps = page.eval_on_selector_all("figure.card img.map", "els => els.map(e => e.getBoundingClientRect().width)")
     assert len(maps) == 2 * working and min(maps) >= 160
     tops = page.eval_on_selector_all("details.target-maps[data-target='0'] figure.card",
                                      "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
@@ -144,24 +158,27 @@ def photo_report(tmp_path_factory):
 @pytest.mark.parametrize("count", [26, pytest.param(60, marks=pytest.mark.slow)])
 def test_reports_of_real_photos_are_small_and_show_every_picture_at_its_size(chromium, photo_report, count):
     from xaihub.pretrained import photo
-    from xaihub.report.render import DENSITY, INPUT_WIDTH, MAP_WIDTH, VIEW_WIDTH
+    from xaihub.report.render import DENSITY, INPUT_WIDTH, LARGE_DENSITY, LARGE_WIDTH, MAP_WIDTH, VIEW_WIDTH
 
     path, methods = photo_report(count)
     assert os.path.getsize(path) <= BUDGETS[count]
     page, errors = open_page(chromium, path, width=1400)
     assert overflow(page) <= 0
     views = 2 * sum(m.kind == "superpixel" for m in methods)
-    # per photo: input, maps, superpixel views, colour scale, cost chart, agreement heat-map
-    assert undecoded_images(page) == (2 * (1 + len(methods) + 2 + views + 3), [])
+    # per photo: input, maps, superpixel views, colour scale, cost chart, agreement heat-map, and the large view
+    # (maps and a colour scale)
+    assert undecoded_images(page) == (2 * (1 + len(methods) + 2 + views + 3 + len(methods) + 2 + 1), [])
     shown = page.eval_on_selector_all("img", """els => els.map(e => {const box = e.getBoundingClientRect();
         return [e.className || e.dataset.role || 'view', +e.getAttribute('width'), box.width, box.height,
                 e.naturalWidth, e.naturalHeight]})""")
     for _, width, box_width, box_height, natural_width, natural_height in shown:
         assert box_width <= width and natural_width <= DENSITY * width + 1  # never encoded above twice its size
+        assert natural_width > 0
         assert abs(box_height / box_width - natural_height / natural_width) < 0.02  # nor distorted
     sizes = {(kind, box_width, natural_width) for kind, _, box_width, _, natural_width, _ in shown}
     widths = [min(DENSITY * INPUT_WIDTH, photo(name).shape[1]) for name in PHOTOS]  # chelsea is 451 px wide
     assert {s for s in sizes if s[0] == "map"} == {("map", MAP_WIDTH, DENSITY * MAP_WIDTH)}  # photos ≥ 360 px wide
+    assert {s for s in sizes if s[0] == "map large"} == {("map large", LARGE_WIDTH, LARGE_DENSITY * LARGE_WIDTH)}
     assert {s for s in sizes if s[0] == "input"} == {("input", INPUT_WIDTH, w) for w in widths}
     assert {s for s in sizes if s[0] == "view"} == {("view", VIEW_WIDTH, DENSITY * VIEW_WIDTH)}  # superpixel views
     assert errors == []

@@ -77,6 +77,7 @@ from xaihub.core.preprocess import Preprocess
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.method_benchmark import BenchmarkResult, benchmark
 from xaihub.models.custom_scores import class_sum, with_scores
+from xaihub.registry.describe import describe
 from xaihub.registry.plugins import (
     adapt,
     list_methods,
@@ -114,6 +115,7 @@ __all__ = [
     "class_sum",
     "dataset_report",
     "dataset_statistics",
+    "describe",
     "explain",
     "explain_many",
     "hookimpl",

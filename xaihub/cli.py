@@ -44,6 +44,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from xaihub.registry.describe import describe
+
+    print(describe(args.method))
+    return 0
+
+
 def _model_check(args: argparse.Namespace) -> Any:
     """With ``list --model``: a function giving each method's status for that model (its ``check_model``
     on ``--image``, or a mid-grey 224×224 image), else ``None``."""
@@ -81,13 +88,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub.core.image_sources import image_source
     from xaihub.core.images import to_rgb_uint8
     from xaihub.ground_truth import demo
+    from xaihub.method_benchmark import _first_readable
     from xaihub.registry.loading import load_labels, load_model, source_file
     from xaihub.run.measure import check_metrics
 
-    methods = _method_names(args.methods)
-    if not methods:
+    methods = _method_names(args.methods) if args.methods is not None else None
+    if methods == []:
         raise InputError("--methods is empty; name at least one method (see `xaihub list`) or say all")
-    for method in methods:
+    for method in methods or []:
         if method != ALL_METHODS:
             get_method(method)
     metrics = check_metrics(_names(args.metrics) if args.metrics else None)
@@ -108,12 +116,18 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         labels = load_labels(args.labels)
     preprocess = _preprocess(args.preprocess)
     model = demo.train_torch_model(args.seed) if args.demo else load_model(args.model)
+    params = None
     if methods == [ALL_METHODS]:
         methods = _methods_for(model, preprocess)
+    elif methods is None:
+        first = pixels[0] if pixels else demo.demo_image()[0] if not args.images else _first_readable(args.images)[1]
+        methods, params = _default_methods(model, preprocess, first, controls=bool(metrics))
+        if args.budget or args.samples:  # the budget asked replaces the benchmark's for the sampling methods
+            params = {m: v for m, v in params.items() if get_method(m).explainer.samples_parameter is None}
     modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
     _refuse_overwriting(args.out, run_dir if args.images else None, [path for path in modules if path])
     options = {"methods": methods, "targets": f"top-{args.top_k}", "preprocess": preprocess, "labels": labels,
-               "seed": args.seed, "metrics": metrics}
+               "seed": args.seed, "metrics": metrics, "params": params, "budget": args.budget, "samples": args.samples}
     if args.images:
         return _compare_folder(args, run_dir, model, options)
     if not args.image:  # --demo alone: its photo
@@ -151,7 +165,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     result = benchmark(model, args.images, out=run_dir, methods=methods, metrics=metrics, masks=args.masks,
                        report=args.out, targets=f"top-{args.top_k}", preprocess=preprocess, labels=labels,
                        seed=args.seed, executor=args.executor, resume=args.resume or "check",
-                       model_id=args.model_id, progress=None, controls=not args.no_controls)
+                       model_id=args.model_id, progress=None, controls=not args.no_controls, budget=args.budget,
+                       samples=args.samples)
     print(result)
     if not any(method.explanations for method in result.statistics.methods.values()):
         return _nothing_explained()
@@ -192,6 +207,26 @@ def _methods_for(model: Any, preprocess: Any) -> list[str]:
         raise InputError("--methods all: no installed method can explain this model (see `xaihub list`)")
     print(f"--methods all: {', '.join(methods)}")
     return methods
+
+
+def _default_methods(model: Any, preprocess: Any, image: Any,
+                     controls: bool = False) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """No ``--methods``: the curated default of ``xaihub benchmark`` and ``make demo``
+    (:func:`xaihub.method_benchmark.default_methods`: one method per family that can explain the model, the
+    baselines and, with ``controls`` (when metrics are asked), the image-only control) on the benchmark's sample
+    budgets (:data:`xaihub.method_benchmark.BUDGETS`)."""
+    from xaihub.method_benchmark import BUDGETS, default_methods
+    from xaihub.models import ModelOptions
+    from xaihub.registry.plugins import adapt
+
+    adapter = adapt(model, ModelOptions(preprocess=preprocess))
+    adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
+    methods = default_methods(adapter, image, controls=controls)
+    if not methods:
+        raise InputError("no installed method can explain this model (see `xaihub list --model ...`)")
+    print(f"methods (the default: one per family and the baselines; --methods all for every one): "
+          f"{', '.join(methods)}")
+    return methods, {m: dict(BUDGETS[m]) for m in methods if m in BUDGETS}
 
 
 def _input_files(args: argparse.Namespace) -> list[str]:
@@ -282,6 +317,17 @@ def _nothing_explained() -> int:
     return 1
 
 
+def _budget_arguments(parser: argparse.ArgumentParser) -> None:
+    from xaihub.core.params import BUDGETS
+
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--budget", choices=list(BUDGETS), help="every sampling method's own number of samples at a "
+                                                                "quarter (fast), one or four (thorough) times its "
+                                                                "default (see `xaihub describe METHOD`)")
+    chosen.add_argument("--samples", type=int, metavar="N", help="every sampling method draws N of its own unit "
+                                                                 "(samples, steps, noisy copies, evaluations)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaihub", description="Compare explanations of image classifiers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -292,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--image", metavar="PATH", help="with --model: the image methods check the model on "
                                                          "(default: a mid-grey 224×224 image)")
     listing.add_argument("--preprocess", help="with --model: module:function mapping pixel batches to model input")
+    describing = commands.add_parser("describe", help="a method's parameters with their defaults and constraints, "
+                                                      "its family, plugin, libraries, needs and sample budget")
+    describing.add_argument("method", help="a method name, as `xaihub list` shows it")
     compare = commands.add_parser("compare", help="explain images with several methods and write an HTML report")
     source = compare.add_mutually_exclusive_group()
     source.add_argument("--model", help="TorchScript .pt/.pth, saved Keras .keras, or module:object "
@@ -302,9 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--image", nargs="+", metavar="PATH", help="image file(s); one report section each")
     images.add_argument("--images", metavar="DIR", help="a folder of images: explain them all into a run "
                                                         "directory (resumable) and write a dataset report")
-    compare.add_argument("--methods", required=True,
+    compare.add_argument("--methods",
                          help="comma-separated methods (see `xaihub list`), or `all`: every installed method whose "
-                              "needs the model meets (methods that refuse its architecture are reported unavailable)")
+                              "needs the model meets (methods that refuse its architecture are reported unavailable); "
+                              "default: one per family, the first of its implementations that can explain the model, "
+                              "and the baselines, on the benchmark's sample budgets (as `make demo`)")
+    _budget_arguments(compare)
     compare.add_argument("--top-k", type=int, default=5, help="explain the k most probable classes (default 5)")
     compare.add_argument("--out", default="report.html", help="HTML report to write (default report.html)")
     compare.add_argument("--labels", help="class names: a text file with one per line, or a JSON list")
@@ -331,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "first of its implementations that can explain the model, and the baselines)")
     bench.add_argument("--metrics", help="comma-separated metrics (default: faithfulness, Quantus' ROAD and IROF "
                                          "when installed, the randomisation sanity check; with --masks, localisation)")
+    _budget_arguments(bench)
     bench.add_argument("--top-k", type=int, default=1, help="explain the k most probable classes (default 1)")
     bench.add_argument("--no-controls", action="store_true", help="leave the image-only control (baseline.edges) "
                                                                   "out of the default methods")
@@ -348,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"list": _cmd_list, "compare": _cmd_compare, "benchmark": _cmd_benchmark}
+    handlers = {"list": _cmd_list, "describe": _cmd_describe, "compare": _cmd_compare, "benchmark": _cmd_benchmark}
     try:
         return handlers[args.command](args)
     except (XaihubError, OSError) as exc:

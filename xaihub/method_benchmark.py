@@ -24,12 +24,13 @@ from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_stat
 from xaihub.evaluation.recommendation import Recommendation, recommend
 from xaihub.evaluation.reliability import reliability_of_run, save_reliability
 from xaihub.models import ModelAdapter, ModelOptions
-from xaihub.registry.plugins import adapt, get_metric, list_methods
+from xaihub.registry.plugins import adapt, get_method, get_metric, list_methods
 from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
 from xaihub.run.measure import check_metrics
 from xaihub.run.run_directory import current_records, read_index, select_records
+from xaihub.run.runner import budgeted
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""
@@ -160,6 +161,14 @@ def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[s
     return chosen + [b for b in references if b in registered]
 
 
+def _samples_parameter(method: str) -> str | None:
+    """The parameter ``method`` samples with (``None`` for a method that does not, or an unknown one)."""
+    try:
+        return get_method(method).explainer.samples_parameter
+    except XaihubError:
+        return None
+
+
 def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
     """:data:`FAITHFULNESS_METRICS`, :data:`QUANTUS_METRICS` when installed, the randomisation sanity check
     when ``model`` has weights to randomise, and, with ``masks``, the pointing game and relevance mass."""
@@ -210,6 +219,8 @@ def benchmark(
         The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
         whatever else ``out`` holds from earlier calls.
     :param params: per-method parameters, over the :data:`BUDGETS` of the methods that have one.
+    :param explain_kwargs: also ``budget=`` or ``samples=`` (as for :func:`xaihub.explain`): every sampling
+        method's own number of samples, in place of :data:`BUDGETS`; ``params`` still win.
     :param preprocess: as for :func:`xaihub.explain`.
     :param labels: as for :func:`xaihub.explain`.
     :param explain_kwargs: as for :func:`xaihub.explain`; ``true_labels`` (and ``targets="true_labels"`` or a
@@ -231,8 +242,12 @@ def benchmark(
         metrics = default_metrics(adapter, masks is not None)
     methods = (list(methods) if methods is not None
                else default_methods(adapter, image, controls=controls and bool(metrics)))
-    budgets = {m: {**BUDGETS.get(m, {}), **(params or {}).get(m, {})} for m in methods
-               if m in BUDGETS or m in (params or {})}
+    budget, samples = explain_kwargs.pop("budget", None), explain_kwargs.pop("samples", None)
+    own = {m: dict(BUDGETS.get(m, {})) for m in methods}
+    if budget is not None or samples is not None:  # the budget asked replaces the benchmark's for sampling methods
+        own = {m: {} if _samples_parameter(m) else values for m, values in own.items()}
+    budgets = budgeted({m: {**own[m], **(params or {}).get(m, {})} for m in methods}, methods, budget, samples)
+    budgets = {m: values for m, values in budgets.items() if values}
     summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,
                            progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
                            preprocess=preprocess, labels=labels, **explain_kwargs)

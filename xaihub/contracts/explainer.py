@@ -122,6 +122,14 @@ class Explainer(ABC):
     #: What each parameter accepts (see :mod:`xaihub.core.params`), checked by the runner before any
     #: method runs: ``{"num_samples": Integer(2, 100_000), "layer": [None, String()]}``.
     constraints: ClassVar[dict[str, Any]] = {}
+    #: The parameter that sets how many samples the method draws, in its own unit (perturbations, integration
+    #: steps, noisy copies, designs, evaluations), e.g. ``"num_samples"``; ``None`` for a method that does not
+    #: sample. ``budget=`` and ``samples=`` of :func:`xaihub.explain` set it (see
+    #: :func:`xaihub.core.params.budget_samples`); a value the user gives in ``params`` wins.
+    samples_parameter: ClassVar[str | None] = None
+    #: What the default of :attr:`samples_parameter` amounts to when it is not a number (``"auto"``): the
+    #: number ``budget=`` scales.
+    samples_default: ClassVar[int | None] = None
     #: Distributions whose versions are recorded in every Explanation.
     libraries: ClassVar[tuple[str, ...]] = ()
     #: One-line description shown by ``xaihub list``.
@@ -175,6 +183,12 @@ class Explainer(ABC):
             from xaihub.core.errors import ModelError
 
             raise ModelError(problem)
+
+    def expected_forward_passes(self, params: dict[str, Any], targets: int) -> int | None:
+        """The model evaluations one call with ``params`` (the defaults updated with the user's) for
+        ``targets`` targets will take, when the method can tell before it runs; ``None`` (the default) when
+        it cannot. ``xaihub describe`` shows it."""
+        return None
 
     def check_available(self) -> None:
         """Raise :class:`~xaihub.core.errors.MethodUnavailableError` if the method cannot run here.

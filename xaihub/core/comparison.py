@@ -125,17 +125,17 @@ class Comparison:
         """
         return agreement(self)
 
-    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", scale: str = "map",
-               sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
+    def report(self, path: str | os.PathLike, title: str = "xaihub comparison", **options: Any) -> str:
         """Write a self-contained HTML report (images embedded, no network needed) and return its path.
 
-        ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per target;
-        ``sort_by`` orders the cost and metric tables (``"seconds"``, ``"forward_passes"``, ``"name"`` or a
-        metric); ``chart_metric`` and ``chart_cost`` choose the axes of the faithfulness-vs-cost chart.
-        See :func:`xaihub.report_many`.
+        ``options`` are those of :func:`xaihub.report_many`, checked alike (an unknown one is an ``InputError``
+        that lists them): ``scale="map"`` colours each map by its own range, ``"row"`` shares one range per
+        target; ``coverage`` is the fraction of superpixels the superpixel view shows; ``map_size`` the width of
+        a map card and ``large_maps`` the width of the large view (``None``: none); ``sort_by`` orders the cost and
+        metric tables (``"seconds"``, ``"forward_passes"``, ``"name"`` or a metric); ``chart_metric`` and
+        ``chart_cost`` choose the axes of the faithfulness-vs-cost chart.
         """
-        return _view("report")([self], path, title=title, scale=scale, sort_by=sort_by, chart_metric=chart_metric,
-                               chart_cost=chart_cost)
+        return _view("report")([self], path, title=title, **options)
 
     def figure(self, scale: str = "map", target: int | None = None) -> "Figure":
         """The report's maps as a matplotlib ``Figure`` (``fig.savefig`` exports PNG, SVG, PDF): for ``target``,
@@ -204,7 +204,7 @@ def _status(explanation: Explanation) -> str:
 
 _VIEWS: dict[str, Callable[..., Any]] = {}
 VIEWS = ("report", "figure", "save_figures", "notebook_html")
-"""The views :mod:`xaihub.report` provides: ``report(comparisons, path, **options)`` (the HTML page),
+"""The views :mod:`xaihub.report` provides: ``report(comparisons, path, title, **options)`` (the HTML page),
 ``figure(comparison, scale, target)``, ``save_figures(comparison, directory, format, scale)`` and
 ``notebook_html(comparison)``."""
 

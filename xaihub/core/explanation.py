@@ -126,6 +126,48 @@ class Explanation:
         out[keep] = self.image[keep]
         return out
 
+    def superpixel_view(self, coverage: float = 0.2) -> np.ndarray:
+        """VisuaLIME-style view, ``H×W×3`` uint8, as the report draws it: the top ``coverage`` fraction of
+        superpixels by ``|weight|`` tinted green (for the target) or red (against it) over the image.
+
+        :raises InputError: for a method that gives no superpixels, or ``coverage`` outside ``(0, 1]``.
+        """
+        from xaihub.core.superpixels import superpixel_view
+
+        if self.segments is None or self.segment_weights is None or self.image is None:
+            raise InputError(f"{self.method or 'this method'} gives no superpixels; superpixel_view needs a "
+                             "segment-based method (LIME, Kernel SHAP, ...)")
+        return superpixel_view(self.image, self.segments, self.segment_weights, coverage)
+
+    def plot(self, ax: Any = None, alpha: float = 0.6) -> Any:
+        """A matplotlib figure of the image and the map over it, with a colour bar (matplotlib is imported only
+        here): green supports the target, pink speaks against it, the colour limit is the 99th percentile of
+        ``|attribution|``. With ``ax``, only the map over the image is drawn there. Returns the ``Figure``."""
+        from matplotlib.figure import Figure
+
+        from xaihub.core.maps import robust_limit
+
+        if not 0 <= alpha <= 1:
+            raise InputError(f"alpha must lie in [0, 1], got {alpha!r}")
+        limit = robust_limit(self.attribution)
+        label = self.label or f"class {self.target}"
+        if ax is None:
+            figure = Figure(figsize=(8.4, 4), layout="constrained")
+            first, ax = figure.subplots(1, 2)
+            if self.image is not None:
+                first.imshow(self.image)
+            first.set_title("input", fontsize=10)
+            first.set_axis_off()
+        figure = ax.figure
+        if self.image is not None:
+            ax.imshow(np.asarray(self.image, np.float32).mean(axis=2), cmap="gray", vmin=0, vmax=255)
+        shown = ax.imshow(self.attribution, cmap="PiYG", vmin=-limit, vmax=limit,
+                          alpha=alpha if self.image is not None else 1.0)
+        ax.set_title(f"{self.method or 'map'}: {label}", fontsize=10)
+        ax.set_axis_off()
+        figure.colorbar(shown, ax=ax, shrink=0.8, label="attribution")
+        return figure
+
     def save(self, path: str | os.PathLike | BinaryIO) -> None:
         """Write to ``path`` (or a binary file) as a compressed ``.npz``: arrays plus a JSON header, no pickle.
 

@@ -1,6 +1,6 @@
 """Turning whatever image a user has into the one form xaihub works on: ``H×W×3`` uint8.
 
-Conversion rules (documented in the README):
+Conversion rules (documented in docs/explanation/inputs.md):
 
 * paths are opened with PIL; their size is checked before the pixels are decoded, and their EXIF
   orientation (a camera's "rotate 90°" tag) is applied, so the pixels are the picture as viewers show it;

@@ -32,6 +32,20 @@ class DegenerateMapError(ValueError):
     the runner records the metric's values as ``NaN`` with the message as the reason, not as a failure."""
 
 
+ROBUST_PERCENTILE = 99.0
+"""Colour limits use this percentile of ``|attribution|``, so a few extreme pixels don't wash out the rest."""
+
+
+def robust_limit(values: np.ndarray) -> float:
+    """The symmetric colour limit of one map (1.0 for an all-zero map): :data:`ROBUST_PERCENTILE` of its
+    ``|values|``, or its largest ``|value|`` when that percentile is 0."""
+    values = np.asarray(values)
+    limit = float(np.percentile(np.abs(values), ROBUST_PERCENTILE))
+    if limit == 0:
+        limit = float(np.abs(values).max())
+    return limit if limit > 0 else 1.0
+
+
 def degenerate_reason(attribution: np.ndarray) -> str | None:
     """Why ``attribution`` carries no ranking of its pixels, or ``None`` when it does.
 

@@ -231,3 +231,49 @@ def _shown(value: Any) -> str:
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+BUDGETS = {"fast": 0.25, "default": 1.0, "thorough": 4.0}
+"""``budget=`` levels, as multiples of each sampling method's own default number of samples (its
+:attr:`xaihub.Explainer.samples_parameter`): ``"default"`` keeps every default."""
+
+
+def budget_samples(method: str, explainer: Any, budget: str | None = None, samples: int | None = None) -> dict[str, Any]:
+    """The parameter a budget sets for ``explainer``: ``{samples_parameter: n}``, or ``{}`` when the method does
+    not sample (it declares no :attr:`~xaihub.Explainer.samples_parameter`) or neither is given.
+
+    ``samples=n`` gives every sampling method ``n`` of its own unit (samples, steps, noisy copies, designs,
+    evaluations); ``budget`` (a key of :data:`BUDGETS`) scales each method's default, kept inside what its
+    constraint accepts. The user's own value for that parameter wins over both (see the runner).
+
+    :raises InputError: for an unknown budget, a ``samples`` that is not a positive int, or both given.
+    """
+    if budget is not None and samples is not None:
+        raise InputError("give budget= or samples=, not both")
+    if budget is not None and budget not in BUDGETS:
+        raise InputError(f"budget must be one of {list(BUDGETS)}, got {budget!r}")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, Integral) or samples < 1):
+        raise InputError(f"samples must be a positive int, got {samples!r}")
+    parameter = getattr(explainer, "samples_parameter", None)
+    if parameter is None or (budget is None and samples is None) or budget == "default":
+        return {}
+    if samples is not None:
+        return {parameter: int(samples)}
+    reference = getattr(explainer, "defaults", {}).get(parameter)
+    if isinstance(reference, bool) or not isinstance(reference, Integral):
+        reference = getattr(explainer, "samples_default", None)
+    if reference is None:
+        raise InputError(f"{method} declares samples_parameter {parameter!r} but no number of samples to scale: "
+                         "its default is not an int and it declares no samples_default")
+    wanted = max(1, round(reference * BUDGETS[budget]))
+    return {parameter: _clamped(getattr(explainer, "constraints", {}).get(parameter), wanted)}
+
+
+def _clamped(spec: Spec, value: int) -> int:
+    """``value`` moved into the range of the first :class:`Integer` of ``spec`` (unchanged without one)."""
+    for option in as_options(spec) if spec is not None else []:
+        if isinstance(option, Integer):
+            low = option.low if option.low is not None else value
+            high = option.high if option.high is not None else value
+            return int(min(max(value, low), high))
+    return value

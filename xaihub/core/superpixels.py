@@ -15,6 +15,8 @@ from xaihub.core.cache import RunCache, array_key
 from xaihub.core.errors import InputError, MethodUnavailableError
 
 FILLS = ("zero", "mean", "blur")
+POSITIVE_TINT, NEGATIVE_TINT = np.array([0, 200, 0], np.float32), np.array([230, 0, 0], np.float32)
+"""The superpixel view's colours, as VisuaLIME draws them: positive superpixels green, negative red."""
 
 
 def dense_segments(segments: np.ndarray) -> np.ndarray:
@@ -30,6 +32,30 @@ def check_segments(segments: Any, image: np.ndarray) -> np.ndarray:
         raise InputError(f"segments must be a non-negative int array of shape {image.shape[:2]}, "
                          f"got {segments.dtype} {segments.shape}")
     return dense_segments(segments)
+
+
+def superpixel_view(image: np.ndarray, segments: np.ndarray, weights: np.ndarray, coverage: float = 0.2) -> np.ndarray:
+    """VisuaLIME-style view, ``H×W×3`` uint8: the top ``coverage`` fraction of superpixels by ``|weight|`` tinted
+    green (positive) or red (negative) over ``image``, their outlines drawn in white.
+
+    :param segments: superpixel id per pixel (``H×W``); ``weights[i]`` is superpixel ``i``'s weight.
+    :raises InputError: for ``coverage`` outside ``(0, 1]``.
+    """
+    from skimage.segmentation import find_boundaries
+
+    if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage <= 1:
+        raise InputError(f"coverage must be a number in (0, 1], got {coverage!r}")
+    weights = np.asarray(weights, np.float32)
+    count = max(1, int(round(coverage * len(weights))))
+    chosen = np.argsort(-np.abs(weights), kind="stable")[:count]
+    chosen = chosen[weights[chosen] != 0]
+    out = np.asarray(image).astype(np.float32)
+    for sign, tint in ((1, POSITIVE_TINT), (-1, NEGATIVE_TINT)):
+        mask = np.isin(segments, chosen[np.sign(weights[chosen]) == sign])
+        out[mask] = out[mask] * 0.45 + tint * 0.55
+    edges = find_boundaries(np.where(np.isin(segments, chosen), segments, -1), mode="inner")
+    out[edges] = 255
+    return np.rint(out).astype(np.uint8)
 
 
 def fill_image(image: np.ndarray, segments: np.ndarray, fill: str) -> np.ndarray:

@@ -81,7 +81,7 @@ class GradientAdapter(ModelAdapter):
         declared = self.options.declared
         if declared is None:
             return self.from_channels_last(np.zeros_like(self.channels_last(self.model_input(images))))
-        neutral = -np.asarray(declared.offset, np.float32) / np.asarray(declared.scale, np.float32)
+        neutral = declared.neutral_pixels()
         return self.differentiable_input(np.broadcast_to(neutral, np.shape(images)).astype(np.float32))
 
     def probabilities(self, scores: Any) -> Any:

@@ -9,12 +9,12 @@ read the same way, through a ``keras.Model(inputs, [layer.output, scores])`` sha
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from xaihub.core.errors import InputError, MethodUnavailableError, ModelError
-from xaihub.core.preprocess import Preprocess
 from xaihub.models.base import ModelOptions
 from xaihub.models.differentiable import GradientAdapter
 
@@ -36,9 +36,14 @@ class KerasAdapter(GradientAdapter):
         self._logits: Any = None
         fixed = _fixed_input_size(model)
         declared = self.options.declared
+        if declared is not None:
+            fitted = declared.for_model(_input_channels(model), "the Keras model's input")
+            if fitted is not declared:
+                declared = fitted
+                self.options = dataclasses.replace(self.options, preprocess=fitted)
         self._declared = declared
         if declared is not None and declared.size is None and fixed is not None:
-            self._declared = Preprocess(size=fixed, scale=declared.scale, offset=declared.offset)
+            self._declared = declared.resized(fixed)
             self._note(f"the Keras model takes {fixed[0]}×{fixed[1]} inputs; images are resized to it")
 
     @property
@@ -163,6 +168,15 @@ class KerasAdapter(GradientAdapter):
         logits = linear(last.input)
         linear.set_weights(last.get_weights())
         return logits
+
+
+def _input_channels(net: Any) -> int | None:
+    """The channels (last axis) of a Keras model's image input, when it declares them."""
+    try:
+        shape = tuple(net.inputs[0].shape)
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return None
+    return int(shape[3]) if len(shape) == 4 and isinstance(shape[3], int) else None
 
 
 def _fixed_input_size(net: Any) -> tuple[int, int] | None:

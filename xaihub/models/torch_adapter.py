@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any, Iterator
 
 import numpy as np
@@ -30,6 +31,11 @@ class TorchAdapter(GradientAdapter):
         super().__init__(model, options)
         if self.options.device is not None:
             self._check_device(self.options.device)
+        declared = self.options.declared
+        if declared is not None:
+            fitted = declared.for_model(_first_conv_channels(model), "the torch model's first Conv2d")
+            if fitted is not declared:
+                self.options = dataclasses.replace(self.options, preprocess=fitted)
 
     @staticmethod
     def _check_device(name: str) -> None:
@@ -392,3 +398,11 @@ class TorchAdapter(GradientAdapter):
         if not convs:
             raise InputError("no Conv2d layer or transformer block ran on this image; pass layer=<module name>")
         return ran[convs[-1]]
+
+
+def _first_conv_channels(model: Any) -> int | None:
+    """The input channels of the model's first ``Conv2d`` (in the order of ``modules()``), or ``None``."""
+    import torch
+
+    modules = model.modules() if isinstance(model, torch.nn.Module) else ()
+    return next((int(m.in_channels) for m in modules if isinstance(m, torch.nn.Conv2d)), None)

@@ -15,7 +15,6 @@ from xaihub.core.errors import InputError
 from xaihub.core.files import check_destination, write_atomically
 from xaihub.metrics.summary import MetricStat, summarise
 from xaihub.report import render, section
-from xaihub.report.chart import COSTS
 from xaihub.report.families import baselines
 from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table
 from xaihub.report.text import MAP_LEGEND, METRIC_LEGEND, e, metric_heading
@@ -69,17 +68,26 @@ _CSS = f".xaihub{{max-width:{render.PAGE_WIDTH}px}}" + """
 .xaihub .gallery .pair{display:flex;gap:4px}.xaihub .gallery img{display:block}
 .xaihub .gallery figcaption{margin-top:4px;line-height:1.4;overflow-wrap:anywhere}
 .xaihub img.chart{display:block}
+.xaihub .large-cards{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
+.xaihub figure.large{margin:0;font-size:13px;max-width:100%}.xaihub figure.large img{display:block}
+.xaihub .card a img.map{cursor:zoom-in}
 """
 
 def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
-                title: str = "xaihub comparison", scale: str = "map", coverage: float = 0.2,
+                title: str = "xaihub comparison", *, scale: str = "map", coverage: float = 0.2,
+                map_size: int = render.MAP_WIDTH, large_maps: int | None = render.LARGE_WIDTH,
                 sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
     """Write one HTML file with a section per comparison (plus a metric summary table when there are
-    several) and return ``path`` as a string.
+    several) and return ``path`` as a string. :meth:`xaihub.Comparison.report` takes the same options.
 
     :param names: a caption per comparison, e.g. the image file names; default ``Image 1``, ``Image 2``, ...
     :param scale: colour scaling of the maps, ``"map"`` or ``"row"`` (see :func:`render.scaled_maps`).
-    :param coverage: fraction of superpixels shown in the superpixel view of segment-based methods.
+    :param coverage: fraction of superpixels shown in the superpixel view of segment-based methods, in ``(0, 1]``.
+    :param map_size: the width of each map card, in CSS pixels (64 to 1200; default 180).
+    :param large_maps: the width of the large view of every map, in CSS pixels (64 to 1200; default 400): each
+        target's maps again, large, in a section every small map links to; ``None`` leaves that view out. Its
+        pictures are drawn at one image pixel per CSS pixel, as lossy WebP, so that it costs about as much as the
+        small maps.
     :param sort_by: order of the rows of the cost and metric tables: ``None`` (as asked), ``"name"``,
         ``"seconds"`` or ``"forward_passes"`` (cheapest first), or a computed metric (best first).
     :param chart_metric: the metric of the faithfulness-vs-cost chart; default ``sort_by`` when it is a
@@ -88,6 +96,7 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
     """
     from xaihub.core.comparison import Comparison
 
+    options = section.Options(scale, coverage, map_size, large_maps, sort_by, chart_metric, chart_cost)
     comparisons = list(comparisons)
     if not comparisons:
         raise InputError("report_many needs at least one comparison")
@@ -98,18 +107,11 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
     names = list(names) if names is not None else [None] * len(comparisons)
     if len(names) != len(comparisons):
         raise InputError(f"{len(names)} names for {len(comparisons)} comparisons")
-    if scale not in render.SCALES:
-        raise InputError(f"scale must be one of {render.SCALES}, got {scale!r}")
-    if not 0 < coverage <= 1:
-        raise InputError(f"coverage must lie in (0, 1], got {coverage!r}")
-    if chart_cost not in COSTS:
-        raise InputError(f"chart_cost must be one of {list(COSTS)}, got {chart_cost!r}")
     check_destination(path)  # a missing folder or a FIFO there is refused before anything is drawn
     computed = [k for c in comparisons for e in c.explanations for k in e.metrics]
     check_sort_by(sort_by, computed)
     if chart_metric is not None:
         check_sort_by(chart_metric, computed)
-    options = section.Options(scale, coverage, sort_by, chart_metric, chart_cost)
     sections = [section.comparison_section(c, name or f"Image {i + 1}", options, i)
                 for i, (c, name) in enumerate(zip(comparisons, names))]
     if len(comparisons) > 1:
@@ -117,6 +119,14 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
     body = (f"<p class='note'>{len(comparisons)} image(s). {MAP_LEGEND} {METRIC_LEGEND}</p>"
             + "".join(sections) + _versions(comparisons))
     return write_page(path, title, body)
+
+
+def report_view(comparisons: Sequence["Comparison"], path: str | os.PathLike, title: str = "xaihub comparison",
+                **options: object) -> str:
+    """:meth:`xaihub.Comparison.report`: :func:`report_many` with the same options, an unknown one named in an
+    :class:`InputError` that lists them all."""
+    section.Options.of(dict(options))
+    return report_many(comparisons, path, title=title, **options)  # type: ignore[arg-type]
 
 
 def _shown(value: object) -> str:
@@ -139,8 +149,10 @@ def write_page(path: str | os.PathLike, title: str, body: str) -> str:
 
 
 def notebook_html(comparison: "Comparison") -> str:
-    """The section of one comparison with its (scoped) styles, for Jupyter."""
-    return f"<div class='xaihub'><style>{_CSS}</style>{section.comparison_section(comparison)}</div>"
+    """The section of one comparison with its (scoped) styles, for Jupyter: without the large view, which a
+    notebook would store in every saved copy (``result.report(...)`` or ``explanation.plot()`` show maps large)."""
+    body = section.comparison_section(comparison, options=section.Options(large_maps=None))
+    return f"<div class='xaihub'><style>{_CSS}</style>{body}</div>"
 
 
 def summary_section(comparisons: Sequence["Comparison"]) -> str:

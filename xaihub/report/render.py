@@ -19,6 +19,7 @@ import numpy as np
 
 from xaihub.core.errors import InputError
 from xaihub.core.explanation import Explanation
+from xaihub.core.maps import ROBUST_PERCENTILE, robust_limit  # noqa: F401 (the report's names for them)
 from xaihub.report.text import e
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 COLORMAP = "PiYG"
 SCALES = ("map", "row")
-ROBUST_PERCENTILE = 99.0
-"""Colour limits use this percentile of ``|attribution|``, so a few extreme pixels don't wash out the rest."""
 DENSITY = 2
 """Pixels per CSS pixel of every embedded picture: sharp on high-DPI screens (most laptops and phones); with
 the encodings below a 60-method report of two photos still weighs a few MB."""
@@ -36,9 +35,13 @@ PHOTO_QUALITY = 80
 """WebP quality of photo-like pictures (0-100)."""
 MAP_WIDTH, VIEW_WIDTH, INPUT_WIDTH, GALLERY_WIDTH = 180, 88, 240, 144
 """CSS pixels: the width of a map card, of a superpixel view, of the input and of a dataset-gallery picture."""
+LARGE_WIDTH = 400
+"""CSS pixels: the width of a map in the report's large view (one link away from each card)."""
+LARGE_DENSITY, LARGE_QUALITY = 1, 75
+"""The large view's pixels per CSS pixel and WebP quality: at one pixel per CSS pixel it shows every pixel of a
+model input of up to 400 px, and costs about what the small map at :data:`DENSITY` costs."""
 PAGE_WIDTH = 1400
 """CSS pixels: the widest the report's content gets (a wider chart would only be shrunk)."""
-_POSITIVE, _NEGATIVE = np.array([0, 200, 0], np.float32), np.array([230, 0, 0], np.float32)
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,6 @@ def scaled_maps(maps: Sequence[np.ndarray], scale: str = "map") -> list[np.ndarr
     return [np.clip(np.asarray(m, np.float32) / limit, -1, 1) for m, limit in zip(maps, limits)]
 
 
-def robust_limit(values: np.ndarray) -> float:
-    """The symmetric colour limit of one map (1.0 for an all-zero map)."""
-    limit = float(np.percentile(np.abs(values), ROBUST_PERCENTILE))
-    if limit == 0:
-        limit = float(np.abs(values).max())
-    return limit if limit > 0 else 1.0
-
-
 def colours(values: np.ndarray) -> np.ndarray:
     """RGB float in ``[0, 255]`` for values in ``[-1, 1]``."""
     from matplotlib import colormaps
@@ -93,23 +88,8 @@ def overlay(image: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def superpixel_view(explanation: Explanation, coverage: float = 0.2) -> np.ndarray:
-    """VisuaLIME-style view: the top ``coverage`` fraction of superpixels by ``|weight|`` tinted
-    green (positive) or red (negative) over the image, their outlines drawn."""
-    from skimage.segmentation import find_boundaries
-
-    if not 0 < coverage <= 1:
-        raise InputError(f"coverage must lie in (0, 1], got {coverage}")
-    weights = np.asarray(explanation.segment_weights, np.float32)
-    count = max(1, int(round(coverage * len(weights))))
-    chosen = np.argsort(-np.abs(weights), kind="stable")[:count]
-    chosen = chosen[weights[chosen] != 0]
-    out = explanation.image.astype(np.float32)
-    for sign, tint in ((1, _POSITIVE), (-1, _NEGATIVE)):
-        mask = np.isin(explanation.segments, chosen[np.sign(weights[chosen]) == sign])
-        out[mask] = out[mask] * 0.45 + tint * 0.55
-    edges = find_boundaries(np.where(np.isin(explanation.segments, chosen), explanation.segments, -1), mode="inner")
-    out[edges] = 255
-    return np.rint(out).astype(np.uint8)
+    """VisuaLIME-style view of a segment-based explanation; see :meth:`xaihub.Explanation.superpixel_view`."""
+    return explanation.superpixel_view(coverage)
 
 
 def colourbar(height: int = 160, width: int = 14) -> np.ndarray:
@@ -118,9 +98,9 @@ def colourbar(height: int = 160, width: int = 14) -> np.ndarray:
     return np.rint(colours(ramp)).astype(np.uint8)
 
 
-def photo(pixels: np.ndarray, width: int) -> Picture:
+def photo(pixels: np.ndarray, width: int, density: float = DENSITY, quality: int = PHOTO_QUALITY) -> Picture:
     """A photo-like picture (the input, a map over the greyed photo, the kept superpixels) shown ``width``
-    CSS pixels wide: shrunk to :data:`DENSITY` × ``width`` pixels and encoded as lossy WebP.
+    CSS pixels wide: shrunk to ``density`` × ``width`` pixels and encoded as lossy WebP at ``quality``.
 
     Lossless buys nothing visible here and costs about ten times the bytes: at :data:`PHOTO_QUALITY`, a map
     over scikit-image's coffee photo, as shown, stays within 37-43 dB PSNR of its lossless version (smooth,
@@ -128,9 +108,9 @@ def photo(pixels: np.ndarray, width: int) -> Picture:
     """
     from PIL import Image
 
-    shrunk = _fit(pixels, width * DENSITY)
+    shrunk = _fit(pixels, round(width * density))
     picture = Image.fromarray(np.ascontiguousarray(shrunk))
-    return Picture(_data_uri(picture, "WEBP", "image/webp", quality=PHOTO_QUALITY), width, _shown_height(shrunk, width))
+    return Picture(_data_uri(picture, "WEBP", "image/webp", quality=quality), width, _shown_height(shrunk, width))
 
 
 def drawing(pixels: np.ndarray, width: int) -> Picture:

@@ -1,7 +1,8 @@
 """The report's section about one image (one :class:`~xaihub.Comparison`).
 
 Layout, meant to stay legible from 2 to 60+ methods: the input and top predictions; a link per target;
-per target, the maps as cards (about 180 px) wrapped into rows and grouped in boxes by method family;
+per target, the maps as cards (about 180 px, ``map_size``) wrapped into rows and grouped in boxes by method family,
+each linked to the same map at 400 px in the large view below them (``large_maps``);
 then the cost table, the faithfulness table with reference rows and the faithfulness-vs-cost chart,
 agreement within families and between all methods, failures, and the parameters.
 """
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from xaihub.core.comparison import UNAVAILABLE
+from xaihub.core.errors import InputError
 from xaihub.evaluation.ranking import is_better, lower_is_better, reference_value
 from xaihub.metrics import METRICS, MetricStat, summarise
 from xaihub.report import render
@@ -45,13 +47,51 @@ FIRST_LINE = 160
 
 @dataclass(frozen=True)
 class Options:
-    """How a section is drawn; see :func:`xaihub.report.report_many` for each option."""
+    """How a section is drawn: the presentation options :func:`xaihub.report_many` and
+    :meth:`xaihub.Comparison.report` both take (see :func:`xaihub.report_many` for each), checked here once."""
 
     scale: str = "map"
     coverage: float = 0.2
+    map_size: int = render.MAP_WIDTH
+    large_maps: int | None = render.LARGE_WIDTH
     sort_by: str | None = None
     chart_metric: str | None = None
     chart_cost: str = "seconds"
+
+    def __post_init__(self) -> None:
+        from xaihub.report.chart import COSTS
+
+        if self.scale not in render.SCALES:
+            raise InputError(f"scale must be one of {render.SCALES}, got {self.scale!r}")
+        if isinstance(self.coverage, bool) or not isinstance(self.coverage, (int, float)) or not 0 < self.coverage <= 1:
+            raise InputError(f"coverage must be a number in (0, 1], got {self.coverage!r}")
+        low, high = MAP_SIZES
+        if not _whole(self.map_size) or not low <= self.map_size <= high:
+            raise InputError(f"map_size must be a whole number of CSS pixels from {low} to {high}, "
+                             f"got {self.map_size!r}")
+        if self.large_maps is not None and (not _whole(self.large_maps) or not low <= self.large_maps <= high):
+            raise InputError(f"large_maps must be None (no large view) or a whole number of CSS pixels from {low} "
+                             f"to {high}, got {self.large_maps!r}")
+        if self.chart_cost not in COSTS:
+            raise InputError(f"chart_cost must be one of {list(COSTS)}, got {self.chart_cost!r}")
+
+    @classmethod
+    def of(cls, options: dict[str, object]) -> "Options":
+        """The options named in ``options`` (the keyword arguments of a report); an unknown name is an
+        :class:`InputError` that lists the known ones."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise InputError(f"unknown report option(s) {unknown}; the options are {known}")
+        return cls(**options)  # type: ignore[arg-type]
+
+
+MAP_SIZES = (64, 1200)
+"""The narrowest and widest map, in CSS pixels, ``map_size`` and ``large_maps`` accept."""
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def comparison_section(comparison: "Comparison", name: str = "Image", options: Options = Options(),
@@ -109,23 +149,41 @@ def _maps(comparison: "Comparison", options: Options, index: int, agreements: li
                      f"p = {comparison.probabilities[t]:.3f})</small></a>" for t in comparison.targets)
     groups = by_family(comparison.methods)
     flags = {a.family: a for a in agreements}
-    targets = "".join(_target(comparison, target, options, index, groups, flags) for target in comparison.targets)
+    scaled = {t: _scaled(comparison, t, options.scale) for t in comparison.targets}
+    targets = "".join(_target(comparison, target, options, index, groups, flags, scaled[target])
+                      for target in comparison.targets)
+    large = ""
+    if options.large_maps is not None and comparison.explanations:
+        large = ("<h3>Large maps</h3><p class='note'>Every map again at "
+                 f"{options.large_maps} px, for the speckled ones (gradients, SHAP); a click on a small map leads "
+                 "here, a click on a large one leads back.</p>"
+                 + "".join(_large(comparison, target, options, index, groups, scaled[target])
+                           for target in comparison.targets))
     return (f"<h3>Attribution maps</h3><nav class='targets'>Targets: {links}</nav>"
             f"<p class='note'>Methods are grouped by family (what they compute); "
-            f"{len(comparison.methods)} method(s) in {len(groups)} group(s).</p>{targets}")
+            f"{len(comparison.methods)} method(s) in {len(groups)} group(s)"
+            f"{'; a click on a map shows it larger' if large else ''}.</p>{targets}{large}")
+
+
+def _scaled(comparison: "Comparison", target: int, scale: str) -> tuple[dict[str, "Explanation"],
+                                                                          dict[str, np.ndarray], float]:
+    """A target's explanations by method, their maps scaled for colouring, and the largest colour limit."""
+    found = {x.method: x for x in comparison.explanations if x.target == target}
+    scaled = dict(zip(found, render.scaled_maps([x.attribution for x in found.values()], scale)))
+    limit = max((render.robust_limit(x.attribution) for x in found.values()), default=1.0)
+    return found, scaled, limit
 
 
 def _target(comparison: "Comparison", target: int, options: Options, index: int,
-            groups: list[tuple[str, list[str]]], flags: dict[str, FamilyAgreement]) -> str:
-    found = {x.method: x for x in comparison.explanations if x.target == target}
-    scaled = dict(zip(found, render.scaled_maps([x.attribution for x in found.values()], options.scale)))
-    limit = max((render.robust_limit(x.attribution) for x in found.values()), default=1.0)
+            groups: list[tuple[str, list[str]]], flags: dict[str, FamilyAgreement],
+            maps: tuple[dict[str, "Explanation"], dict[str, np.ndarray], float]) -> str:
+    found, scaled, limit = maps
     references = _references(found.values())
     boxes = []
     for family, methods in groups:
         flag = flags.get(family)
-        cards = "".join(_card(comparison, method, target, found.get(method), scaled.get(method), options.coverage,
-                              references) for method in methods)
+        cards = "".join(_card(comparison, method, target, found.get(method), scaled.get(method), options,
+                              references, index) for method in methods)
         boxes.append(f"<section class='family{' disagrees' if flag and flag.disagrees else ''}' "
                      f"data-family='{e(family)}'><h4>{e(family_title(family))}{_flag(flag, index)}</h4>"
                      f"<div class='cards'>{cards}</div></section>")
@@ -133,6 +191,27 @@ def _target(comparison: "Comparison", target: int, options: Options, index: int,
     return (f"<details class='target-maps' id='{_anchor(index, target)}' data-target='{target}' open><summary>"
             f"{e(_label(comparison, target))} <small>class {target}, p = {p:.3f}</small></summary>"
             f"{_legend(options.scale, limit)}<div class='families'>{''.join(boxes)}</div></details>")
+
+
+def _large(comparison: "Comparison", target: int, options: Options, index: int, groups: list[tuple[str, list[str]]],
+           maps: tuple[dict[str, "Explanation"], dict[str, np.ndarray], float]) -> str:
+    """The large view of one target's maps: each at ``options.large_maps`` CSS pixels, linked to its card."""
+    found, scaled, limit = maps
+    width = options.large_maps or render.LARGE_WIDTH
+    figures = []
+    for method in (m for _, methods in groups for m in methods if m in scaled):
+        where = _map_anchor(comparison, index, target, method)
+        picture = render.photo(render.overlay(comparison.image, scaled[method]), width, render.LARGE_DENSITY,
+                               render.LARGE_QUALITY).img(f"{method} map for {_label(comparison, target)}, large",
+                                                         "class='map large'")
+        figures.append(f"<figure class='large' id='{where}-large' data-large-method='{e(method)}' "
+                       f"data-large-target='{target}' style='width:{width}px'>"
+                       f"<a href='#{where}'>{picture}</a><figcaption>{e(method)} "
+                       f"<small>({e(family_title(family_of(method)))})</small></figcaption></figure>")
+    p = float(comparison.probabilities[target])
+    return (f"<section class='large-maps' id='{_anchor(index, target)}-large' data-target='{target}'>"
+            f"<h4>{e(_label(comparison, target))} <small>class {target}, p = {p:.3f}</small></h4>"
+            f"{_legend(options.scale, limit)}<div class='large-cards'>{''.join(figures)}</div></section>")
 
 
 def _flag(agreement: FamilyAgreement | None, index: int) -> str:
@@ -152,21 +231,25 @@ def _legend(scale: str, limit: float) -> str:
 
 
 def _card(comparison: "Comparison", method: str, target: int, explanation: "Explanation | None",
-          values: np.ndarray | None, coverage: float, references: dict[str, float]) -> str:
+          values: np.ndarray | None, options: Options, references: dict[str, float], index: int = 0) -> str:
     where = f"data-method='{e(method)}' data-target='{target}'"
+    sized = "" if options.map_size == render.MAP_WIDTH else f" style='width:{options.map_size}px'"
     if explanation is None:
         failures = [f for f in comparison.failures if f.method == method and f.target in (None, target)]
         message = "\n".join(f"{f.error}: {f.message}" for f in failures) or "no explanation"
         if failures and all(f.unavailable for f in failures):
             reason = "\n".join(f.message for f in failures)
-            return (f"<figure class='card unavailable' {where} data-status='unavailable'><figcaption>{e(method)}"
-                    f"</figcaption><b>{UNAVAILABLE}</b> {folded(reason)}</figure>")
-        return (f"<figure class='card failed' {where} data-status='failed'><figcaption>{e(method)}</figcaption>"
+            return (f"<figure class='card unavailable' {where} data-status='unavailable'{sized}><figcaption>"
+                    f"{e(method)}</figcaption><b>{UNAVAILABLE}</b> {folded(reason)}</figure>")
+        return (f"<figure class='card failed' {where} data-status='failed'{sized}><figcaption>{e(method)}</figcaption>"
                 f"<b>failed</b> {folded(message)}</figure>")
     alt = f"{method} map for {_label(comparison, target)}"
-    picture = render.photo(render.overlay(comparison.image, values), render.MAP_WIDTH).img(alt, "class='map'")
-    return (f"<figure class='card' {where} data-status='ok'><figcaption>{e(method)}</figcaption>"
-            f"{picture}{_segment_views(explanation, coverage)}"
+    anchor = _map_anchor(comparison, index, target, method)
+    picture = render.photo(render.overlay(comparison.image, values), options.map_size).img(alt, "class='map'")
+    if options.large_maps is not None:
+        picture = f"<a href='#{anchor}-large' title='larger map'>{picture}</a>"
+    return (f"<figure class='card' id='{anchor}' {where} data-status='ok'{sized}><figcaption>{e(method)}</figcaption>"
+            f"{picture}{_segment_views(explanation, options.coverage)}"
             f"{_stats(explanation, references)}</figure>")
 
 
@@ -183,7 +266,7 @@ def folded(message: str) -> str:
 def _segment_views(explanation: "Explanation", coverage: float) -> str:
     if explanation.segments is None or explanation.segment_weights is None:
         return ""
-    views = [(render.drawing(render.superpixel_view(explanation, coverage), render.VIEW_WIDTH),
+    views = [(render.drawing(explanation.superpixel_view(coverage), render.VIEW_WIDTH),
               f"top {coverage:.0%} superpixels"),
              (render.photo(explanation.masked_image(MASKED_SEGMENTS), render.VIEW_WIDTH), f"top {MASKED_SEGMENTS} kept")]
     return "<div class='views'>" + "".join(
@@ -373,6 +456,12 @@ def _label(comparison: "Comparison", index: int) -> str:
 
 def _anchor(index: int, target: int) -> str:
     return f"image-{index}-target-{target}"
+
+
+def _map_anchor(comparison: "Comparison", index: int, target: int, method: str) -> str:
+    """The id of a method's map card for ``target`` (its large view's is this plus ``-large``): by the method's
+    position, so that any method name makes a valid id."""
+    return f"{_anchor(index, target)}-map-{comparison.methods.index(method) if method in comparison.methods else 0}"
 
 
 def _families_anchor(index: int) -> str:

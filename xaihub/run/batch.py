@@ -34,7 +34,7 @@ from xaihub.run.run_directory import (
     read_index,
     record,
 )
-from xaihub.run.runner import check_methods, check_params, check_seed, explain
+from xaihub.run.runner import budgeted, check_methods, check_params, check_seed, explain
 
 _MODEL_OPTIONS = ("preprocess", "labels", "batch_size", "output", "device")
 TRUE_LABELS = "true_labels"
@@ -118,6 +118,8 @@ def explain_many(
     model_id: str | None = None,
     masks: Any = None,
     true_labels: Mapping[Any, int] | Sequence[int] | None = None,
+    budget: str | None = None,
+    samples: int | None = None,
     **explain_kwargs: Any,
 ) -> BatchSummary:
     """Explain every image with every method; save each explanation under ``out`` as it completes.
@@ -160,12 +162,15 @@ def explain_many(
         ``quantus.relevance_mass_accuracy``); an image without a mask is explained without those metrics.
         Masks none of whose ids is an image id are refused; masks of ids that are not among the images are
         named in a warning.
+    :param budget: as for :func:`xaihub.explain`; applied before the run, so the run directory records it.
+    :param samples: as for :func:`xaihub.explain`.
     :param explain_kwargs: passed on to :func:`xaihub.explain` (``preprocess``, ``labels``, ...).
     :return: a :class:`BatchSummary`. An image that cannot be read or scored is recorded as failed
         and the run goes on.
     """
     start = time.perf_counter()
     methods = check_methods(methods)
+    params = budgeted(params, methods, budget, samples)  # applied here, so the run's fingerprint records them
     params = {m: dict(p) for m, p in (params or {}).items()}
     _check_arguments(model, methods, params, seed, explain_kwargs)
     per_image = _check_targets(targets, true_labels)
@@ -420,7 +425,7 @@ def _check_arguments(model: Any, methods: list[str], params: dict[str, dict[str,
     if stray:
         raise InputError(f"params given for {stray}, which are not among methods {methods}")
     accepted = set(inspect.signature(explain).parameters) - {"model", "image", "methods", "targets", "seed",
-                                                               "params", "progress"}
+                                                               "params", "progress", "budget", "samples"}
     unknown = sorted(set(explain_kwargs) - accepted)
     if unknown:
         raise InputError(f"explain_many got unknown argument(s) {unknown}; it passes on {sorted(accepted)}")

@@ -13,6 +13,7 @@ from xaihub.core.comparison import Comparison, MethodFailure
 from xaihub.core.errors import InputError, UnknownMethodError, XaihubError
 from xaihub.core.explanation import Explanation
 from xaihub.core.images import to_rgb_uint8
+from xaihub.core.params import budget_samples
 from xaihub.core.params import check as check_constraints
 from xaihub.core.preprocess import Preprocess
 from xaihub.core.targets import Targets, resolve_targets
@@ -42,6 +43,8 @@ def explain(
     output_index: int | str | None = None,
     progress: bool | None = None,
     metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | None = None,
+    budget: str | None = None,
+    samples: int | None = None,
 ) -> Comparison:
     """Explain ``model`` on ``image`` with every method in ``methods``.
 
@@ -62,6 +65,11 @@ def explain(
     :param seed: an int in ``[0, 2**32)``, passed to every method; equal seeds give equal results.
     :param params: per-method parameters, ``{"native.lime": {"num_samples": 500}}``, checked against
         each method's constraints before any method runs.
+    :param budget: ``"fast"``, ``"default"`` or ``"thorough"``: every sampling method's own number of samples
+        (its :attr:`~xaihub.Explainer.samples_parameter`: ``num_samples``, ``n_steps``, ``nb_design``, ...)
+        at a quarter, one or four times its default; ``params`` still win. Recorded in each explanation's params.
+    :param samples: every sampling method gets this many of its own unit (samples, steps, noisy copies,
+        evaluations), for comparisons at equal budget; a method's value in ``params`` wins. Not with ``budget``.
     :param progress: show a progress bar over the methods, with the forward passes of the running
         method as they happen; default: only when stderr is a terminal.
     :param metrics: registered metrics (``xaihub list``) to compute for every explanation: names,
@@ -77,7 +85,7 @@ def explain(
     """
     methods = check_methods(methods)
     check_seed(seed)
-    params = check_params(params, methods)
+    params = check_params(budgeted(params, methods, budget, samples), methods)
     metrics = check_metrics(metrics)
     rgb = to_rgb_uint8(image)
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels, batch_size=batch_size,
@@ -151,6 +159,31 @@ def check_params(params: Any, methods: Sequence[str]) -> dict[str, dict[str, Any
     return checked
 
 
+def budgeted(params: Any, methods: Sequence[str], budget: str | None = None,
+             samples: int | None = None) -> Any:
+    """``params`` with each sampling method's :attr:`~xaihub.Explainer.samples_parameter` set by ``budget`` or
+    ``samples`` (see :func:`xaihub.core.params.budget_samples`) where the user did not set it; ``params``
+    unchanged when neither is given."""
+    budget_samples("", None, budget, samples)  # a bad budget or samples is refused even with no sampling method
+    if budget is None and samples is None:
+        return params
+    if params is not None and not isinstance(params, Mapping):
+        return params  # check_params says what is wrong with it
+    given = dict(params or {})
+    out = {m: dict(v) if isinstance(v, Mapping) else v for m, v in given.items()}
+    for method in methods:
+        try:
+            explainer = get_method(method).explainer
+        except UnknownMethodError:
+            continue
+        applied = budget_samples(method, explainer, budget, samples)
+        own = given.get(method, {})
+        applied = {k: v for k, v in applied.items() if not (isinstance(own, Mapping) and k in own)}
+        if applied:
+            out[method] = {**applied, **(own if isinstance(own, Mapping) else {})}
+    return out
+
+
 def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics: MetricRequests, seed: int) -> None:
     """Fill each of ``method``'s explanations' metrics and, in ``extras["metric_costs"]``, each metric's
     forward passes and seconds.
@@ -163,7 +196,7 @@ def _measure(comparison: Comparison, adapter: ModelAdapter, method: str, metrics
         return
     for explanation in comparison.by_method(method):
         costs, failed = {}, {}
-        for result in measure(metrics, adapter, explanation, seed):
+        for result in measure(metrics, adapter, explanation, seed, targets=comparison.targets):
             explanation.metrics.update(result.values)
             costs[result.metric] = {"forward_passes": result.forward_passes, "seconds": result.seconds}
             if result.error is not None:

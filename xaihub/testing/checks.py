@@ -33,7 +33,7 @@ _MODEL_ARGUMENTS = 3
 
 def check_declarations(subject: Subject) -> None:
     """A namespaced ``name``, a :class:`~xaihub.Requirement`, ``defaults`` and ``constraints`` dicts,
-    ``libraries`` as names."""
+    ``libraries`` as names, a ``samples_parameter`` among the defaults (a number, or with ``samples_default``)."""
     explainer = subject.explainer
     name = getattr(explainer, "name", None)
     _expect(isinstance(name, str) and "." in name.strip(".") and " " not in name,
@@ -51,6 +51,14 @@ def check_declarations(subject: Subject) -> None:
     libraries = explainer.libraries
     _expect(isinstance(libraries, tuple) and all(isinstance(lib, str) and lib for lib in libraries),
             f"libraries must be a tuple of distribution names, got {libraries!r}")
+    parameter = getattr(explainer, "samples_parameter", None)
+    _expect(parameter is None or parameter in explainer.defaults,
+            f"samples_parameter {parameter!r} must be one of defaults {sorted(explainer.defaults)}")
+    reference = explainer.defaults.get(parameter) if parameter is not None else None
+    _expect(parameter is None or isinstance(reference, int) and not isinstance(reference, bool)
+            or isinstance(getattr(explainer, "samples_default", None), int),
+            f"samples_parameter {parameter!r} defaults to {reference!r}, not a number: declare samples_default, "
+            "the number of samples that default amounts to (budget= scales it)")
 
 
 def check_defaults_match_signature(subject: Subject) -> None:

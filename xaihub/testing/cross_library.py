@@ -5,7 +5,7 @@ over the image's pixels.
 
 :data:`FAMILIES` is the one list of what is compared and with which settings: ``tests/test_cross_library.py``
 holds every pair to :data:`AGREE` or to its documented difference, and ``benchmarks/cross_library.py``
-prints the README's table from it.
+prints the table of docs/explanation/cross-library.md from it.
 """
 
 from __future__ import annotations

@@ -69,6 +69,7 @@ class IntegratedGradients(InputAttribution):
     family = "integrated_gradients"
     summary = "captum IntegratedGradients from a black, zero or blurred baseline, with its convergence delta"
     defaults: dict[str, Any] = {"n_steps": 50, "method": "gausslegendre", "baseline": "black", "blur_sigma": 10.0}
+    samples_parameter = "n_steps"
     constraints = {"n_steps": Integer(1, 4096), "method": Choice(*INTEGRATION_METHODS), "baseline": Choice(*BASELINES),
                    "blur_sigma": Real(0, 1000, low_open=True)}
 
@@ -104,8 +105,13 @@ class GradientShap(InputAttribution):
     family = "expected_gradients"
     summary = "captum GradientShap (expected gradients) over black, blurred or noise baselines"
     defaults: dict[str, Any] = {"n_samples": 20, "stdevs": 0.0, "baselines": "blur", "n_baselines": 4}
+    samples_parameter = "n_samples"
     constraints = {"n_samples": Integer(1, 100_000), "stdevs": Real(0, 1e6), "baselines": Choice(*DISTRIBUTIONS),
                    "n_baselines": Integer(1, 256)}
+
+    def expected_forward_passes(self, params, targets):
+        """One gradient (a forward pass) per sample and target."""
+        return int(params["n_samples"]) * targets
 
     def attribute(self, model, image, inputs, targets, per_batch, seed, *, n_samples, stdevs, baselines: str,
                   n_baselines):

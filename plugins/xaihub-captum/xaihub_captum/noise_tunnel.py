@@ -22,7 +22,12 @@ class NoiseTunnelSaliency(InputAttribution):
     nt_type: ClassVar[str]
     conserve = False
     defaults: dict[str, Any] = {"nt_samples": 20, "noise_level": 0.15}
+    samples_parameter = "nt_samples"
     constraints = {"nt_samples": Integer(1, 100_000), "noise_level": Real(0, 10)}
+
+    def expected_forward_passes(self, params, targets):
+        """One gradient (a forward pass) per noisy copy and target."""
+        return int(params["nt_samples"]) * targets
 
     def attribute(self, model, image, inputs, targets, per_batch, seed, *, nt_samples, noise_level):
         import torch

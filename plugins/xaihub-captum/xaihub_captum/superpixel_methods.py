@@ -108,6 +108,7 @@ class ShapleyValueSampling(SuperpixelAttribution):
     family = "shapley_sampling"
     summary = "captum ShapleyValueSampling over superpixels (random orders of the superpixels)"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "score": "logit", "n_samples": 10}
+    samples_parameter = "n_samples"
     constraints = {**SUPERPIXEL_CONSTRAINTS, "n_samples": Integer(1, 10_000)}
 
     def weights(self, model, perturbation, targets, seed, *, n_samples):
@@ -159,6 +160,7 @@ class Lime(SurrogateAttribution):
     summary = "captum Lime over superpixels (lime's kernel on cosine distance, ridge surrogate)"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "score": "probability", "n_samples": 300,
                                 "kernel_width": 0.25, "alpha": 1.0}
+    samples_parameter = "n_samples"
     constraints = {**SUPERPIXEL_CONSTRAINTS, "n_samples": Integer(2, 100_000), "kernel_width": Real(0, low_open=True),
                    "alpha": Real(0)}
     libraries = ("captum", "scikit-image", "scikit-learn")
@@ -183,6 +185,7 @@ class KernelShap(SurrogateAttribution):
     family = "kernel_shap"
     summary = "captum KernelShap over superpixels"
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "score": "probability", "n_samples": 300}
+    samples_parameter = "n_samples"
     constraints = {**SUPERPIXEL_CONSTRAINTS, "n_samples": Integer(2, 100_000)}
     libraries = ("captum", "scikit-image", "scikit-learn")
     min_superpixels = 2

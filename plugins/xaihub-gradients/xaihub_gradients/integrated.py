@@ -34,6 +34,7 @@ class IntegratedGradients(Explainer):
     summary = "Integrated Gradients from a black, zero or blurred baseline (midpoint rule)"
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {"steps": 32, "baseline": "black", "blur_sigma": 10.0}
+    samples_parameter = "steps"
     constraints = {"steps": Integer(1, 4096), "baseline": Choice(*BASELINES),
                    "blur_sigma": Real(0, 1000, low_open=True)}
 

@@ -32,12 +32,17 @@ class LimeImage(Explainer):
     summary = "lime library's LimeImageExplainer (superpixels sized to the image, ridge surrogate)"
     libraries = ("lime", "scikit-image", "scikit-learn")
     defaults: dict[str, Any] = {"num_samples": 1000, "hide_color": 0, "kernel_width": 0.25, **SEGMENTATION_DEFAULTS}
+    samples_parameter = "num_samples"
     constraints = {
         "num_samples": Integer(2, 100_000),
         "hide_color": [None, Real(0, 255)],
         "kernel_width": Real(0, low_open=True),
         **segmentation_constraints(),
     }
+
+    def expected_forward_passes(self, params, targets):
+        """lime scores ``num_samples`` perturbed images once for every target."""
+        return int(params["num_samples"])
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int, hide_color: int | None, kernel_width: float, **superpixels: Any

@@ -89,6 +89,8 @@ class SuperpixelExplainer(Explainer):
 
     libraries = ("scikit-image",)
     constraints = SUPERPIXEL_CONSTRAINTS
+    samples_parameter = "num_samples"  # a fixed number; the default "auto" grows the set up to max_samples
+    samples_default = 1000
 
     def fitter(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, targets: Sequence[int],
                params: dict[str, Any]) -> Fit:

@@ -120,6 +120,7 @@ class OmniIntegratedGradients(OmniXaiMethod):
     summary = "OmniXAI Integrated Gradients averaged over random baselines"
     omnixai_class = "omnixai.explainers.vision.specific.ig:IntegratedGradientImage"
     defaults: dict[str, Any] = {"steps": 50}
+    samples_parameter = "steps"
     constraints = {"steps": Integer(1, 4096)}
 
     def explain_options(self, params):
@@ -134,6 +135,7 @@ class OmniSmoothGrad(OmniXaiMethod):
     summary = "OmniXAI SmoothGrad"
     omnixai_class = "omnixai.explainers.vision.specific.smoothgrad:SmoothGrad"
     defaults: dict[str, Any] = {"num_samples": 50, "sigma": 0.1}
+    samples_parameter = "num_samples"
     constraints = {"num_samples": Integer(1, 10_000), "sigma": Real(0, low_open=True)}
 
     def explain_options(self, params):
@@ -261,6 +263,7 @@ class OmniLime(Explainer):
     libraries = ("omnixai", "lime")
     defaults: dict[str, Any] = {"num_samples": 1000, "num_features": 5, "batch_size": 50, "hide_color": 0,
                                 "segmentation": "auto", "segmentation_params": None}
+    samples_parameter = "num_samples"
     constraints = {"num_samples": Integer(2, 100_000), "num_features": Integer(1, 10_000),
                    "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)],
                    "segmentation": segmentation_constraints()["segmentation"],

@@ -219,10 +219,29 @@ def test_input_shapes_xaihub_cannot_feed_an_image_to_are_refused():
     flat = graph_model([helper.make_node("Identity", ["x"], ["y"])], [value("x", ["n", 12])], [value("y", ["n", 12])])
     with pytest.raises(xaihub.ModelError, match=r"input 'x' has shape \['n', 12\]; xaihub feeds image batches"):
         adapt(flat)
-    grey = graph_model([helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=0)],
-                       [value("x", ["n", 1, 8, 8])], [value("y", ["n", 1])])
-    with pytest.raises(xaihub.ModelError, match="takes 1-channel images"):
-        adapt(grey)
+
+
+
+def test_a_grey_scale_model_gets_the_luminance_through_a_declared_preprocess():
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    def value(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    grey = graph_model([helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=0),
+                        helper.make_node("Concat", ["y", "y"], ["z"], axis=1)],
+                       [value("x", ["n", 1, 8, 8])], [value("z", ["n", 2])])
+    batch = pixel_batch(2, size=8)
+    luminance = batch.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    adapter = adapt(grey)  # channels inferred from the input shape; the default scale repeated
+    np.testing.assert_allclose(adapter.options.declared.numpy(batch)[..., 0], luminance / 255, rtol=1e-5)
+    assert adapter.predict(batch).shape == (2, 2)
+    with pytest.raises(xaihub.InputError, match=r"takes 1 channel\(s\), but the Preprocess has 3 per-channel values"
+                                                r".*Preprocess\(channels=1, \.\.\.\)"):
+        adapt(grey, ModelOptions(preprocess=PREPROCESS))
+    with pytest.raises(xaihub.InputError, match=r"makes 3: pass xaihub.Preprocess\(channels=1"):
+        adapt(grey, ModelOptions(preprocess=xaihub.Preprocess(channels=3)))
 
 
 def test_an_input_shape_that_does_not_say_where_the_channels_are_is_noted():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,6 @@ from xaihub_onnx.model_input import model_input
 from xaihub_onnx.recognise import is_onnx_model
 from xaihub_onnx.sessions import session_for
 
-_RGB = 3
-
 
 class OnnxAdapter(ModelAdapter):
     """An ONNX model: a path to a ``.onnx`` file, an ``onnxruntime.InferenceSession`` or an
@@ -25,8 +24,10 @@ class OnnxAdapter(ModelAdapter):
       shape does not say, ``channels_first`` decides), in the type it declares (float32, float16,
       float64). A declared :class:`xaihub.Preprocess` (the default included) runs in numpy and is
       transposed to the model's layout; a model with a fixed ``H×W`` gets images resized to it when
-      the ``Preprocess`` names no size (noted). A preprocess function's result is fed as it is,
-      transposed from ``N×h×w×C`` for a channels-first model unless ``channels_first=False``.
+      the ``Preprocess`` names no size (noted), and a model of other than 3 channels (grey-scale: 1) the
+      images' luminance in each channel (``Preprocess(channels=None)`` takes the count from the input
+      shape). A preprocess function's result is fed as it is, transposed from ``N×h×w×C`` for a
+      channels-first model unless ``channels_first=False``.
     - **Output**: ``output_index`` (a position or an output's name) picks it; default the first.
     - **Batches**: a model exported with a fixed batch size gets runs of exactly that size (the
       last one padded with copies of its last image); any other gets whole batches.
@@ -93,10 +94,11 @@ class OnnxAdapter(ModelAdapter):
         if not spec.floating:
             raise ModelError(f"the ONNX model takes {np.dtype(spec.dtype)} input, but an xaihub.Preprocess makes "
                              "float pixels: pass a preprocess function that returns the model's input")
-        channels = spec.channels(self._channels_first)
-        if channels not in (None, _RGB):
-            raise ModelError(f"the ONNX model takes {channels}-channel images (input {spec.name!r} of shape "
-                             f"{list(spec.shape)}); xaihub's images are RGB: pass a preprocess function")
+        fitted = declared.for_model(spec.channels(self._channels_first),
+                                    f"the ONNX model's input {spec.name!r} of shape {list(spec.shape)}")
+        if fitted is not declared:
+            declared = fitted
+            self.options = dataclasses.replace(self.options, preprocess=fitted)
         if self._input.channels_first is None:
             layout = "N×C×H×W" if self._channels_first else "N×H×W×C"
             self._note(f"the ONNX model's input shape {list(spec.shape)} does not say where the channels are; "
@@ -109,7 +111,7 @@ class OnnxAdapter(ModelAdapter):
                              f"ONNX model takes {fixed[0]}×{fixed[1]} inputs")
         self._note(f"the ONNX model takes {fixed[0]}×{fixed[1]} inputs; images of another size are resized "
                    "to it")
-        return Preprocess(size=fixed, scale=declared.scale, offset=declared.offset)
+        return declared.resized(fixed)
 
     def _output_name(self) -> str:
         """The output that holds the class scores (``output_index``: a position or a name)."""

@@ -31,6 +31,7 @@ class ShapGradient(Explainer):
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     libraries = ("shap",)
     defaults: dict[str, Any] = {"nsamples": 200, "background": "zero", "n_background": 4, "batch_size": 50}
+    samples_parameter = "nsamples"
     constraints = {"nsamples": Integer(1, 100_000), "background": Choice(*BACKGROUNDS),
                    "n_background": Integer(1, 64), "batch_size": Integer(1, 4096)}
 

@@ -39,6 +39,8 @@ class SuperpixelKernelShap(Explainer):
     summary = "shap library's KernelExplainer over superpixels sized to the image"
     libraries = ("shap", "scikit-image")
     defaults: dict[str, Any] = {"num_samples": "auto", "fill": "zero", "l1_reg": False, **SEGMENTATION_DEFAULTS}
+    samples_parameter = "num_samples"
+    samples_default = 2048
     constraints = {
         "num_samples": [Choice("auto"), Integer(2, 1_000_000)],
         "fill": Choice(*FILLS),

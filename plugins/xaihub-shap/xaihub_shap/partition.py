@@ -29,6 +29,7 @@ class PartitionShap(Explainer):
     summary = "shap library's PartitionExplainer with its image masker (inpainting)"
     libraries = ("shap", "opencv-python-headless")
     defaults: dict[str, Any] = {"max_evals": 500, "masker": "inpaint_telea"}
+    samples_parameter = "max_evals"
     constraints = {"max_evals": Integer(3, 1_000_000),
                    "masker": [String(_MASKS, "'inpaint_telea', 'inpaint_ns' or 'blur(kx,ky)'"), Real(0, 255)]}
 

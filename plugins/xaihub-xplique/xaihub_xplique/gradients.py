@@ -83,6 +83,7 @@ class XpliqueIntegratedGradients(InputGradientMethod):
     summary = "Xplique Integrated Gradients from a constant (black) baseline, trapezoidal rule (Keras)"
     xplique_class = "xplique.attributions:IntegratedGradients"
     defaults: dict[str, Any] = {"steps": 50, "baseline_value": 0.0, "reducer": "mean"}
+    samples_parameter = "steps"
     constraints = {"steps": Integer(2, 4096), "baseline_value": Real(), "reducer": Choice(*REDUCERS)}
     conserve = True
 
@@ -102,6 +103,7 @@ class NoisyGradientMethod(InputGradientMethod):
 
     draws_in_tensorflow = True
     defaults: dict[str, Any] = {"nb_samples": 50, "noise": 0.2, "reducer": "mean"}
+    samples_parameter = "nb_samples"
     constraints = {"nb_samples": Integer(1, 100_000), "noise": Real(0, low_open=True), "reducer": Choice(*REDUCERS)}
 
     def options(self, inputs, params, extras):

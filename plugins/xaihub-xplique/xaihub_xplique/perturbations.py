@@ -81,6 +81,7 @@ class XpliqueRise(PerturbationMethod):
     draws_in_tensorflow = True
     defaults: dict[str, Any] = {"nb_samples": 1000, "grid_size": 7, "preservation_probability": 0.5,
                                 "mask_value": 0.0}
+    samples_parameter = "nb_samples"
     constraints = {"nb_samples": Integer(1, 100_000), "grid_size": Integer(1, 512),
                    "preservation_probability": Real(0, 1, low_open=True, high_open=True),
                    "mask_value": Real(0, 255)}
@@ -127,6 +128,7 @@ class XpliqueSobol(SensitivityMethod):
     summary = "Xplique Sobol attribution: total-order Sobol indices of grid cells (any model)"
     xplique_class = "xplique.attributions:SobolAttributionMethod"
     defaults: dict[str, Any] = {"grid_size": 8, "nb_design": 32, "perturbation_function": "inpainting"}
+    samples_parameter = "nb_design"
     constraints = {"grid_size": Integer(1, 64), "nb_design": PowerOfTwo(2, 4096),
                    "perturbation_function": Choice(*PERTURBATIONS)}
 
@@ -141,5 +143,6 @@ class XpliqueHsic(SensitivityMethod):
     summary = "Xplique HSIC attribution: HSIC of grid cells and the probability (any model)"
     xplique_class = "xplique.attributions:HsicAttributionMethod"
     defaults: dict[str, Any] = {"grid_size": 8, "nb_design": 500, "perturbation_function": "inpainting"}
+    samples_parameter = "nb_design"
     constraints = {"grid_size": Integer(1, 64), "nb_design": Integer(2, 100_000),
                    "perturbation_function": Choice(*PERTURBATIONS)}

@@ -70,6 +70,7 @@ class XpliqueLime(SurrogateMethod):
     xplique_class = "xplique.attributions:Lime"
     defaults: dict[str, Any] = {"nb_samples": 150, "prob": 0.5, "kernel_width": 0.25, "alpha": 1.0, "ref_value": 0.0,
                                 **SEGMENTATION_DEFAULTS}
+    samples_parameter = "nb_samples"
     constraints = {"nb_samples": Integer(2, 100_000), "prob": Real(0, 1, low_open=True, high_open=True),
                    "kernel_width": Real(0, low_open=True), "alpha": Real(0), "ref_value": Real(0, 255),
                    **segmentation_constraints()}
@@ -99,6 +100,7 @@ class XpliqueKernelShap(SurrogateMethod):
     xplique_class = "xplique.attributions:KernelShap"
     draws_in_tensorflow = True
     defaults: dict[str, Any] = {"nb_samples": 800, "ref_value": 0.0, **SEGMENTATION_DEFAULTS}
+    samples_parameter = "nb_samples"
     constraints = {"nb_samples": Integer(2, 100_000), "ref_value": Real(0, 255), **segmentation_constraints()}
     min_superpixels = 3
     few_superpixels_reason = ("Xplique's KernelShap draws coalitions of 1 to M−1 superpixels and fits an intercept: "
