@@ -141,7 +141,7 @@ def train_model(kind: str, seed: int = 0, n: int = 1000, size: int = 224, epochs
     (``"shortcut"``), the other cue being random; returns ``(model, preprocess, labels)``. The model sees
     the images through ``preprocess`` (``Preprocess(size=64)``: resized inside torch, pixels divided by
     255). The CNN ends in a global max pooling, which finds a small watermark as readily as an object. The
-    transformer (:mod:`xaihub.ground_truth.vit`) cuts the 64×64 input into 8×8-pixel patches (an 8×8
+    transformer (``xaihub/ground_truth/vit.py``) cuts the 64×64 input into 8×8-pixel patches (an 8×8
     grid), adds a class token and runs three pre-norm blocks of ``nn.MultiheadAttention`` (width 48, 4
     heads); 70 k parameters, trained with AdamW on a one-cycle schedule. ``epochs``: default
     :data:`EPOCHS` (8 for the CNN, 25 for the transformer).

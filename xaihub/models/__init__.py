@@ -7,8 +7,6 @@ Which adapter serves a model is the registry's choice (:func:`xaihub.registry.pl
 """
 
 from xaihub.models.base import CallableAdapter, ModelAdapter, ModelOptions, scale_to_unit
-from xaihub.models.custom_scores import class_sum, with_scores
 from xaihub.models.differentiable import GradientAdapter
 
-__all__ = ["CallableAdapter", "GradientAdapter", "ModelAdapter", "ModelOptions", "class_sum", "scale_to_unit",
-           "with_scores"]
+__all__ = ["CallableAdapter", "GradientAdapter", "ModelAdapter", "ModelOptions", "scale_to_unit"]
