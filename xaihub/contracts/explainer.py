@@ -167,8 +167,8 @@ class Explainer(ABC):
         """Raise :class:`~xaihub.core.errors.MethodUnavailableError` (with the reason) when the method
         cannot explain ``model``; called before :meth:`explain`, so it must be cheap.
 
-        The default checks :attr:`requires`, and for a gradient method that gradients reach the model's
-        input (a model whose output is detached raises :class:`~xaihub.core.errors.ModelError`). Override it
+        The default checks :attr:`requires` (a model whose output is detached from its input is diagnosed by the
+        runner when a gradient method fails on it: a probe here would cost every method a forward pass). Override it
         to refuse, upfront, an architecture the method cannot handle (a layer type without a rule, a model
         that is not a ``Sequential``, ...).
         """
@@ -177,12 +177,6 @@ class Explainer(ABC):
         unmet = self.requires.unmet_by(model)
         if unmet:
             raise MethodUnavailableError(f"{self.name} {unmet}")
-        probe = getattr(model, "gradient_problem", None) if self.requires.kind == GRADIENTS else None
-        problem = probe(image) if probe is not None else None
-        if problem:
-            from xaihub.core.errors import ModelError
-
-            raise ModelError(problem)
 
     def expected_forward_passes(self, params: dict[str, Any], targets: int) -> int | None:
         """The model evaluations one call with ``params`` (the defaults updated with the user's) for

@@ -10,7 +10,7 @@ import numpy as np
 from xaihub.contracts.explainer import installed_version
 from xaihub.core.cache import Cost, RunCache
 from xaihub.core.comparison import Comparison, MethodFailure
-from xaihub.core.errors import InputError, UnknownMethodError, XaihubError
+from xaihub.core.errors import InputError, ModelError, UnknownMethodError, XaihubError
 from xaihub.core.explanation import Explanation
 from xaihub.core.images import to_rgb_uint8
 from xaihub.core.params import budget_samples
@@ -224,6 +224,7 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
                                         **used)
     except Exception as exc:
         _record_cost(comparison, method, time.perf_counter() - start, adapter.forward_passes, reuse.cost)
+        exc = _diagnosed(exc, adapter, comparison.image)
         comparison.failures.append(MethodFailure(method, type(exc).__name__, _message(exc)))
         return
     cost = _record_cost(comparison, method, time.perf_counter() - start, adapter.forward_passes, reuse.cost)
@@ -245,6 +246,17 @@ def _run_method(comparison: Comparison, adapter: ModelAdapter, method: str,
         if target not in seen and not any(f.method == method and f.target == target for f in comparison.failures):
             comparison.failures.append(MethodFailure(method, "ValidationError",
                                                      f"{method} returned no explanation for target {target}", target))
+
+
+def _diagnosed(exc: Exception, adapter: ModelAdapter, image: Any) -> Exception:
+    """``exc``, or a :class:`ModelError` that says why when it is torch's "does not require grad" and the
+    model's output is detached from its input (probed once, only after such a failure: the probe is a forward
+    pass that a refusal upfront must not spend)."""
+    probe = getattr(adapter, "gradient_problem", None)
+    if probe is None or not isinstance(exc, RuntimeError) or "does not require grad" not in str(exc):
+        return exc
+    problem = probe(image)
+    return ModelError(problem) if problem else exc
 
 
 def _record_cost(comparison: Comparison, method: str, seconds: float, forward_passes: int, reused: Cost) -> Cost:

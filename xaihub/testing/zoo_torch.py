@@ -7,6 +7,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from xaihub.ground_truth.vit import Block
+
 CLASSES = 5
 """Every zoo model scores this many classes."""
 
@@ -154,27 +156,13 @@ class _InvertedResidual(nn.Module):
         return x + self.block(x)
 
 
-class _Block(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(width)
-        self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.norm2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        normed = self.norm1(x)
-        x = x + self.attention(normed, normed, normed, need_weights=False)[0]
-        return x + self.mlp(self.norm2(x))
-
-
 class _VisionTransformer(nn.Module):
     def __init__(self, size: int, patch: int, width: int, depth: int, heads: int) -> None:
         super().__init__()
         self.embed = nn.Conv2d(3, width, patch, stride=patch)
         self.class_token = nn.Parameter(torch.randn(1, 1, width) * 0.02)
         self.position = nn.Parameter(torch.randn(1, (size // patch) ** 2 + 1, width) * 0.02)
-        self.blocks = nn.Sequential(*[_Block(width, heads) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[Block(width, heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, CLASSES)
 
