@@ -34,6 +34,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from adaptive import photos  # noqa: E402  (benchmarks/, the script's folder)
 from real_model import machine  # noqa: E402
 
+FAMILIES = ("saliency", "integrated_gradients", "expected_gradients", "grad_cam", "grad_cam_pp", "lrp", "occlusion",
+            "lime", "kernel_shap", "rise")
+"""The families the table compares by default: the demo's eight, and Integrated Gradients, LRP and occlusion (signed
+maps read by magnitude, and a perturbation method read signed); ``--families all`` runs every family (hours)."""
+
 
 def chosen_photos(count: int) -> dict[str, object]:
     """``count`` photos, whole ones first, then centre crops, then the rest of the set."""
@@ -148,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--implementations", action="store_true", help="every implementation of every family")
+    parser.add_argument("--families", default=",".join(FAMILIES),
+                        help="comma-separated families of xaihub.method_benchmark.CHOICES, one method each "
+                             "(default: %(default)s); 'all' for every family")
     parser.add_argument("--reliability", default="2,1", help="images,draws of the metrics' reliability check "
                         "(default: %(default)s; 0 skips it)")
     parser.add_argument("--metrics", default="srg,quantus.road,deletion,sanity.randomization",
@@ -164,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     adapter = adapt(pretrained.model, ModelOptions(preprocess=pretrained.preprocess, labels=pretrained.labels))
     first = next(iter(images.values()))
     adapter.predict(first[None])
-    methods = implementations(adapter, first) if args.implementations else default_methods(adapter, first, controls=True)
+    families = None if args.families == "all" else [f for f in args.families.split(",") if f]
+    methods = (implementations(adapter, first) if args.implementations
+               else default_methods(adapter, first, families=families, controls=True))
     metrics = [m for m in args.metrics.split(",") if m and not (args.implementations and m == SANITY_METRIC)]
     result = xaihub.benchmark(pretrained.model, images, out=args.out, methods=methods, metrics=metrics,
                               preprocess=pretrained.preprocess, labels=pretrained.labels,
