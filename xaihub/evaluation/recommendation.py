@@ -112,7 +112,9 @@ class Recommendation:
         said += [f"{m} fails the randomisation check: {why}." for m, why in self.fails_sanity.items()]
         if self.baseline is not None:
             said += [f"{m} does not beat the {self.baseline} control on faithfulness." for m in self.below_baselines]
-        said += [f"{m} is not ranked: {why}." for m, why in self.degenerate.items()]
+        ranked = self.aggregation.overall if self.aggregation else {}
+        said += [f"{m} {'is ranked on its other images only' if m in ranked else 'is not ranked'}: {why} "
+                 "(a degenerate map gets no metric value)." for m, why in self.degenerate.items()]
         said += [f"{m} is not compared: {why}." for m, why in self.uncovered.items()]
         said += [f"{v} is left out: unreliable on this model ({why})." for v, why in self.unreliable.items()]
         if self.aggregation is not None and self.aggregation.agreement is not None:

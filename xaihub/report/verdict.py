@@ -42,12 +42,15 @@ def scorecard(found: Recommendation) -> str:
             gate = f"does not beat {found.baseline}"
         else:
             gate = "control" if method in found.controls else ""
+        if method in found.degenerate:
+            gate += f" (degenerate: {found.degenerate[method]})"
         cells = "".join(f"<td>{_rank(aggregation.criterion_ranks[c].get(method))}</td>" for c in criteria)
         p_best = "" if math.isnan(rank.p_best) else f"{rank.p_best:.0%}"
         rows.append(f"<tr><th>{escape(method)}</th><td>{escape(str(rank))}</td><td>{p_best}</td>{cells}"
                     f"<td>{escape(gate)}</td></tr>")
     rows += [f"<tr class='unranked'><th>{escape(m)}</th><td colspan='{len(criteria) + 3}'>not ranked: "
-             f"{escape(why)}</td></tr>" for m, why in {**found.degenerate, **found.uncovered}.items()]
+             f"{escape(why)}</td></tr>" for m, why in {**found.degenerate, **found.uncovered}.items()
+             if m not in aggregation.overall]
     return ("<table class='scorecard'><thead><tr><th>method</th><th>aggregated rank [95% interval]</th>"
             f"<th>P(best)</th>{head}<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
