@@ -109,7 +109,7 @@ def test_without_controls_or_a_randomisation_check_nothing_is_called_trusted():
     found = recommend(lines, [])
     assert found.recommended == ["a", "b"] and not found.tested
     assert any("no control" in m for m in found.missing) and any("randomisation" in m for m in found.missing)
-    assert "trust a" not in str(found) and "fewer than" in str(found)
+    assert "trust a" not in str(found) and "can be significant" in str(found)
     assert recommend([line(0, "a", score=1.0)], []) is None
 
 
@@ -286,3 +286,23 @@ def test_the_single_image_report_opens_with_the_verdict_scorecard(tmp_path):
     assert "<table class='scorecard'>" in verdict and "Verdict on this image" in verdict
     assert verdict.count("<tr><th>") == 1 + 3 and "control" in verdict  # the header row and a row per method
     assert page.index("class='verdict'") < page.index("data-method=")  # before the maps and tables
+
+
+def test_the_tests_decide_only_when_they_can_and_superpixel_maps_pass_randomisation_by_mprt():
+    from xaihub.evaluation.ranking import decidable
+
+    assert not decidable(6, 10) and decidable(9, 10) and decidable(6, 1)  # 10 · 2⁻⁶ > 0.05; 10 · 2⁻⁹ < 0.05
+    lines = []
+    for k in range(9):
+        lines += [line(k, "gradients", srg=0.5, **{"sanity.randomization.emprt": 0.4 + 0.01 * k,
+                                                   "sanity.randomization.flagged": 1.0}),
+                  line(k, "superpixels", srg=0.4, **{"sanity.randomization.emprt": 0.0,
+                                                     "sanity.randomization.flagged": 0.0}),
+                  line(k, "image-only", srg=0.45, **{"sanity.randomization.emprt": 0.0,
+                                                     "sanity.randomization.flagged": 1.0}),
+                  line(k, "baseline.edges", srg=0.1 + 0.01 * k, **{"sanity.randomization.emprt": 0.0,
+                                                                    "sanity.randomization.flagged": 1.0})]
+    found = recommend(lines, ["baseline.edges"])
+    assert found.tested and list(found.fails_sanity) == ["image-only"]
+    assert "MPRT flags it on 100%" in found.fails_sanity["image-only"]
+    assert found.recommended == ["gradients", "superpixels"]

@@ -139,9 +139,10 @@ class PairTest:
         return bool(self.adjusted_p < ALPHA)
 
 
-def wilcoxon_p(first: Sequence[float], second: Sequence[float]) -> float:
-    """Two-sided p-value of the Wilcoxon signed-rank test; 1.0 when every difference is zero, ``NaN``
-    without pairs."""
+def wilcoxon_p(first: Sequence[float], second: Sequence[float], alternative: str = "two-sided") -> float:
+    """p-value of the Wilcoxon signed-rank test of ``first − second`` (``alternative`` as for
+    :func:`scipy.stats.wilcoxon`: ``"greater"`` tests whether ``first`` is larger); 1.0 when every difference is
+    zero, ``NaN`` without pairs."""
     from scipy.stats import wilcoxon
 
     differences = np.asarray(first, np.float64) - np.asarray(second, np.float64)
@@ -151,7 +152,14 @@ def wilcoxon_p(first: Sequence[float], second: Sequence[float]) -> float:
         return 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small samples: scipy notes the exact distribution is used
-        return float(wilcoxon(differences).pvalue)
+        return float(wilcoxon(differences, alternative=alternative).pvalue)
+
+
+def decidable(pairs: int, tests: int) -> bool:
+    """Whether ``tests`` one-sided paired tests over ``pairs`` units, Holm-corrected, can reach :data:`ALPHA` at
+    all: the smallest exact one-sided Wilcoxon p-value is ``2⁻ⁿ``, so below ``log2(tests / ALPHA)`` units no
+    difference can be significant and the means must decide alone."""
+    return pairs > 0 and tests > 0 and tests * 0.5 ** pairs < ALPHA
 
 
 @dataclass(frozen=True)

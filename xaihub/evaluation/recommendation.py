@@ -7,15 +7,15 @@ The rules, in order (each method's value on an image is the mean over its explai
    (:func:`xaihub.core.maps.degenerate_reason`) has no metric value there, and the verdict names it.
 2. **Unreliable metrics do not vote.** When a reliability check ran (:mod:`xaihub.evaluation.reliability`), a
    metric value that fails it is left out of every criterion, with the reason.
-3. **Randomisation.** A method whose maps change no more than a control's (a map that ignores the model's
-   weights, e.g. the edge detector ``baseline.edges``) when the weights are randomised shows the image, not the
-   model: it fails. The value used is the criterion's first (:data:`xaihub.evaluation.criteria.CRITERIA`:
-   eMPRT first, whose smooth maps cannot fool it); with only MPRT's flag, a method flagged on more than half of
-   its images fails.
+3. **Randomisation.** A method fails when its maps do not depend on the weights by any randomisation value of
+   the run: its first value (:data:`xaihub.evaluation.criteria.CRITERIA`: eMPRT first, which smooth maps cannot
+   fool) is no better than the best control's (a map that ignores the weights, e.g. the edge detector
+   ``baseline.edges``), *and* MPRT's flag (Spearman > 0.5) is up on most of its images. eMPRT alone would fail
+   superpixel maps, whose entropy hardly changes although the map changes completely.
 4. **Faithfulness against the controls.** On each image the methods are ranked on every reliable faithfulness
-   metric; a method must have a better mean rank than the best control (and, with :data:`MIN_TESTED` images or
-   more, a paired Wilcoxon test, Holm-corrected over the methods, must say so at
-   :data:`xaihub.evaluation.ranking.ALPHA`).
+   metric; a method must have a better mean rank than the best control. The paired tests (one-sided Wilcoxon,
+   Holm-corrected over the methods) decide too once they can (:func:`xaihub.evaluation.ranking.decidable`: 6
+   images or more, and enough for the number of methods); before that the means decide and the verdict says so.
 5. **The survivors are ordered by the aggregated rank** over the ranked criteria (faithfulness, randomisation,
    robustness, localisation; :mod:`xaihub.evaluation.aggregation`), with bootstrap intervals over images;
    the criteria's agreement (Kendall's W) is shown beside it.
@@ -36,7 +36,7 @@ import numpy as np
 from xaihub.evaluation.aggregation import Aggregation, aggregate, image_ranks
 from xaihub.evaluation.criteria import BY_NAME, present
 from xaihub.evaluation.dataset_statistics import per_image
-from xaihub.evaluation.ranking import ALPHA, MARGIN, holm, is_better, lower_is_better, wilcoxon_p
+from xaihub.evaluation.ranking import ALPHA, MARGIN, decidable, holm, is_better, lower_is_better, wilcoxon_p
 from xaihub.run.run_directory import accuracy
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from xaihub.evaluation.reliability import Reliability
 
 SANITY_FLAG = "sanity.randomization.flagged"
-MPRT = "sanity.randomization.spearman"
 MIN_TESTED = 6
 """Below this many paired images a two-sided Wilcoxon test cannot reach p < 0.05: the means decide alone."""
 EDGE_CONTROL = "baseline.edges"
@@ -123,8 +122,9 @@ class Recommendation:
             said.append("Maps read by their magnitude |map| (pixel-level gradient and relevance maps): "
                         f"{', '.join(self.readings['magnitude'])}; the others signed.")
         if not self.tested:
-            said.append(f"With fewer than {MIN_TESTED} images no difference can be significant: the order is by "
-                        "the means alone; run more images to test it.")
+            said.append(f"With {self.images} image(s) no difference between this many methods can be significant "
+                        "(Holm-corrected one-sided Wilcoxon tests): the gates and the order are by the means alone; "
+                        "run more images to test them.")
         if self.pointing:
             best = max(self.pointing, key=self.pointing.get)
             said.append(f"On the object masks, {best} points at the object most often ({self.pointing[best]:.0%}).")
@@ -170,8 +170,8 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
             if m not in aggregation.overall:
                 uncovered.setdefault(m, f"too few images with {name} ({len(values[name].get(m, {}))})")
     images = len({image for per in values[metric].values() for image in per})
-    tested = images >= MIN_TESTED
     candidates = [m for m in aggregation.methods if m not in controls]
+    tested = images >= MIN_TESTED and decidable(images, len(candidates))
     fails = _randomisation_failures(lines, criteria.get("randomisation", []), values, candidates, controls, tested)
     survivors = [m for m in candidates if m not in fails]
     faithfulness_ranks = _per_image_ranks(values, faithful, compared)
@@ -291,35 +291,48 @@ def _beats(ranks: dict[str, dict[str, float]], methods: list[str], control: str,
     better = {m: mean(m) < mean(control) - MARGIN for m in methods}
     if not tested:
         return better
-    adjusted = holm([_paired_p(ranks, m, control) for m in methods])
+    adjusted = holm([_paired_p(ranks, m, control, "less") for m in methods])
     return {m: better[m] and bool(p < ALPHA) for m, p in zip(methods, adjusted)}
 
 
 def _randomisation_failures(lines: list[dict[str, Any]], metrics: list[str],
                             values: dict[str, dict[str, dict[str, float]]], methods: list[str],
                             controls: list[str], tested: bool) -> dict[str, str]:
-    """Methods whose maps change no more than the controls' when the weights are randomised, with why."""
+    """Methods whose maps do not depend on the weights by any randomisation value the run has, with why.
+
+    A method passes when its first randomisation value (eMPRT where computed) beats the best control's — by the
+    median, and with a Holm-corrected one-sided Wilcoxon test when ``tested`` — or when MPRT does not flag it on
+    most of its images. Both are needed: eMPRT, which smooth maps cannot fool, stays near 0 for superpixel maps
+    (LIME, Kernel SHAP) whose Spearman shows they changed completely.
+    """
     name = metrics[0] if metrics else SANITY_FLAG
     per = values.get(name, {})
     reference = [c for c in controls if per.get(c)]
-    fails: dict[str, str] = {}
-    if metrics and reference:
-        lower = bool(lower_is_better(name))
-        best = min(reference, key=lambda c: (1 if lower else -1) * float(np.median(list(per[c].values()))))
-        control_value = float(np.median(list(per[best].values())))
-        checked = [m for m in methods if per.get(m)]
-        p_values = holm([_paired_p(per, m, best) for m in checked]) if tested else [0.0] * len(checked)
-        for m, p in zip(checked, p_values):
-            value = float(np.median(list(per[m].values())))
-            if not is_better(value, control_value, name) or (tested and not p < ALPHA):
-                fails[m] = (f"its {name} (median {value:.3f}) is no better than the {best} control's "
-                            f"({control_value:.3f}): its map shows the image, not the model")
     flagged = per_image(list(lines), SANITY_FLAG)
+    if not (metrics and reference) and not flagged:
+        return {}
+    lower = bool(lower_is_better(name))
+    best = min(reference, key=lambda c: (1 if lower else -1) * float(np.median(list(per[c].values())))) \
+        if metrics and reference else None
+    checked = [m for m in methods if per.get(m)] if best else []
+    alternative = "less" if lower else "greater"
+    p_values = dict(zip(checked, holm([_paired_p(per, m, best, alternative) for m in checked]))) if tested else {}
+    fails: dict[str, str] = {}
     for m in methods:
+        said = []
+        if m in checked:
+            value, control = float(np.median(list(per[m].values()))), float(np.median(list(per[best].values())))
+            if is_better(value, control, name) and (not tested or p_values[m] < ALPHA):
+                continue
+            said.append(f"its {name} (median {value:.3f}) is no better than the {best} control's ({control:.3f})")
         shares = list(flagged.get(m, {}).values())
-        if m not in fails and shares and sum(shares) / len(shares) > 0.5 and name in (SANITY_FLAG, MPRT):
-            fails[m] = (f"its map hardly changes when the model's weights are randomised (MPRT flagged on "
-                        f"{sum(shares) / len(shares):.0%} of its images)")
+        if shares and sum(shares) / len(shares) <= 0.5:
+            continue
+        if shares:
+            said.append(f"MPRT flags it on {sum(shares) / len(shares):.0%} of its images (its map hardly changes "
+                        "when the weights are randomised)")
+        if said:
+            fails[m] = "; ".join(said) + ": its map shows the image, not the model"
     return fails
 
 
@@ -329,7 +342,8 @@ def _indistinguishable(ranks: dict[str, dict[str, float]], ranked: list[str]) ->
     return [pair for pair, p in zip(pairs, adjusted) if math.isnan(p) or p >= ALPHA]
 
 
-def _paired_p(values: Mapping[str, Mapping[str, float]], first: str, second: str) -> float:
+def _paired_p(values: Mapping[str, Mapping[str, float]], first: str, second: str,
+              alternative: str = "two-sided") -> float:
     shared = [image for image in values.get(first, {}) if image in values.get(second, {})]
-    return wilcoxon_p([values[first][i] for i in shared], [values[second][i] for i in shared])
+    return wilcoxon_p([values[first][i] for i in shared], [values[second][i] for i in shared], alternative)
 

@@ -64,8 +64,8 @@ def reliability_table(found: Recommendation) -> str:
                    for name, r in found.reliability.items())
     return ("<h3>Metric reliability on this model</h3><table class='reliability'><thead><tr><th>metric</th>"
             "<th>resilience</th><th>reactivity</th><th></th></tr></thead>"
-            f"<tbody>{rows}</tbody></table><p class='note'>Resilience: the share of methods keeping their rank "
-            "when the image gets a small noise; reactivity: the share changing rank when every map is shuffled "
+            f"<tbody>{rows}</tbody></table><p class='note'>Resilience: Kendall's τ between the methods' ranking "
+            "before and after a small noise on the image; reactivity: 1 − τ when every map is shuffled "
             "(MetaQuantus, Hedström et al. 2023). Both must reach 0.6.</p>")
 
 
