@@ -163,3 +163,20 @@ def test_cams_agree_with_pytorch_grad_cams_reshape_transform(name, method, their
         assert rho >= AGREE
         compared += 1
     assert compared >= 3
+
+
+@pytest.mark.slow
+def test_shap_runs_after_transformers_was_imported_first():
+    """shap (and OmniXAI's SHAP) probe ``transformers.PreTrainedModel`` once transformers is imported, which imports
+    torchvision; the shap plugin defines torchvision's missing operator schemas first, so it still runs."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, transformers, xaihub\n"
+            "predict = lambda b: np.exp(b.mean(axis=(1, 2))) / np.exp(b.mean(axis=(1, 2))).sum(1, keepdims=True)\n"
+            "image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)\n"
+            "r = xaihub.explain(predict, image, methods=['shap.partition'], targets=0,\n"
+            "                   params={'shap.partition': {'max_evals': 50}})\n"
+            "print('failures:', r.failures)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert "failures: []" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]

@@ -7,7 +7,7 @@ Each returns the ``*ForImageClassification`` model itself, as a user hands it ov
 for that grid); Swin and ConvNeXt take any input size.
 
 transformers imports torchvision where it is installed; beside the local CPU torch that needs
-:func:`xaihub.testing.torchvision_shim.import_torchvision` first, which this module calls.
+:func:`xaihub.models.torchvision_shim.import_torchvision` first, which this module calls.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from xaihub.testing.torchvision_shim import import_torchvision
+from xaihub.models.torchvision_shim import import_torchvision
 from xaihub.testing.zoo_torch import CLASSES, seeded
 
 if importlib.util.find_spec("torchvision") is not None:

@@ -8,8 +8,10 @@ operator exists. :func:`import_torchvision` defines those two operators' schemas
 detection operators (``torchvision.ops.nms``, ``roi_align``, ...) raise if called.
 
 Call it before the first ``import torchvision`` (``import timm``, ``import pytorch_grad_cam``) in a process;
-xaihub's tests and zoo do, nothing else in xaihub imports torchvision. Harmless where torchvision's
-operators load (a torchvision built for this torch): the schemas are only defined when missing.
+xaihub's tests and zoo do. Libraries that reach torchvision on their own — ``transformers``' models, which shap and
+OmniXAI probe for — need only the schemas: :func:`define_missing_operators` defines them without importing
+torchvision, and the torch adapter and the shap and OmniXAI plugins call it. Harmless where torchvision's
+operators load (a torchvision built for this torch) or where torchvision is not installed: nothing is defined.
 """
 
 from __future__ import annotations
@@ -27,10 +29,20 @@ _LIBRARY: list[Any] = []
 
 def import_torchvision() -> Any:
     """``torchvision``, imported; ``ImportError`` where it is not installed."""
+    define_missing_operators()
+    import torchvision
+
+    return torchvision
+
+
+def define_missing_operators() -> None:
+    """Define the operator schemas torchvision's Python side needs, when torchvision is installed, not yet
+    imported, and its compiled operators do not load into this torch; otherwise do nothing (once per process)."""
+    import importlib.util
     import sys
 
-    if "torchvision" in sys.modules:
-        return sys.modules["torchvision"]
+    if _LIBRARY or "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is None:
+        return
     import torch
 
     missing = [name for name in SCHEMAS if not _has_operator(torch, name)]
@@ -39,9 +51,8 @@ def import_torchvision() -> Any:
         for name in missing:
             library.define(SCHEMAS[name])
         _LIBRARY.append(library)  # the definitions live as long as the library object
-    import torchvision
-
-    return torchvision
+    else:
+        _LIBRARY.append(None)  # checked: nothing to define
 
 
 def _has_operator(torch: Any, name: str) -> bool:
