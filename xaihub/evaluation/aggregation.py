@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from xaihub.evaluation.ranking import CONFIDENCE, lower_is_better
+from xaihub.evaluation.ranking import CONFIDENCE, lower_is_better, with_interval
 
 RESAMPLES = 1000
 """Bootstrap resamples of the images."""
@@ -40,9 +40,7 @@ class AggregateRank:
     p_best: float
 
     def __str__(self) -> str:
-        if math.isnan(self.low):
-            return f"{self.rank:.2f}"
-        return f"{self.rank:.2f} [{self.low:.2f}, {self.high:.2f}]"
+        return with_interval(self.rank, self.low, self.high, 2)
 
 
 @dataclass(frozen=True)

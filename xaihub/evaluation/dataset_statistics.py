@@ -92,12 +92,12 @@ def dataset_statistics(out: str | os.PathLike, images: Iterable[str] | None = No
         raise InputError(f"{os.fspath(out)!r} has no {INDEX_NAME}; run xaihub.explain_many(..., out=...) first")
     scan = scan_index(out)
     chosen = select_records(current_records(scan.records), images, methods)
-    methods = {}  # from here on: the statistics of each method
+    per_method: dict[str, MethodStatistics] = {}
     values: dict[str, dict[str, list[float]]] = {}
     seconds: dict[tuple[str, str], tuple[float, float]] = {}
     for line in chosen:
         image, method = line.get("image"), line.get("method")
-        stats = methods.setdefault(method, MethodStatistics())
+        stats = per_method.setdefault(method, MethodStatistics())
         if line.get("status") != "ok":
             stats.failures += 1
             continue
@@ -110,13 +110,13 @@ def dataset_statistics(out: str | os.PathLike, images: Iterable[str] | None = No
                 _add(columns, f"{group}.{name}", value)
         seconds[(image, method)] = line.get("seconds"), line.get("reused_seconds")
     for (_image, method), (alone, reused) in seconds.items():
-        methods[method].images += 1
+        per_method[method].images += 1
         _add(values[method], "seconds", alone)
         _add(values[method], "reused_seconds", reused)
     for method, columns in values.items():
         order = sorted(columns, key=lambda n: (n.count("."), n not in ("score", "seconds"), n))
-        methods[method].quantities = {name: Stat.of(columns[name]) for name in order}
-    return DatasetStatistics(os.fspath(out), methods, scan.damaged, scan.problems)
+        per_method[method].quantities = {name: Stat.of(columns[name]) for name in order}
+    return DatasetStatistics(os.fspath(out), per_method, scan.damaged, scan.problems)
 
 
 def per_image(lines: list[dict[str, Any]], metric: str) -> dict[str, dict[str, float]]:

@@ -81,9 +81,14 @@ class Interval:
     n: int
 
     def __str__(self) -> str:
-        if math.isnan(self.low):
-            return f"{self.mean:.3f}"
-        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return with_interval(self.mean, self.low, self.high, 3)
+
+
+def with_interval(value: float, low: float, high: float, digits: int) -> str:
+    """``"value [low, high]"`` with ``digits`` decimals, or ``"value"`` alone when the bounds are ``NaN``."""
+    if math.isnan(low):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def bootstrap_interval(values: Sequence[float], confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
