@@ -102,6 +102,17 @@ def test_force_mixes_on_purpose_and_says_so(tmp_path):
         run(IMAGES[:1], tmp_path, resume="yes")
 
 
+def test_forced_resumes_keep_each_earlier_setup_once(tmp_path):
+    run(IMAGES[:1], tmp_path)
+    for _ in range(3):  # back and forth between two models: two distinct earlier setups, not six
+        run(IMAGES[:1], tmp_path, model=reversed_channels, resume="force")
+        run(IMAGES[:1], tmp_path, resume="force")
+    earlier = json.loads((tmp_path / SETTINGS_NAME).read_text())["earlier"]
+    assert sorted(e["model"]["callable"].rsplit(".", 1)[-1] for e in earlier) == ["channel_means",
+                                                                                  "reversed_channels"]
+    assert all(set(e) == {"model"} for e in earlier)  # only the fields that differed
+
+
 def test_an_unreadable_run_json_is_refused_unless_starting_over(tmp_path):
     run(IMAGES[:1], tmp_path)
     (tmp_path / SETTINGS_NAME).write_text("{not json")

@@ -69,6 +69,8 @@ lack them."""
 MAX_LINE_BYTES = 2**20
 """The longest index line read; a longer one is damaged."""
 MAX_SETTINGS_BYTES = 16 * 2**20
+MAX_EARLIER = 32
+"""``run.json`` keeps the differing fields of at most this many earlier setups (``resume="force"``)."""
 _REPORTED_PROBLEMS = 100
 _PLAIN_NAME = re.compile(r"[a-z0-9_-](?:[a-z0-9._-]{0,98}[a-z0-9_-])?")
 _WINDOWS_DEVICES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?")
@@ -417,7 +419,8 @@ class RunDirectory:
         ``"check"``: a fingerprint that differs from the recorded one is refused with an
         :class:`InputError` listing the fields; methods not run before are added. ``"overwrite"``:
         start over (:meth:`start_over`). ``"force"``: accept the difference; ``run.json`` keeps the
-        earlier fingerprints under ``"earlier"``.
+        earlier values of the fields that differed under ``"earlier"`` (each distinct setup once, the last
+        :data:`MAX_EARLIER`), so forced resumes cannot grow it without bound.
         """
         if resume not in RESUME_MODES:
             raise InputError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
@@ -440,7 +443,10 @@ class RunDirectory:
                 )
             settings["params"] = {**before.get("params", {}), **fingerprint["params"]}
             earlier = before.pop("earlier", [])
-            settings["earlier"] = earlier + [before] if found else earlier
+            if found:
+                earlier = [e for e in earlier if e != {k: before.get(k) for k in found}]
+                earlier.append({k: before.get(k) for k in found})
+            settings["earlier"] = earlier[-MAX_EARLIER:]
             if not settings["earlier"]:
                 del settings["earlier"]
         self.write_file(SETTINGS_NAME, json.dumps(settings, indent=1, default=_jsonable).encode())
