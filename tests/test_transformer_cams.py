@@ -168,7 +168,7 @@ def test_cams_agree_with_pytorch_grad_cams_reshape_transform(name, method, their
 @pytest.mark.slow
 def test_shap_runs_after_transformers_was_imported_first():
     """shap (and OmniXAI's SHAP) probe ``transformers.PreTrainedModel`` once transformers is imported, which imports
-    torchvision; the shap plugin defines torchvision's missing operator schemas first, so it still runs."""
+    torchvision; xaihub's import hook defines torchvision's missing operator schemas first, so it still runs."""
     import subprocess
     import sys
 

@@ -139,6 +139,24 @@ def test_unreliable_metrics_do_not_vote():
     assert found.recommended[0] == "a"
 
 
+def test_a_faithfulness_metric_on_which_the_random_map_beats_most_methods_does_not_vote():
+    # pixel deletion's artefact: the scattered random map gets the lowest deletion AUC, better than 3 of 4 methods
+    deletion = {"good": 0.30, "fine": 0.35, "edges": 0.10, "weak": 0.40, "baseline.noise": 0.12,
+                "baseline.centre": 0.5}
+    lines = [{**entry, "metrics": {**entry["metrics"], "deletion": deletion[entry["method"]] + 0.001 * (k % 2)}}
+             for k, entry in enumerate(controlled_lines())]
+    found = recommend(lines, ["baseline.noise", "baseline.centre"])
+    assert found.criteria["faithfulness"] == ["srg"]
+    assert found.indiscriminate == {"deletion": "baseline.noise out-ranks 3 of 4 methods on it"}
+    assert found.recommended == ["good", "fine"]
+    assert "deletion is left out: it cannot tell a map from noise" in str(found)
+    # alone, it still votes, and the verdict says what it lacks instead of calling anything trusted
+    alone = recommend([{**entry, "metrics": {k: v for k, v in entry["metrics"].items() if k != "srg"}}
+                       for entry in lines], ["baseline.noise", "baseline.centre"])
+    assert alone.criteria["faithfulness"] == ["deletion"] and not alone.indiscriminate
+    assert any("tells a map from noise" in m for m in alone.missing) and "trust " not in str(alone)
+
+
 # Reliability on a model, with metrics whose answer is known
 
 

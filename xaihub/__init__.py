@@ -77,6 +77,7 @@ from xaihub.core.preprocess import Preprocess
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.method_benchmark import BenchmarkResult, benchmark
 from xaihub.models.custom_scores import class_sum, with_scores
+from xaihub.models.torchvision_shim import install_import_hook
 from xaihub.registry.describe import describe
 from xaihub.registry.plugins import (
     adapt,
@@ -184,6 +185,7 @@ def _moved_module(old):
 
 if not any(type(finder).__qualname__ == "_MovedModules" for finder in sys.meta_path):  # once, reloads too
     sys.meta_path.append(_MovedModules())
+install_import_hook()  # torchvision beside a torch it was not built for (xaihub.models.torchvision_shim)
 # `xaihub.dataset_statistics` is the function: its old module path is registered directly, so importing
 # that path never rebinds the name to the module.
 sys.modules.setdefault(f"{__name__}.dataset_statistics", sys.modules[f"{__name__}.evaluation.dataset_statistics"])

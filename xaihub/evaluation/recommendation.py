@@ -6,7 +6,11 @@ The rules, in order (each method's value on an image is the mean over its explai
 1. **Degenerate maps are never ranked.** A method whose map is constant, all zero or not finite on an image
    (:func:`xaihub.core.maps.degenerate_reason`) has no metric value there, and the verdict names it.
 2. **Unreliable metrics do not vote.** When a reliability check ran (:mod:`xaihub.evaluation.reliability`), a
-   metric value that fails it is left out of every criterion, with the reason.
+   metric value that fails it is left out of every criterion, with the reason. **Nor do faithfulness metrics that
+   cannot tell a map from noise on this model**: one on which the random map (:data:`RANDOM_CONTROL`) out-ranks
+   most of the methods (pixel deletion's out-of-distribution artefact rewards scattered maps; so does the
+   degradation test on digits). Reliability is not validity: such a metric is stable and reactive, and still
+   measures the artefact. While no other faithfulness metric is left, it votes, and the verdict says what it lacks.
 3. **Randomisation.** A method fails when its maps do not depend on the weights by any randomisation value of
    the run: its first value (:data:`xaihub.evaluation.criteria.CRITERIA`: eMPRT first, which smooth maps cannot
    fool) is no better than the best control's (a map that ignores the weights, e.g. the edge detector
@@ -46,6 +50,10 @@ if TYPE_CHECKING:
 SANITY_FLAG = "sanity.randomization.flagged"
 MIN_TESTED = 6
 """Below this many paired images a two-sided Wilcoxon test cannot reach p < 0.05: the means decide alone."""
+RANDOM_CONTROL = "baseline.noise"
+"""The control a faithfulness metric must tell maps from: a map of uniform noise."""
+MIN_DISCRIMINATED = 3
+"""The discrimination gate needs at least this many methods besides the controls."""
 EDGE_CONTROL = "baseline.edges"
 """The image-only control: a map of the image's edges, which knows nothing of the model."""
 
@@ -90,6 +98,8 @@ class Recommendation:
     """What the verdict could not check; while anything is missing nothing is called trusted."""
     notes: list[str] = field(default_factory=list)
     controls: list[str] = field(default_factory=list)
+    indiscriminate: dict[str, str] = field(default_factory=dict)
+    """Faithfulness values left out because the random map out-ranks most methods on them, with the counts."""
     """The controls (maps that know nothing of the model) the run scored."""
 
     def lines(self) -> list[str]:
@@ -116,6 +126,8 @@ class Recommendation:
                  "(a degenerate map gets no metric value)." for m, why in self.degenerate.items()]
         said += [f"{m} is not compared: {why}." for m, why in self.uncovered.items()]
         said += [f"{v} is left out: unreliable on this model ({why})." for v, why in self.unreliable.items()]
+        said += [f"{v} is left out: it cannot tell a map from noise on this model ({why})."
+                 for v, why in self.indiscriminate.items()]
         if self.aggregation is not None and self.aggregation.agreement is not None:
             said.append(f"The criteria agree with {self.aggregation.agreement} (Kendall's W: 1 = the same order).")
         if self.readings.get("magnitude"):
@@ -151,6 +163,11 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
     unreliable = {name: r.reason for name, r in (reliability or {}).items() if not r.reliable and name in names}
     criteria = {c: [v for v in vs if v not in unreliable] for c, vs in present(names).items()}
     criteria = {c: vs for c, vs in criteria.items() if vs}
+    methods = list(dict.fromkeys(str(line.get("method")) for line in lines))
+    controls = [b for b in baselines if b in methods]
+    indiscriminate = _indiscriminate(lines, criteria.get("faithfulness", []), methods, controls)
+    if indiscriminate and set(indiscriminate) != set(criteria.get("faithfulness", [])):
+        criteria["faithfulness"] = [v for v in criteria["faithfulness"] if v not in indiscriminate]
     faithful = criteria.get("faithfulness", [])
     if metric is not None:
         faithful = [metric] + [v for v in faithful if v != metric]
@@ -159,8 +176,6 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
         return None
     metric = faithful[0]
     values = {name: per_image(lines, name) for vs in criteria.values() for name in vs}
-    methods = list(dict.fromkeys(str(line.get("method")) for line in lines))
-    controls = [b for b in baselines if b in methods]
     degenerate, uncovered = _degenerate(lines), _uncovered(lines, values)
     compared = [m for m in methods if m not in uncovered and any(m in v for v in values.values())]
     ranked = {c: vs for c, vs in criteria.items() if BY_NAME[c].ranked}
@@ -179,6 +194,10 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
     beats = _beats(faithfulness_ranks, survivors, best_control, tested) if best_control else {}
     recommended = [m for m in survivors if beats.get(m, best_control is None)]
     missing = _missing(controls, best_control, criteria, reliability, lines)
+    if indiscriminate and all(v in indiscriminate for v in faithful):
+        missing.append(f"no faithfulness metric of the run tells a map from noise on this model "
+                       f"({', '.join(faithful)}: the {RANDOM_CONTROL} control out-ranks most methods); add srg or "
+                       "quantus.road")
     correct, labelled = accuracy(lines)
     if correct is not None:
         notes = [f"The model's top-1 accuracy on the {labelled} image(s) with a true label: {correct:.0%}.", *notes]
@@ -190,7 +209,8 @@ def recommend(lines: Sequence[dict[str, Any]], baselines: Sequence[str], metric:
         metric, images, recommended, means, criteria, aggregation,
         _indistinguishable(faithfulness_ranks, recommended) if tested else [], fails,
         [m for m in survivors if best_control and not beats.get(m)], best_control, tested, pointing, degenerate,
-        unreliable, dict(reliability or {}), uncovered, _readings(lines), missing, list(notes), controls)
+        unreliable, dict(reliability or {}), uncovered, _readings(lines), missing, list(notes), controls,
+        {v: why for v, why in indiscriminate.items() if v not in faithful})
 
 
 def comparison_lines(comparison: "Comparison") -> list[dict[str, Any]]:
@@ -216,6 +236,23 @@ def _missing(controls: list[str], best_control: str | None, criteria: dict[str, 
     if reliability is None:
         missing.append("the metrics' reliability on this model was not checked")
     return missing
+
+
+def _indiscriminate(lines: list[dict[str, Any]], faithful: list[str], methods: list[str], controls: list[str]
+                    ) -> dict[str, str]:
+    """``{value: why}``: the faithfulness values on which :data:`RANDOM_CONTROL`'s mean per-image rank beats
+    more than half of the other methods' (at least :data:`MIN_DISCRIMINATED` of them)."""
+    found = {}
+    for name in faithful:
+        _images, ranks, kept = image_ranks(per_image(lines, name), name, methods)
+        if RANDOM_CONTROL not in kept or not len(ranks):
+            continue
+        mean = dict(zip(kept, ranks.mean(axis=0)))
+        others = [m for m in kept if m not in controls]
+        beaten = [m for m in others if mean[RANDOM_CONTROL] < mean[m]]
+        if len(others) >= MIN_DISCRIMINATED and len(beaten) > len(others) / 2:
+            found[name] = f"{RANDOM_CONTROL} out-ranks {len(beaten)} of {len(others)} methods on it"
+    return found
 
 
 def _degenerate(lines: list[dict[str, Any]]) -> dict[str, str]:

@@ -10,7 +10,6 @@ import numpy as np
 
 from xaihub.core.errors import InputError, ModelError
 from xaihub.models.differentiable import GradientAdapter
-from xaihub.models.torchvision_shim import define_missing_operators
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 GUARD_TOP = 5
@@ -29,7 +28,6 @@ class TorchAdapter(GradientAdapter):
     framework = "torch"
 
     def __init__(self, model: Any, options: Any = None) -> None:
-        define_missing_operators()  # for libraries that reach torchvision on their own (transformers' models)
         super().__init__(model, options)
         if self.options.device is not None:
             self._check_device(self.options.device)

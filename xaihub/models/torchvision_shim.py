@@ -7,15 +7,16 @@ operator exists. :func:`import_torchvision` defines those two operators' schemas
 ``import torchvision`` works: its models, transforms and everything timm and pytorch-grad-cam use run; the
 detection operators (``torchvision.ops.nms``, ``roi_align``, ...) raise if called.
 
-Call it before the first ``import torchvision`` (``import timm``, ``import pytorch_grad_cam``) in a process;
-xaihub's tests and zoo do. Libraries that reach torchvision on their own — ``transformers``' models, which shap and
-OmniXAI probe for — need only the schemas: :func:`define_missing_operators` defines them without importing
-torchvision, and the torch adapter and the shap and OmniXAI plugins call it. Harmless where torchvision's
-operators load (a torchvision built for this torch) or where torchvision is not installed: nothing is defined.
+Importing xaihub installs :class:`ImportHook`, which calls :func:`define_missing_operators` when anything first
+imports torchvision: ``import timm``, pytorch-grad-cam, transformers' models (which shap and OmniXAI probe for),
+zennit, and Quantus (which imports zennit when it is installed) then work in a process that imported xaihub
+first, whoever imports them. Harmless where torchvision's operators load (a torchvision built for this torch) or
+where torchvision is not installed: nothing is defined.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 SCHEMAS = {
@@ -25,6 +26,28 @@ SCHEMAS = {
 """torchvision 0.28's schemas of the operators its ``_meta_registrations`` names unconditionally."""
 
 _LIBRARY: list[Any] = []
+
+
+class ImportHook:
+    """A meta path finder that finds nothing: before torchvision is first imported it defines the missing
+    operator schemas (:func:`define_missing_operators`), then lets the import proceed as usual."""
+
+    _busy = False
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torchvision" and not ImportHook._busy:
+            ImportHook._busy = True  # define_missing_operators looks torchvision up itself
+            try:
+                define_missing_operators()
+            finally:
+                ImportHook._busy = False
+        return None
+
+
+def install_import_hook() -> None:
+    """Put :class:`ImportHook` first on ``sys.meta_path`` (once per process). Imports nothing."""
+    if not any(isinstance(finder, ImportHook) for finder in sys.meta_path):
+        sys.meta_path.insert(0, ImportHook())
 
 
 def import_torchvision() -> Any:
@@ -39,7 +62,6 @@ def define_missing_operators() -> None:
     """Define the operator schemas torchvision's Python side needs, when torchvision is installed, not yet
     imported, and its compiled operators do not load into this torch; otherwise do nothing (once per process)."""
     import importlib.util
-    import sys
 
     if _LIBRARY or "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is None:
         return

@@ -30,8 +30,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from xaihub.models.torchvision_shim import define_missing_operators
-
 _LINEAR = ("ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "Unflatten", "Dropout1d",
            "NonDynamicallyQuantizableLinear")
 """torch layers without a rule whose plain gradient is their DeepLIFT multiplier (linear re-indexing)."""
@@ -63,7 +61,6 @@ class _PerClass:
 def _shim(ranked: int, recorder: Recorder) -> type:
     class RankedDeepExplainer:
         def __init__(self, model: Any, data: Any) -> None:
-            define_missing_operators()  # shap probes transformers' models, which import torchvision
             import shap
 
             self.model, self.data = model, data
@@ -138,7 +135,6 @@ def per_class_values(ranked: int) -> Iterator[Recorder]:
     shap's TF DeepExplainer swaps TensorFlow's gradient recorder and puts it back only when the model
     runs through: after a failure every later TF gradient would look for ``shap_*`` ops. It is put back here.
     """
-    define_missing_operators()  # shap probes transformers' models, which import torchvision
     from omnixai.explainers.vision.agnostic import shap as omnixai_shap
 
     recorder = Recorder()

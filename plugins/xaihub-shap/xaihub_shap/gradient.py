@@ -10,7 +10,6 @@ from xaihub import GRADIENTS, Explainer, Explanation, Requirement
 from xaihub.core.params import Choice, Integer
 from xaihub.core.seeding import seeded_global_numpy
 from xaihub.models import GradientAdapter
-from xaihub.models.torchvision_shim import define_missing_operators
 from xaihub_shap.layout import values_per_output
 
 BACKGROUNDS = ("zero", "blur")
@@ -69,7 +68,6 @@ def _background_images(image: np.ndarray, background: str, n_background: int) ->
 
 def _explain_torch(model: GradientAdapter, image: np.ndarray, baselines: np.ndarray, targets: list[int],
                    nsamples: int, batch_size: int, seed: int) -> tuple[Any, tuple[int, ...]]:
-    define_missing_operators()  # shap probes transformers' models, which import torchvision
     import shap
 
     from xaihub.models.torch_state import restored
@@ -86,7 +84,6 @@ def _explain_torch(model: GradientAdapter, image: np.ndarray, baselines: np.ndar
 def _explain_keras(model: GradientAdapter, image: np.ndarray, baselines: np.ndarray, targets: list[int],
                    nsamples: int, batch_size: int, seed: int) -> tuple[Any, tuple[int, ...]]:
     import keras
-    define_missing_operators()  # shap probes transformers' models, which import torchvision
     import shap
 
     inputs = np.asarray(model.differentiable_input(image[None]))

@@ -18,7 +18,6 @@ from xaihub.core.superpixels import (
     superpixels_for,
 )
 from xaihub.models import ModelAdapter
-from xaihub.models.torchvision_shim import define_missing_operators
 
 
 class SuperpixelKernelShap(Explainer):
@@ -51,7 +50,6 @@ class SuperpixelKernelShap(Explainer):
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int | str, fill: str, l1_reg: Any, **segmentation: Any) -> list[Explanation]:
-        define_missing_operators()  # shap probes transformers' models, which import torchvision
         import shap
 
         segment_ids = superpixels_for(image, segmentation, seed, model.cache)

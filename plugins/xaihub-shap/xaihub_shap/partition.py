@@ -10,7 +10,6 @@ from xaihub import Explainer, Explanation
 from xaihub.core.params import Integer, Real, String
 from xaihub.core.seeding import seeded_global_numpy
 from xaihub.models import ModelAdapter
-from xaihub.models.torchvision_shim import define_missing_operators
 
 _MASKS = r"inpaint_telea|inpaint_ns|blur\(\d+, ?\d+\)"
 
@@ -36,7 +35,6 @@ class PartitionShap(Explainer):
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 max_evals: int, masker: str | float) -> list[Explanation]:
-        define_missing_operators()  # shap probes transformers' models, which import torchvision
         import shap
 
         mask_value = masker.replace(" ", "") if isinstance(masker, str) else float(masker)
