@@ -26,7 +26,7 @@ import xaihub
 from xaihub.evaluation.dataset_statistics import per_image
 from xaihub.evaluation.ranking import bootstrap_interval
 from xaihub.evaluation.recommendation import Recommendation
-from xaihub.method_benchmark import BASELINES, CHOICES, SANITY_METRIC, can_explain, default_methods
+from xaihub.method_benchmark import BASELINES, CHOICES, DEFAULT_FAMILIES, SANITY_METRIC, can_explain, default_methods
 from xaihub.registry.plugins import get_method
 from xaihub.run.run_directory import current_records, read_index
 
@@ -34,10 +34,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from adaptive import photos  # noqa: E402  (benchmarks/, the script's folder)
 from real_model import machine  # noqa: E402
 
-FAMILIES = ("saliency", "integrated_gradients", "expected_gradients", "grad_cam", "grad_cam_pp", "lrp", "occlusion",
-            "lime", "kernel_shap", "rise")
-"""The families the table compares by default: the demo's eight, and Integrated Gradients, LRP and occlusion (signed
-maps read by magnitude, and a perturbation method read signed); ``--families all`` runs every family (hours)."""
+FAMILIES = DEFAULT_FAMILIES
+"""The families the table compares by default: the benchmark's (``--families all`` runs every family: hours)."""
 
 
 def chosen_photos(count: int) -> dict[str, object]:

@@ -14,7 +14,7 @@ import xaihub
 from xaihub import InputError
 from xaihub.cli import main
 from xaihub.core.masks import object_masks
-from xaihub.method_benchmark import BASELINES, CHOICES, CONTROLS, default_methods, default_metrics
+from xaihub.method_benchmark import BASELINES, CHOICES, CONTROLS, DEFAULT_FAMILIES, default_methods, default_metrics
 from xaihub.registry.plugins import adapt
 from xaihub.run.run_directory import current_records, read_index
 
@@ -82,6 +82,9 @@ def test_default_methods_take_one_implementation_per_family_that_can_explain_the
     on_callable = default_methods(adapt(MODEL), image)
     families = {xaihub.registry.plugins.get_method(m).explainer.family for m in on_torch}
     assert len(families) == len(on_torch) - 1  # one per family; the two baselines share theirs
+    assert families - {"baseline"} <= set(DEFAULT_FAMILIES) and len(families) > 6
+    every = default_methods(adapt(torch_model), image, families="all")
+    assert set(on_torch) < set(every) and every == default_methods(adapt(torch_model), image, families=None)
     assert set(BASELINES) <= set(on_torch) and set(BASELINES) <= set(on_callable)
     assert "captum.saliency" in on_torch and "lime.image" in on_torch  # the first of their families
     assert "captum.saliency" not in on_callable and "lime.image" in on_callable

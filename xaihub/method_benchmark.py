@@ -74,6 +74,13 @@ EfficientNet-Lite0 and three photos (``python benchmarks/which_method.py --image
 "Which method?"), where two implementations differ by more than the timing's noise; implementations that only run
 on Keras come after those that run on torch."""
 
+DEFAULT_FAMILIES = ("saliency", "integrated_gradients", "expected_gradients", "grad_cam", "grad_cam_pp", "lrp",
+                    "occlusion", "lime", "kernel_shap", "rise")
+"""The families a benchmark (and ``xaihub compare``) runs by default: gradients (saliency, Integrated Gradients,
+expected gradients), CAMs (Grad-CAM, Grad-CAM++), relevance (LRP) and perturbations (occlusion, LIME, Kernel SHAP,
+RISE): one of each kind of answer, each in seconds per photo, so that the verdict on ten photos costs minutes
+(``benchmarks/benchmark_cost.py``). ``families="all"`` runs one method of every family of :data:`CHOICES`."""
+
 BUDGETS: dict[str, dict[str, Any]] = {
     "native.lime": {"max_samples": 300},
     "native.kernelshap": {"max_samples": 300},
@@ -135,16 +142,18 @@ class BenchmarkResult:
         return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
 
 
-def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | None = None,
+def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | str | None = DEFAULT_FAMILIES,
                     controls: bool = False) -> list[str]:
     """One method per family (:data:`CHOICES`: the first installed one that can explain ``model`` — its
     ``requires`` met and its ``check_model`` passed on ``image``) and the :data:`BASELINES`.
 
-    :param families: only these families of :data:`CHOICES` (default: all).
+    :param families: these families of :data:`CHOICES` (default: :data:`DEFAULT_FAMILIES`; ``"all"`` or
+        ``None``: every family).
     :param controls: also the image-only :data:`CONTROLS` (``baseline.edges``), after the baselines.
     :raises InputError: for a family :data:`CHOICES` does not have.
     """
-    unknown = sorted(set(families or ()) - set(CHOICES))
+    families = None if families == "all" else [families] if isinstance(families, str) else families
+    unknown = sorted(set(families or ()) - set(CHOICES)) if families is not DEFAULT_FAMILIES else []
     if unknown:
         raise InputError(f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {unknown}; known: {sorted(CHOICES)}")
     registered = {r.explainer.name: r.explainer for r in list_methods()}
