@@ -46,7 +46,8 @@ def test_a_row_per_method_with_mean_and_std_of_every_quantity(run_dir, page):
         assert float(cell["data-std"]) == pytest.approx(stat.std, rel=1e-5, abs=1e-9)
         assert int(cell["data-n"]) == stat.n == 2 * IMAGES
     text = " ".join(parse(page).text)
-    assert "deletion AUC ↓" in text and str(stats.methods["native.lime"].quantities["score"]) in text
+    score = stats.methods["native.lime"].quantities["score"]
+    assert "deletion AUC ↓" in text and f"{score.mean:.3f} ± {score.std:.3f}" in text
 
 
 def test_timings_give_seconds_and_images_per_second(run_dir, page):

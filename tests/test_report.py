@@ -115,7 +115,11 @@ def test_report_many_adds_a_summary_table(tmp_path, comparison):
     assert page.count("<section class='comparison'") == 2
     assert "id='image-1-target-0'" in page  # anchors differ between images
     stats = xaihub.metrics.summarise([comparison, other])["native.lime"]["deletion"]
-    assert str(stats) in " ".join(parse(page).text) and stats.count == 4
+    summary = page.split("<section class='summary'>")[1].split("<section class='comparison'")[0]
+    raw = summary.split("<details class='raw-metrics'><summary>")[1]  # folded, below the verdict
+    assert summary.index("<h2>Recommendation</h2>") < summary.index("<details class='raw-metrics'>")
+    assert raw.startswith(f"Raw metric values: mean ± sd over n = {stats.count} explanations") and stats.count == 4
+    assert f"<span class='num'>{stats.mean:.3f} ± {stats.std:.3f}</span>" in raw and "(n=" not in page
 
 
 def test_report_refuses_bad_options(tmp_path, comparison):
