@@ -77,7 +77,7 @@ def criterion_cost_table(lines: Sequence[dict[str, Any]], methods: Sequence[str]
             "<div class='scroll'><table class='data criterion-costs'><tr><th>method</th>" + heads
             + "<th>all metrics</th></tr>" + "".join(rows) + "</table></div>"
             f"<p class='note'>Seconds and forward passes of the metric evaluations, summed over {escape(over)} "
-            "(the methods' own costs are in the cost table). Randomisation is what running each method again on a "
+            "(the methods' own costs are listed apart). Randomisation is what running each method again on a "
             "randomised model cost.</p></details>")
 
 

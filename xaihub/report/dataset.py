@@ -110,7 +110,7 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
     if stats.methods:
         order = ordered(list(stats.methods), sort_by, _costs(stats), _means(stats))
         options = Options(sort_by=sort_by, chart_metric=chart_metric, chart_cost=chart_cost)
-        images_seen = len({line.get("image") for line in lines})
+        images_seen = len({line.get("image") for line in lines if line.get("status") == "ok"})
         body = (_overview(out, lines, failures) + _recommendation(out, lines, list(stats.methods), recommendation)
                 + criterion_cost_table(lines, order, f"{images_seen} image(s) and their targets")
                 + _quantities(stats, order, sort_by, lines) + _rankings(lines, metrics)
