@@ -31,7 +31,7 @@ class Cost:
             self.forward_passes += int(_number(cost.get("forward_passes")))
 
     def __str__(self) -> str:
-        return f"{self.seconds:.3g} s · {self.forward_passes} passes"
+        return f"{self.seconds:.3g} s · {self.forward_passes} pass{'' if self.forward_passes == 1 else 'es'}"
 
 
 def criterion_costs(lines: Iterable[dict[str, Any]]) -> dict[str, dict[str, Cost]]:
