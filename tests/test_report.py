@@ -445,6 +445,8 @@ def test_only_the_computed_metrics_are_defined(registered, tmp_path):
     page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
     opening = page.split("<p class='note'>")[1].split("</p>")[0]
     assert "Deletion AUC:" in opening
+    raw = page.split("<details class='raw-metrics'><summary>")[1].split("</details>")[0]
+    assert raw.startswith("Raw metric values (one target)</summary>") and "±" not in raw  # one value: no ±
     for undefined in ("SRG (", "Insertion AUC", "Degradation drop"):
         assert undefined not in page
     assert metric_legend([]) == "" and metric_legend(["srg_morf"]).startswith("SRG (")

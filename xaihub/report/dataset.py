@@ -173,8 +173,9 @@ def _quantities(stats: DatasetStatistics, order: list[str], sort_by: str | None,
     table = metric_table(order, per_method, metrics, references, cell, css="quantities",
                          lead_headings=("images", "explanations", "failures", "target probability"), lead=lead,
                          heading=metric_heading)
-    return ("<h2>Methods</h2>" + folded_table(
-        f"Raw values per method: mean ± standard deviation over n = {table_n} explanations", table
+    title = ("Raw values per method (one explanation)" if table_n == 1 else
+             f"Raw values per method: mean ± standard deviation over n = {table_n} explanations")
+    return ("<h2>Methods</h2>" + folded_table(title, table
         + "<p class='note'>Over every explanation of the method (all images and targets); a cell over fewer "
         "values says how many. Target probability is the model's probability for the explained class on the "
         f"unchanged image. {metric_legend(metrics)} {order_note(sort_by)}</p>"

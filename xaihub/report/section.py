@@ -375,8 +375,8 @@ def _raw_metrics(comparison: "Comparison", options: Options) -> str:
     table = metric_table(order, stats, metrics, references, metric_cells(stats, metric_values([comparison])),
                          heading=metric_heading)
     n = table_size(stats, lambda stat: stat.count)
-    over = "the target" if n == 1 else f"n = {n} targets"
-    return folded_table(f"Raw metric values: mean ± sd over {over}",
+    title = "Raw metric values (one target)" if n == 1 else f"Raw metric values: mean ± sd over n = {n} targets"
+    return folded_table(title,
                         table + f"<p class='note'>{metric_legend(metrics)} {order_note(options.sort_by)}</p>"
                         + baseline_note(references))
 
