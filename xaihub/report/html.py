@@ -84,8 +84,9 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
                 title: str = "xaihub comparison", *, scale: str = "map", coverage: float = 0.2,
                 map_size: int = render.MAP_WIDTH, large_maps: int | None = render.LARGE_WIDTH,
                 sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
-    """Write one HTML file with a section per comparison (plus a metric summary table when there are
-    several) and return ``path`` as a string. :meth:`xaihub.Comparison.report` takes the same options.
+    """Write one HTML file with a section per comparison (plus, when there are several, a summary: the verdict over
+    the images, the cost per criterion and the raw metric table) and return ``path`` as a string.
+    :meth:`xaihub.Comparison.report` takes the same options.
 
     :param names: a caption per comparison, e.g. the image file names; default ``Image 1``, ``Image 2``, ...
     :param scale: colour scaling of the maps, ``"map"`` or ``"row"`` (see :func:`render.scaled_maps`).
