@@ -46,7 +46,8 @@ def test_a_row_per_method_with_mean_and_std_of_every_quantity(run_dir, page):
         assert float(cell["data-std"]) == pytest.approx(stat.std, rel=1e-5, abs=1e-9)
         assert int(cell["data-n"]) == stat.n == 2 * IMAGES
     text = " ".join(parse(page).text)
-    assert "deletion AUC ↓" in text and str(stats.methods["native.lime"].quantities["score"]) in text
+    score = stats.methods["native.lime"].quantities["score"]
+    assert "deletion AUC ↓" in text and f"{score.mean:.3f} ± {score.std:.3f}" in text
 
 
 def test_timings_give_seconds_and_images_per_second(run_dir, page):
@@ -207,3 +208,46 @@ def test_dataset_report_refuses_bad_sort_by(run_dir, tmp_path):
         xaihub.dataset_report(run_dir, tmp_path / "r.html", sort_by="insertion")
     with pytest.raises(xaihub.InputError, match="chart_cost"):
         xaihub.dataset_report(run_dir, tmp_path / "r.html", chart_cost="watts")
+
+
+def test_the_raw_table_is_folded_below_the_verdict_n_once_and_cells_on_one_line(page):
+    raw = page.split("<details class='raw-metrics'><summary>")[1].split("</details>")[0]
+    assert page.index("<section class='recommendation'") < page.index("<details class='raw-metrics'>")
+    assert raw.startswith(f"Raw values per method: mean ± standard deviation over n = {2 * IMAGES} explanations")
+    assert "<table class='data quantities'>" in raw and "(n=" not in page and "<sup class='n'" not in raw
+    assert "Deletion AUC:" in raw and "Insertion AUC" not in page and "SRG (" not in page  # only what was computed
+
+
+def test_a_flag_over_the_dataset_is_counted_not_averaged_or_marked(tmp_path, run_dir):
+    import json
+
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    index = copy / "index.jsonl"
+    lines = [json.loads(text) for text in index.read_text().splitlines()]
+    for k, line in enumerate(lines):
+        if line.get("status") == "ok":
+            line["metrics"]["sanity.randomization.flagged"] = float(k % 2)
+    index.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    page = open(xaihub.dataset_report(copy, tmp_path / "r.html"), encoding="utf-8").read()
+    cells = [c.split("</td>")[0] for c in table(page, "quantities").split(
+        "data-quantity='metrics.sanity.randomization.flagged'")[1:]]
+    assert len(cells) == 2 and all(re.search(rf">\d+/{2 * IMAGES} flagged</span>$", c) for c in cells)
+    assert "sanity.randomization.flagged ↑" not in page and "▽" not in table(page, "quantities")
+
+
+def test_the_cost_per_criterion_sums_the_index_lines_metric_costs(run_dir, page):
+    lines = [line for line in current_records(read_index(run_dir)) if line["status"] == "ok"]
+    assert page.index("<section class='recommendation'") < page.index("class='data criterion-costs'")
+    costs = table(page, "criterion-costs")
+    assert "over 7 image(s)" in page.split("class='data criterion-costs'")[1].split("</details>")[0]
+    for method in METHODS:
+        recorded = [line["extras"]["metric_costs"]["deletion"] for line in lines if line["method"] == method]
+        cell = next(a for tag, a in parse(costs.split(f"data-method='{method}'")[1].split("</tr>")[0]).tags
+                    if tag == "td" and a.get("data-criterion") == "faithfulness")
+        assert float(cell["data-seconds"]) == pytest.approx(sum(c["seconds"] for c in recorded), rel=1e-5)
+        assert int(cell["data-forward-passes"]) == sum(c["forward_passes"] for c in recorded) > 0
+
+
+def test_the_chart_note_states_the_metrics_resolution(page):
+    note = page.split("<img class='chart'")[1].split("</p>")[0]
+    assert "The y axis spans at least 0.05, the smallest difference deletion AUC resolves" in note

@@ -12,6 +12,9 @@ from xaihub.evaluation import ranking
 def test_directions_follow_the_metrics_and_facts_are_not_ranked():
     assert ranking.lower_is_better("deletion") and not ranking.lower_is_better("insertion")
     assert ranking.lower_is_better("degradation_top1") is None
+    # a flag (declared without a direction) is not ranked either: its 0 (passes) must not look worse than 1
+    assert ranking.lower_is_better("sanity.randomization.flagged") is None
+    assert ranking.lower_is_better("sanity.randomization.emprt_passes") is None
     assert ranking.better_first({"a": 0.3, "b": 0.1, "c": math.nan}, "deletion") == ["b", "a", "c"]
     assert ranking.better_first({"a": 0.3, "b": 0.1}, "insertion") == ["a", "b"]
 

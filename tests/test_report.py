@@ -115,7 +115,11 @@ def test_report_many_adds_a_summary_table(tmp_path, comparison):
     assert page.count("<section class='comparison'") == 2
     assert "id='image-1-target-0'" in page  # anchors differ between images
     stats = xaihub.metrics.summarise([comparison, other])["native.lime"]["deletion"]
-    assert str(stats) in " ".join(parse(page).text) and stats.count == 4
+    summary = page.split("<section class='summary'>")[1].split("<section class='comparison'")[0]
+    raw = summary.split("<details class='raw-metrics'><summary>")[1]  # folded, below the verdict
+    assert summary.index("<h2>Recommendation</h2>") < summary.index("<details class='raw-metrics'>")
+    assert raw.startswith(f"Raw metric values: mean ± sd over n = {stats.count} explanations") and stats.count == 4
+    assert f"<span class='num'>{stats.mean:.3f} ± {stats.std:.3f}</span>" in raw and "(n=" not in page
 
 
 def test_report_refuses_bad_options(tmp_path, comparison):
@@ -201,6 +205,8 @@ def test_families_of_several_libraries_show_their_agreement_and_flag_disagreemen
         ("saliency", "family"), ("grad_cam", "family disagrees"), ("grad_cam_pp", "family")]
     cards = [a["data-method"] for tag, a in parse(page).tags if tag == "figure" and a.get("data-target") == "0"]
     assert cards == ["alpha.grad", "beta.grad", "alpha.cam", "beta.cam", "alpha.other"]  # grouped by family
+    meaning = page.split("<p class='note families-meaning'>")[1].split("</p>")[0]  # names the alarming pair
+    assert "Here they do not: " in meaning and "alpha.cam vs beta.cam (ρ = " in meaning and "alpha.grad" not in meaning
 
 
 def test_row_scale_report_labels_the_colour_scale_in_raw_units(tmp_path, comparison):
@@ -376,3 +382,131 @@ def test_a_demo_sized_report_with_its_large_maps_stays_under_3_mb(tmp_path):
     page = open(path, encoding="utf-8").read()
     assert page.count("class='map large'") == 2 * 12
     assert len(page.encode("utf-8")) <= 3_000_000
+
+
+# Verdict-first pages (issue 28): raw tables folded and legible, flags as flags, only computed metrics defined,
+# chart axes at the metric's resolution, what agreement between families means, what scoring cost per criterion.
+
+def test_the_raw_metric_table_is_folded_below_the_verdict_with_one_line_per_cell(page):
+    raw = page.split("<details class='raw-metrics'><summary>")[1].split("</details>")[0]
+    assert page.index("<details class='raw-metrics'>") < page.index("<h3>Attribution maps")
+    assert raw.startswith("Raw metric values: mean ± sd over n = 2 targets</summary>")  # n stated once
+    cells = [c.split("</td>")[0] for c in raw.split("<td data-metric=")[1:]]
+    assert len(cells) == 3 * 4 and "(n=" not in page
+    for cell in cells:
+        assert "<br" not in cell and ("<span class='num'>" in cell or "<span class='badge" in cell)
+    assert ".xaihub .num,.xaihub .badge" in page and "white-space:nowrap" in page
+
+
+@pytest.mark.parametrize("counts, plus_minus, superscripts", [((1, 1), 0, 0), ((2, 2), 2, 0), ((50, 48), 2, 1)])
+def test_metric_cells_stay_one_line_at_1_2_and_50_values(counts, plus_minus, superscripts):
+    from xaihub.metrics import MetricStat
+    from xaihub.report.section import metric_cells
+    from xaihub.report.tables import metric_table
+
+    stats = {"a.x": {"deletion": MetricStat(0.1123, 0.0152, counts[0])},
+             "b.x": {"deletion": MetricStat(0.2, 0.01, counts[1])}}
+    table = metric_table(list(stats), stats, ["deletion"], [], metric_cells(stats, {"deletion": [0.1, 0.2]}))
+    assert table.count("±") == plus_minus and table.count("<sup class='n'") == superscripts
+    assert "0.112" in table and "(n=" not in table
+    if superscripts:  # the cell over fewer values than the table's n says how many, compactly
+        assert f"title='over {counts[1]} value(s), not {counts[0]}'>n={counts[1]}</sup>" in table
+
+
+def test_flags_are_badges_never_marked_against_the_baselines_and_have_no_direction():
+    from xaihub.metrics import MetricStat
+    from xaihub.report.section import metric_cells
+    from xaihub.report.tables import metric_table
+    from xaihub.report.text import metric_heading
+
+    flag, passes = "sanity.randomization.flagged", "sanity.randomization.emprt_passes"
+    stats = {"baseline.noise": {flag: MetricStat(1.0, 0.0, 3), passes: MetricStat(0.0, 0.0, 3)},
+             "good.x": {flag: MetricStat(0.0, 0.0, 3), passes: MetricStat(1.0, 0.0, 3)},
+             "bad.x": {flag: MetricStat(2 / 3, 0.47, 3), passes: MetricStat(1 / 3, 0.47, 3)}}
+    values = {flag: [1, 1, 1, 0, 0, 0, 1, 1, 0], passes: [0, 0, 0, 1, 1, 1, 0, 0, 1]}
+    table = metric_table(list(stats), stats, [flag, passes], ["baseline.noise"], metric_cells(stats, values),
+                         heading=metric_heading)
+    assert "▽" not in table and "↑" not in table and "↓" not in table
+    row = table.split("data-method='good.x'")[1].split("</tr>")[0]
+    assert ">0/3 flagged</span>" in row and ">3/3 passes</span>" in row and row.count("class='badge pass'") == 2
+    row = table.split("data-method='bad.x'")[1].split("</tr>")[0]
+    assert ">2/3 flagged</span>" in row and row.count("class='badge fail'") == 2
+    one = {"a.x": {flag: MetricStat(1.0, 0.0, 1)}}
+    assert ">flagged</span>" in metric_table(["a.x"], one, [flag], [], metric_cells(one, {flag: [1.0]}))
+    # a value with no direction that is not only 0 or 1 stays a number
+    assert "badge" not in metric_table(["a.x"], one, [flag], [], metric_cells(one, {flag: [0.5]}))
+
+
+def test_only_the_computed_metrics_are_defined(registered, tmp_path):
+    from xaihub.report.text import metric_legend
+
+    registered(Signal("test.right", 1))
+    result = xaihub.explain(linear_model(), photo_like(32), methods=["test.right"], targets=[0], metrics=["deletion"])
+    page = open(result.report(tmp_path / "r.html"), encoding="utf-8").read()
+    opening = page.split("<p class='note'>")[1].split("</p>")[0]
+    assert "Deletion AUC:" in opening
+    raw = page.split("<details class='raw-metrics'><summary>")[1].split("</details>")[0]
+    assert raw.startswith("Raw metric values (one target)</summary>") and "±" not in raw  # one value: no ±
+    for undefined in ("SRG (", "Insertion AUC", "Degradation drop"):
+        assert undefined not in page
+    assert metric_legend([]) == "" and metric_legend(["srg_morf"]).startswith("SRG (")
+    assert "sanity.randomization: the method run again" in metric_legend(["sanity.randomization.flagged"])
+    without = xaihub.explain(linear_model(), photo_like(32), methods=["test.right"], targets=[0])
+    page = open(without.report(tmp_path / "none.html"), encoding="utf-8").read()
+    assert "AUC" not in page.split("<h2>")[1]
+
+
+@pytest.mark.parametrize("metric", ["deletion", "insertion"])
+def test_the_chart_never_magnifies_differences_below_the_metrics_resolution(metric):
+    from xaihub.report.chart import RESOLUTION, Point, cost_quality_figure, indistinguishable
+
+    points = [Point("a.x", 1.0, 0.6895), Point("b.x", 2.0, 0.6896), Point("c.x", 4.0, 0.6897)]
+    ax = cost_quality_figure(points, metric, metric).axes[0]
+    low, high = sorted(ax.get_ylim())
+    assert high - low >= RESOLUTION - 1e-12 and low < 0.6895 and high > 0.6897
+    assert (ax.get_ylim()[0] > ax.get_ylim()[1]) == (metric == "deletion")  # better is up
+    assert any("indistinguishable" in t.get_text() for t in ax.texts) and indistinguishable([p.value for p in points])
+    spread = [Point("a.x", 1.0, 0.2), Point("b.x", 2.0, 0.7)]  # spread enough: matplotlib's own limits
+    ax = cost_quality_figure(spread, metric, metric).axes[0]
+    assert 0.5 <= abs(ax.get_ylim()[1] - ax.get_ylim()[0]) < 0.6
+    assert not any("indistinguishable" in t.get_text() for t in ax.texts)
+
+
+def test_the_agreement_section_says_what_agreement_between_families_means(page):
+    meaning = page.split("<p class='note families-meaning'>")[1].split("</p>")[0]
+    assert "different families answer different questions" in meaning and "expected" in meaning
+    assert "same family should agree" in meaning and "mean between families is" in meaning
+
+
+def test_the_cost_per_criterion_sums_the_recorded_metric_costs(comparison, page):
+    costs = table(page, "criterion-costs")
+    assert page.index("class='data criterion-costs'") < page.index("<details class='raw-metrics'>")
+    for method in ("native.lime", "test.channels", "test.plain"):
+        recorded = [x.extras["metric_costs"] for x in comparison.by_method(method)]
+        cells = {a["data-criterion"]: a for tag, a in parse(costs.split(f"data-method='{method}'")[1]
+                                                            .split("</tr>")[0]).tags if tag == "td" and a}
+        seconds = sum(c["seconds"] for per in recorded for c in per.values())
+        passes = sum(c["forward_passes"] for per in recorded for c in per.values())
+        assert float(cells["faithfulness"]["data-seconds"]) == pytest.approx(seconds, rel=1e-5)
+        assert int(cells["faithfulness"]["data-forward-passes"]) == passes > 0
+        assert cells["all"]["data-forward-passes"] == str(passes)
+
+
+def test_criterion_costs_put_each_metric_under_its_criterion_and_the_sanity_reruns_under_randomisation():
+    from xaihub.report.costs import criterion_cost_table, criterion_costs
+
+    def line(method, costs):
+        return {"method": method, "status": "ok", "extras": {"metric_costs": {
+            name: {"seconds": s, "forward_passes": p} for name, (s, p) in costs.items()}}}
+
+    lines = [line("a.x", {"deletion": (0.5, 21), "sanity.randomization": (2.0, 1),
+                          "quantus.max_sensitivity": (1.0, 10)}),
+             line("a.x", {"deletion": (0.25, 21), "sanity.cascading": (3.0, 4)}), line("b.x", {"srg": (0.1, 32)}),
+             {"method": "c.x", "status": "error"}]
+    found = criterion_costs(lines)
+    assert (found["a.x"]["faithfulness"].seconds, found["a.x"]["faithfulness"].forward_passes) == (0.75, 42)
+    assert (found["a.x"]["randomisation"].seconds, found["a.x"]["randomisation"].forward_passes) == (5.0, 5)
+    assert found["a.x"]["robustness"].forward_passes == 10 and set(found) == {"a.x", "b.x"}
+    shown = criterion_cost_table(lines, ["b.x", "a.x"], "2 images")
+    assert "<th>randomisation (sanity reruns)</th>" in shown and shown.index("'b.x'") < shown.index("'a.x'")
+    assert criterion_cost_table([{"method": "a.x", "status": "ok", "extras": {}}], ["a.x"], "1 image") == ""

@@ -56,6 +56,13 @@ def criterion_of(value: str) -> str | None:
     return next((c.name for c in CRITERIA if value in c.values), None)
 
 
+def criterion_of_metric(metric: str) -> str | None:
+    """The criterion a metric (a name in ``metrics=[...]``, e.g. ``"sanity.randomization"``, whose values are
+    ``"sanity.randomization.emprt"``, ...) speaks to, or ``None`` when none of its values is ranked by one."""
+    return criterion_of(metric) or next((c.name for c in CRITERIA for v in c.values if v.startswith(metric + ".")),
+                                        None)
+
+
 def present(values: Iterable[str]) -> dict[str, list[str]]:
     """``{criterion: [value names]}`` for the criteria that the metric ``values`` of a run answer, in the
     order of :data:`CRITERIA` and of each criterion's values."""

@@ -16,10 +16,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from xaihub.registry.plugins import LOWER_IS_BETTER
+from xaihub.registry.plugins import metric_of_value
 
 UNRANKED = frozenset({"degradation_top1"})
-"""Metrics that are facts rather than scores to rank by (whether the top-1 class survived)."""
+"""Metrics that are facts rather than scores to rank by (whether the top-1 class survived); so is every value
+its metric declares without a direction (``None``: a flag such as ``sanity.randomization.flagged``, a count)."""
 CONFIDENCE = 0.95
 ALPHA = 0.05
 """Significance level of the Holm-corrected tests."""
@@ -31,10 +32,13 @@ so closer values are a tie, not a win decided by rounding noise."""
 
 
 def lower_is_better(metric: str) -> bool | None:
-    """Whether lower values of ``metric`` are better; ``None`` for a metric not to rank by."""
+    """Whether lower values of ``metric`` are better; ``None`` for a metric not to rank by (one in
+    :data:`UNRANKED`, or declared without a direction by its registered metric). A value no registered metric
+    produces is taken as higher-is-better."""
     if metric in UNRANKED:
         return None
-    return metric in LOWER_IS_BETTER
+    registered = metric_of_value(metric)
+    return False if registered is None else registered.metric.lower_is_better[metric]
 
 
 def better_first(means: Mapping[str, float], metric: str) -> list[str]:

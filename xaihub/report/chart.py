@@ -21,6 +21,39 @@ _ANNOTATED = 15
 _LABEL_POINTS = 7
 _OFFSETS = [(5, 3)] + [(dx, dy) for step in range(1, 9) for dy in (12 * step, -12 * step) for dx in (5, -40, 40)]
 """Where a point's label may go, in pixels from the point: beside it first, then further up and down."""
+RESOLUTION = 0.05
+"""The smallest difference the chart's y axis shows for a metric whose values lie in [−1, 1] (the core AUCs,
+probability drops, SRG, correlations): one step of a 20-step deletion or insertion curve (their default)."""
+RELATIVE_RESOLUTION = 0.05
+"""For a metric with values outside [−1, 1] (a range xaihub does not know), the smallest difference shown, as a
+share of the largest |value|."""
+
+
+def resolution(values: Sequence[float]) -> float:
+    """The narrowest y span a chart of these metric values gets: :data:`RESOLUTION` when they lie in [−1, 1], else
+    :data:`RELATIVE_RESOLUTION` × the largest |value|. Differences below it are not magnified into a full axis."""
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    largest = max(finite, default=0.0)
+    return RESOLUTION if largest <= 1 else RELATIVE_RESOLUTION * largest
+
+
+def indistinguishable(values: Sequence[float]) -> bool:
+    """Whether these metric values (two or more) all lie within one :func:`resolution` of each other."""
+    finite = [v for v in values if math.isfinite(v)]
+    return len(finite) >= 2 and max(finite) - min(finite) < resolution(finite)
+
+
+def _y_limits(values: Sequence[float]) -> tuple[float, float] | None:
+    """Limits spanning :func:`resolution` around ``values`` when they span less; ``None`` to let matplotlib
+    choose (they span more)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return None
+    low, high, span = min(finite), max(finite), resolution(finite)
+    if high - low >= span:
+        return None
+    middle = (low + high) / 2
+    return middle - span / 2, middle + span / 2
 
 
 @dataclass(frozen=True)
@@ -36,7 +69,9 @@ class Point:
 def cost_quality_figure(points: Sequence[Point], metric: str, metric_name: str, cost: str = "seconds") -> "Figure":
     """``metric`` (y; better is up) against ``cost`` (x, log axis) for every point with finite numbers.
 
-    The Pareto front of the methods (nothing is both cheaper and better) is joined by a line; baselines are
+    The y axis never spans less than the metric's :func:`resolution`: points closer than that stay close (and
+    the chart says they are indistinguishable) instead of being spread over the whole axis. The Pareto front
+    of the methods (nothing is both cheaper and better) is joined by a line; baselines are
     grey crosses and the better baseline's value is a dashed line, so methods under it stand out.
     """
     from matplotlib.figure import Figure
@@ -58,6 +93,13 @@ def cost_quality_figure(points: Sequence[Point], metric: str, metric_name: str, 
                                 [p.method for p in points if p.baseline], metric)
     if reference is not None:
         ax.axhline(reference, color=_BASELINE, linestyle="--", linewidth=1, label="better baseline")
+    values = [p.value for p in points] + ([reference] if reference is not None else [])
+    limits = _y_limits(values)
+    if limits is not None:
+        ax.set_ylim(*limits)
+    if indistinguishable(values):
+        ax.text(0.5, 0.03, f"all within {resolution(values):.2g}: indistinguishable at this metric's resolution",
+                transform=ax.transAxes, ha="center", fontsize=8, color=_BASELINE)
     if cost == "forward_passes":
         ax.set_xscale("symlog", linthresh=1)
     else:

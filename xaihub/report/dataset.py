@@ -1,11 +1,10 @@
-"""The dataset report: one self-contained HTML page about an `explain_many` run directory.
-
-Per method: mean ± standard deviation of the target probability and of every metric (baselines as
-reference rows), rankings per metric with bootstrap intervals and Holm-corrected Wilcoxon tests (and a
-flag where two metrics rank the methods in opposite orders), costs alone per image, faithfulness
-against cost, and a gallery of the images it explained best and worst; then every failure with its
-message. Like the comparison report it embeds its pictures as data URIs, has no scripts and fetches
-nothing.
+"""The dataset report: one self-contained HTML page about an `explain_many` run directory. It opens with the
+verdict's scorecard and what scoring the maps cost per criterion; then, folded, per method: mean ± standard
+deviation of the target probability and of every metric (baselines as reference rows); rankings per metric
+with bootstrap intervals and Holm-corrected Wilcoxon tests (and a flag where two metrics rank the methods in
+opposite orders), costs alone per image, faithfulness against cost, and a gallery of the images it explained
+best and worst; then every failure with its message. Like the comparison report it embeds its pictures as data
+URIs, has no scripts and fetches nothing.
 """
 
 from __future__ import annotations
@@ -32,11 +31,23 @@ from xaihub.evaluation.ranking import ALPHA, TOP, MetricRanking, conflicts, lowe
 from xaihub.evaluation.recommendation import Recommendation, recommend
 from xaihub.evaluation.reliability import load_reliability
 from xaihub.report import render
+from xaihub.report.costs import criterion_cost_table
 from xaihub.report.families import BASELINE, baselines, family_of
 from xaihub.report.html import colourbar_legend, write_page
-from xaihub.report.section import Options, chart_metric
-from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table, order_note, ordered
-from xaihub.report.text import COST_LEGEND, MAP_LEGEND, METRIC_LEGEND, metric_heading, metric_name
+from xaihub.report.section import Options, chart_metric, resolution_note
+from xaihub.report.tables import (
+    baseline_note,
+    check_sort_by,
+    flag_metrics,
+    folded_table,
+    mark,
+    metric_table,
+    order_note,
+    ordered,
+    table_size,
+    value_cell,
+)
+from xaihub.report.text import COST_LEGEND, MAP_LEGEND, metric_heading, metric_legend, metric_name
 from xaihub.report.verdict import verdict_section
 from xaihub.run.run_directory import current_records, load_explanation, read_index, read_settings, select_records
 
@@ -99,8 +110,10 @@ def dataset_report(out: str | os.PathLike, path: str | os.PathLike, title: str =
     if stats.methods:
         order = ordered(list(stats.methods), sort_by, _costs(stats), _means(stats))
         options = Options(sort_by=sort_by, chart_metric=chart_metric, chart_cost=chart_cost)
+        images_seen = len({line.get("image") for line in lines if line.get("status") == "ok"})
         body = (_overview(out, lines, failures) + _recommendation(out, lines, list(stats.methods), recommendation)
-                + _quantities(stats, order, sort_by) + _rankings(lines, metrics)
+                + criterion_cost_table(lines, order, f"{images_seen} image(s) and their targets")
+                + _quantities(stats, order, sort_by, lines) + _rankings(lines, metrics)
                 + _timings(stats, order, sort_by) + _chart(stats, metrics, options)
                 + _galleries(out, lines, list(stats.methods), gallery_size) + _failures(failures) + _damage(stats)
                 + _settings(out))
@@ -140,45 +153,63 @@ def _recommendation(out: str | os.PathLike, lines: list[dict[str, Any]], methods
     return "" if found is None else verdict_section(found)
 
 
-def _quantities(stats: DatasetStatistics, order: list[str], sort_by: str | None) -> str:
+def _quantities(stats: DatasetStatistics, order: list[str], sort_by: str | None, lines: list[dict[str, Any]]) -> str:
     metrics = _metrics(stats)
     per_method = {m: {name.removeprefix("metrics."): stat for name, stat in s.quantities.items()
                       if name.startswith("metrics.")} for m, s in stats.methods.items()}
     references = baselines(order)
+    flags = flag_metrics(_values(lines, metrics))
+    scores = {m: {"score": s.quantities["score"]} for m, s in stats.methods.items() if "score" in s.quantities}
+    table_n = max(table_size(per_method, lambda stat: stat.n), table_size(scores, lambda stat: stat.n))
 
     def lead(method: str) -> str:
         s = stats.methods[method]
         return (f"<td>{s.images}</td><td>{s.explanations}</td><td>{s.failures}</td>"
-                + _stat_cell("score", s.quantities.get("score")))
+                + _stat_cell("score", s.quantities.get("score"), table_n))
 
-    table = metric_table(order, per_method, metrics, references, _metric_cell, css="quantities",
+    def cell(method: str, metric: str, stat: Stat | None, below: bool) -> str:
+        return _stat_cell(f"metrics.{metric}", stat, table_n, below, flag=metric in flags)
+
+    table = metric_table(order, per_method, metrics, references, cell, css="quantities",
                          lead_headings=("images", "explanations", "failures", "target probability"), lead=lead,
                          heading=metric_heading)
-    return ("<h2>Methods: mean ± standard deviation</h2><p class='note'>Over every explanation of the method "
-            "(all images and targets); n = how many values. Target probability is the model's probability for "
-            f"the explained class on the unchanged image. {METRIC_LEGEND} {order_note(sort_by)}</p>"
-            + table + (baseline_note(references) if metrics else "") + _extras(stats))
+    title = ("Raw values per method (one explanation)" if table_n == 1 else
+             f"Raw values per method: mean ± standard deviation over n = {table_n} explanations")
+    return ("<h2>Methods</h2>" + folded_table(title, table
+        + "<p class='note'>Over every explanation of the method (all images and targets); a cell over fewer "
+        "values says how many. Target probability is the model's probability for the explained class on the "
+        f"unchanged image. {metric_legend(metrics)} {order_note(sort_by)}</p>"
+        + (baseline_note(references) if metrics else "")) + _extras(stats))
 
 
-def _metric_cell(method: str, metric: str, stat: Stat | None, below: bool) -> str:
-    return _stat_cell(f"metrics.{metric}", stat, below)
+def _values(lines: list[dict[str, Any]], metrics: list[str]) -> dict[str, list[float]]:
+    """Every value of each of ``metrics`` in the explanations among ``lines``."""
+    found: dict[str, list[float]] = {metric: [] for metric in metrics}
+    for line in lines:
+        for metric, value in (line.get("metrics") or {}).items():
+            if line.get("status") == "ok" and metric in found and is_number(value):
+                found[metric].append(float(value))
+    return found
 
 
 def _extras(stats: DatasetStatistics) -> str:
     rows = [f"<tr data-method='{escape(method)}'><td>{escape(method)}</td><td>{escape(name.removeprefix('extras.'))}"
-            f"</td>{_stat_cell(name, stat)}</tr>"
+            f"</td><td>{stat.n}</td>{_stat_cell(name, stat, stat.n)}</tr>"
             for method, s in stats.methods.items() for name, stat in s.quantities.items() if name.startswith("extras.")]
     if not rows:
         return ""
     return ("<details><summary>Method-specific facts (mean ± standard deviation)</summary><table class='data extras'>"
-            "<tr><th>method</th><th>fact</th><th>mean ± std</th></tr>" + "".join(rows) + "</table></details>")
+            "<tr><th>method</th><th>fact</th><th>n</th><th>mean ± std</th></tr>" + "".join(rows)
+            + "</table></details>")
 
 
-def _stat_cell(name: str, stat: Stat | None, below: bool = False) -> str:
+def _stat_cell(name: str, stat: Stat | None, table_n: int, below: bool = False, flag: bool = False) -> str:
+    """One line: ``mean ± sd`` (n said only when fewer than the table's ``table_n``), or a flag's badge."""
     if stat is None:
         return "<td></td>"
-    return (f"<td data-quantity='{escape(name)}' data-mean='{stat.mean:.6g}' data-std='{stat.std:.6g}' "
-            f"data-n='{stat.n}'>{escape(str(stat))} <small>(n={stat.n})</small>{mark(below)}</td>")
+    attributes = (f"data-quantity='{escape(name)}' data-mean='{stat.mean:.6g}' data-std='{stat.std:.6g}' "
+                  f"data-n='{stat.n}'")
+    return value_cell(attributes, name.removeprefix("metrics."), stat.mean, stat.std, stat.n, table_n, flag, below)
 
 
 def _rankings(lines: list[dict[str, Any]], metrics: list[str]) -> str:
@@ -238,7 +269,8 @@ def _p(value: float) -> str:
 def _timings(stats: DatasetStatistics, order: list[str], sort_by: str | None) -> str:
     means = {m: s.quantities["seconds"].mean for m, s in stats.methods.items() if "seconds" in s.quantities}
     longest = max(means.values(), default=0.0) or 1.0
-    rows = [_timing_row(method, stats.methods[method], means.get(method), longest) for method in order]
+    images = max((s.images for s in stats.methods.values()), default=0)
+    rows = [_timing_row(method, stats.methods[method], means.get(method), longest, images) for method in order]
     return ("<h2>Timings</h2><div class='scroll'><table class='data timings'><tr><th>method</th><th>images</th>"
             "<th>seconds / image, alone</th><th>of which reused</th><th>images / second</th>"
             "<th>forward passes / image, alone</th><th></th></tr>" + "".join(rows) + "</table></div>"
@@ -246,13 +278,13 @@ def _timings(stats: DatasetStatistics, order: list[str], sort_by: str | None) ->
             f"included); images / second = 1 / mean seconds, for one worker. {order_note(sort_by)}</p>")
 
 
-def _timing_row(method: str, stats: MethodStatistics, mean: float | None, longest: float) -> str:
+def _timing_row(method: str, stats: MethodStatistics, mean: float | None, longest: float, images: int) -> str:
     passes = stats.quantities.get("forward_passes")
     reused = stats.quantities.get("reused_seconds")
     rate = f"{1 / mean:.3g}" if mean else ""
     width = (mean or 0.0) / longest * 300
     return (f"<tr data-method='{escape(method)}'><td>{escape(method)}</td><td>{stats.images}</td>"
-            + _stat_cell("seconds", stats.quantities.get("seconds"))
+            + _stat_cell("seconds", stats.quantities.get("seconds"), images)
             + f"<td>{f'{reused.mean:.3g}' if reused and reused.mean else ''}</td><td>{rate}</td>"
             f"<td>{f'{passes.mean:.0f}' if passes else ''}</td>"
             f"<td><span class='bar' style='width:{width:.0f}px'></span></td></tr>")
@@ -273,7 +305,7 @@ def _chart(stats: DatasetStatistics, metrics: list[str], options: Options) -> st
     return (f"<h2>{escape(metric_name(metric))} against cost</h2>{picture}"
             "<p class='note'>One point per method: its mean over every explanation against its mean cost per image "
             "(alone); better is up, cheaper is left. Red: the Pareto front, methods that nothing cheaper beats. "
-            "Grey crosses: baselines.</p>")
+            "Grey crosses: baselines. " + resolution_note([p.value for p in points], metric) + "</p>")
 
 
 def _galleries(out: str | os.PathLike, lines: list[dict[str, Any]], methods: list[str], size: int) -> str:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Sequence
 
 from xaihub.core.errors import InputError
 from xaihub.core.files import check_destination, write_atomically
-from xaihub.metrics.summary import MetricStat, summarise
+from xaihub.metrics.summary import summarise
 from xaihub.report import render, section
+from xaihub.report.costs import criterion_cost_table
 from xaihub.report.families import baselines
-from xaihub.report.tables import baseline_note, check_sort_by, mark, metric_table
-from xaihub.report.text import MAP_LEGEND, METRIC_LEGEND, e, metric_heading
+from xaihub.report.tables import baseline_note, check_sort_by, folded_table, metric_table, table_size
+from xaihub.report.text import MAP_LEGEND, e, metric_heading, metric_legend
 
 if TYPE_CHECKING:
     from xaihub.core.comparison import Comparison
@@ -71,14 +72,21 @@ _CSS = f".xaihub{{max-width:{render.PAGE_WIDTH}px}}" + """
 .xaihub .large-cards{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 .xaihub figure.large{margin:0;font-size:13px;max-width:100%}.xaihub figure.large img{display:block}
 .xaihub .card a img.map{cursor:zoom-in}
+.xaihub .num,.xaihub .badge,.xaihub table.criterion-costs td{white-space:nowrap}
+.xaihub sup.n{font-size:10px;color:#8c8c8c;margin-left:2px}
+.xaihub .badge{border-radius:3px;padding:0 4px;font-size:12px;background:#f0f0f0}
+.xaihub .badge.fail{background:#fff1f0;color:#a8071a}.xaihub .badge.pass{background:#f6ffed;color:#237804}
+.xaihub details.raw-metrics,.xaihub details.criterion-costs{margin:10px 0}
+.xaihub details.raw-metrics>summary,.xaihub details.criterion-costs>summary{cursor:pointer;font-weight:600}
 """
 
 def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, names: Sequence[str] | None = None,
                 title: str = "xaihub comparison", *, scale: str = "map", coverage: float = 0.2,
                 map_size: int = render.MAP_WIDTH, large_maps: int | None = render.LARGE_WIDTH,
                 sort_by: str | None = None, chart_metric: str | None = None, chart_cost: str = "seconds") -> str:
-    """Write one HTML file with a section per comparison (plus a metric summary table when there are
-    several) and return ``path`` as a string. :meth:`xaihub.Comparison.report` takes the same options.
+    """Write one HTML file with a section per comparison (plus, when there are several, a summary: the verdict over
+    the images, the cost per criterion and the raw metric table) and return ``path`` as a string.
+    :meth:`xaihub.Comparison.report` takes the same options.
 
     :param names: a caption per comparison, e.g. the image file names; default ``Image 1``, ``Image 2``, ...
     :param scale: colour scaling of the maps, ``"map"`` or ``"row"`` (see :func:`render.scaled_maps`).
@@ -115,8 +123,8 @@ def report_many(comparisons: Sequence["Comparison"], path: str | os.PathLike, na
     sections = [section.comparison_section(c, name or f"Image {i + 1}", options, i)
                 for i, (c, name) in enumerate(zip(comparisons, names))]
     if len(comparisons) > 1:
-        sections.insert(0, summary_section(comparisons))
-    body = (f"<p class='note'>{len(comparisons)} image(s). {MAP_LEGEND} {METRIC_LEGEND}</p>"
+        sections.insert(0, summary_section(comparisons, [name or f"Image {i + 1}" for i, name in enumerate(names)]))
+    body = (f"<p class='note'>{len(comparisons)} image(s). {MAP_LEGEND} {metric_legend(dict.fromkeys(computed))}</p>"
             + "".join(sections) + _versions(comparisons))
     return write_page(path, title, body)
 
@@ -155,22 +163,32 @@ def notebook_html(comparison: "Comparison") -> str:
     return f"<div class='xaihub'><style>{_CSS}</style>{body}</div>"
 
 
-def summary_section(comparisons: Sequence["Comparison"]) -> str:
-    """Mean ± standard deviation of every metric per method over all images and targets."""
+def summary_section(comparisons: Sequence["Comparison"], names: Sequence[str] | None = None) -> str:
+    """Over all images: the verdict (each image a unit), what scoring cost per criterion, and, folded, the mean ±
+    standard deviation of every metric per method over all images and targets."""
+    from xaihub.evaluation.recommendation import comparison_lines, recommend
+    from xaihub.report.verdict import verdict_section
+
+    names = list(names) if names is not None else [f"Image {i + 1}" for i in range(len(comparisons))]
+    lines = [{**line, "image": f"{i}: {name}"} for i, (comparison, name) in enumerate(zip(comparisons, names))
+             for line in comparison_lines(comparison)]
+    methods = list(dict.fromkeys(m for comparison in comparisons for m in comparison.methods))
     stats = summarise(comparisons)
+    found = recommend(lines, baselines(methods)) if stats else None
+    head = verdict_section(found) if found is not None else ""
+    head += criterion_cost_table(lines, methods, f"{len(comparisons)} images and their targets")
     if not stats:
         body = "<p>No metrics were computed (pass <code>metrics=[...]</code>).</p>"
     else:
         metrics = list(dict.fromkeys(k for per_method in stats.values() for k in per_method))
         references = baselines(list(stats))
-        body = metric_table(list(stats), stats, metrics, references, _summary_cell, heading=metric_heading)
-        body += baseline_note(references)
-    return (f"<section class='summary'><h2>Summary over {len(comparisons)} images</h2>"
-            "<p class='note'>Mean ± standard deviation over every image and target.</p>" + body + "</section>")
-
-
-def _summary_cell(method: str, metric: str, stat: MetricStat | None, below: bool) -> str:
-    return "<td></td>" if stat is None else f"<td>{e(str(stat))}{mark(below)}</td>"
+        table = metric_table(list(stats), stats, metrics, references, section.metric_cells(stats, section.metric_values(
+            comparisons)), heading=metric_heading)
+        n = table_size(stats, lambda stat: stat.count)
+        body = folded_table(f"Raw metric values: mean ± sd over n = {n} explanations (every image and target)",
+                            table + baseline_note(references))
+    return (f"<section class='summary'><h2>Summary over {len(comparisons)} images</h2>" + head + body
+            + "</section>")
 
 
 def colourbar_legend(scale: str = "map", limit: float = 1.0) -> str:

@@ -1,9 +1,10 @@
 """The report's section about one image (one :class:`~xaihub.Comparison`).
 
-Layout, meant to stay legible from 2 to 60+ methods: the input and top predictions; a link per target;
+Layout, meant to stay legible from 2 to 60+ methods: the input and top predictions; the verdict's scorecard, what
+scoring the maps cost per criterion, and the raw metric values folded beneath; a link per target;
 per target, the maps as cards (about 180 px, ``map_size``) wrapped into rows and grouped in boxes by method family,
 each linked to the same map at 400 px in the large view below them (``large_maps``);
-then the cost table, the faithfulness table with reference rows and the faithfulness-vs-cost chart,
+then the cost table and the faithfulness-vs-cost chart,
 agreement within families and between all methods, failures, and the parameters.
 """
 
@@ -21,6 +22,7 @@ from xaihub.core.errors import InputError
 from xaihub.evaluation.ranking import is_better, lower_is_better, reference_value
 from xaihub.metrics import METRICS, MetricStat, summarise
 from xaihub.report import render
+from xaihub.report.costs import criterion_cost_table
 from xaihub.report.families import (
     BASELINE,
     DISAGREEMENT,
@@ -31,8 +33,21 @@ from xaihub.report.families import (
     family_of,
     family_title,
 )
-from xaihub.report.tables import baseline_note, mark, metric_table, order_note, ordered
-from xaihub.report.text import COST_LEGEND, e, metric_heading, metric_name
+from xaihub.report.tables import (
+    Cell,
+    baseline_note,
+    flag_metrics,
+    flag_text,
+    folded_table,
+    is_flag,
+    mark,
+    metric_table,
+    order_note,
+    ordered,
+    table_size,
+    value_cell,
+)
+from xaihub.report.text import COST_LEGEND, e, metric_heading, metric_legend, metric_name
 
 if TYPE_CHECKING:
     from xaihub.core.agreement import Agreement
@@ -100,26 +115,31 @@ def comparison_section(comparison: "Comparison", name: str = "Image", options: O
     agreement = comparison.agreement()
     families = family_agreement(comparison, agreement)
     parts = [f"<section class='comparison' data-image='{index}'><h2>{e(name)}</h2>", _input(comparison),
-             _verdict(comparison), _notes(comparison),
+             _verdict(comparison, options), _notes(comparison),
              _maps(comparison, options, index, families), _costs(comparison, options),
-             _faithfulness(comparison, options), _families(families, index), _agreement(agreement),
+             _chart(comparison, options), _families(families, index), _agreement(agreement, families),
              _failures(comparison), _parameters(comparison), "</section>"]
     return "".join(parts)
 
 
-def _verdict(comparison: "Comparison") -> str:
-    """The verdict's scorecard for this image (its targets as the units), when metrics were computed."""
+def _verdict(comparison: "Comparison", options: Options) -> str:
+    """The verdict's scorecard for this image (its targets as the units) when faithfulness was scored, what
+    scoring cost per criterion, and the raw metric values folded beneath."""
     from xaihub.evaluation.recommendation import comparison_lines, recommend
     from xaihub.report.verdict import scorecard
 
     lines = comparison_lines(comparison)
     found = recommend(lines, baselines(list(dict.fromkeys(str(line["method"]) for line in lines))))
-    if found is None:
-        return ""
-    said = "".join(f"<li>{e(line)}</li>" for line in found.lines())
-    return (f"<div class='verdict' data-recommended='{e(' '.join(found.recommended))}'><h3>Verdict on this image</h3>"
-            f"{scorecard(found)}<ul>{said}</ul><p class='note'>One image: each explained target is a unit of the "
-            "ranks; run <code>xaihub.benchmark</code> over many images for a verdict that can be tested.</p></div>")
+    verdict = ""
+    if found is not None:
+        said = "".join(f"<li>{e(line)}</li>" for line in found.lines())
+        verdict = (f"<div class='verdict' data-recommended='{e(' '.join(found.recommended))}'><h3>Verdict on this "
+                   f"image</h3>{scorecard(found)}<ul>{said}</ul><p class='note'>One image: each explained target is "
+                   "a unit of the ranks; run <code>xaihub.benchmark</code> over many images for a verdict that can "
+                   "be tested.</p></div>")
+    targets = len(comparison.targets)
+    return (verdict + criterion_cost_table(lines, comparison.methods, f"{targets} target(s)")
+            + _raw_metrics(comparison, options))
 
 
 def _notes(comparison: "Comparison") -> str:
@@ -299,6 +319,9 @@ def _stats(explanation: "Explanation", references: dict[str, float]) -> str:
         lines.append(e(f"(reused {explanation.reused_seconds:.2f} s · {explanation.reused_forward_passes} passes)"))
     reference_row = family_of(explanation.method) == BASELINE
     for metric, value in explanation.metrics.items():
+        if is_flag(metric, [value]):
+            lines.append(e(f"{metric_name(metric)}: ") + flag_text(metric, value, 1))
+            continue
         below = (not reference_row and metric in references
                  and not is_better(value, references[metric], metric))
         lines.append(e(f"{metric_name(metric)}: {round(value, 3) + 0.0:.3f}") + mark(below))  # + 0.0: no "-0.000"
@@ -339,7 +362,8 @@ def _costs(comparison: "Comparison", options: Options) -> str:
             f"{total_passes}.</p>")
 
 
-def _faithfulness(comparison: "Comparison", options: Options) -> str:
+def _raw_metrics(comparison: "Comparison", options: Options) -> str:
+    """Every metric's mean ± sd over the targets per method, folded: the numbers behind the verdict."""
     stats = summarise([comparison])
     if not stats:
         return ""
@@ -348,22 +372,45 @@ def _faithfulness(comparison: "Comparison", options: Options) -> str:
     means = {m: {k: s.mean for k, s in per.items()} for m, per in stats.items()}
     order = ordered([m for m in comparison.methods if m in stats], options.sort_by, costs, means)
     references = baselines(order)
-    table = metric_table(order, stats, metrics, references, _metric_cell, heading=metric_heading)
-    return ("<h3>Faithfulness (mean over targets)</h3>" + table
-            + f"<p class='note'>{order_note(options.sort_by)}</p>" + baseline_note(references)
-            + _chart(comparison, stats, metrics, options))
+    table = metric_table(order, stats, metrics, references, metric_cells(stats, metric_values([comparison])),
+                         heading=metric_heading)
+    n = table_size(stats, lambda stat: stat.count)
+    title = "Raw metric values (one target)" if n == 1 else f"Raw metric values: mean ± sd over n = {n} targets"
+    return folded_table(title,
+                        table + f"<p class='note'>{metric_legend(metrics)} {order_note(options.sort_by)}</p>"
+                        + baseline_note(references))
 
 
-def _metric_cell(method: str, metric: str, stat: MetricStat | None, below: bool) -> str:
-    if stat is None:
-        return "<td></td>"
-    return f"<td data-metric='{e(metric)}' data-mean='{stat.mean:.6g}'>{e(str(stat))}{mark(below)}</td>"
+def metric_values(comparisons: Iterable["Comparison"]) -> dict[str, list[float]]:
+    """Every value of every metric, over all explanations."""
+    values: dict[str, list[float]] = {}
+    for comparison in comparisons:
+        for explanation in comparison.explanations:
+            for metric, value in explanation.metrics.items():
+                values.setdefault(metric, []).append(value)
+    return values
 
 
-def _chart(comparison: "Comparison", stats: dict[str, dict[str, MetricStat]], metrics: list[str],
-           options: Options) -> str:
+def metric_cells(stats: dict[str, dict[str, MetricStat]], values: dict[str, list[float]]) -> Cell:
+    """The cell renderer of a table of ``stats`` (:func:`xaihub.metrics.summarise`): one line per cell, the
+    flags among ``values`` (every value of each metric) as badges, n stated only where a cell has fewer."""
+    flags = flag_metrics(values)
+    table_n = table_size(stats, lambda stat: stat.count)
+
+    def cell(method: str, metric: str, stat: MetricStat | None, below: bool) -> str:
+        if stat is None:
+            return "<td></td>"
+        attributes = f"data-metric='{e(metric)}' data-mean='{stat.mean:.6g}' data-n='{stat.count}'"
+        return value_cell(attributes, metric, stat.mean, stat.std, stat.count, table_n, metric in flags, below)
+
+    return cell
+
+
+def _chart(comparison: "Comparison", options: Options) -> str:
     from xaihub.report.chart import Point, cost_quality_figure
 
+    stats = summarise([comparison])
+    metrics = list(dict.fromkeys(k for per_method in stats.values() for k in per_method))
     metric = chart_metric(options, metrics)
     if metric is None:
         return ""
@@ -371,12 +418,23 @@ def _chart(comparison: "Comparison", stats: dict[str, dict[str, MetricStat]], me
     points = [Point(m, float(cost[m]), per[metric].mean, family_of(m) == BASELINE)
               for m, per in stats.items() if metric in per and m in cost]
     figure = cost_quality_figure(points, metric, metric_heading(metric), options.chart_cost)
-    picture = render.chart(figure).img(f"{metric_name(metric)} against {options.chart_cost}",
+    picture = render.chart(figure).img(f"{metric_name(metric)} against cost",
                                        f"class='chart' data-metric='{e(metric)}'")
-    return (f"<h4>{e(metric_name(metric))} against cost</h4>{picture}<p class='note'>One point per method "
+    return (f"<h3>{e(metric_name(metric))} against cost</h3>{picture}<p class='note'>One point per method "
             "(cost alone, mean over "
             "targets); better is up, cheaper is left. Red points and line: the Pareto front, methods that nothing "
-            "cheaper beats. Grey crosses: baselines.</p>")
+            "cheaper beats. Grey crosses: baselines. " + resolution_note([p.value for p in points], metric) + "</p>")
+
+
+def resolution_note(values: list[float], metric: str) -> str:
+    """What the chart's y axis shows at least, and whether the methods differ by less."""
+    from xaihub.report.chart import indistinguishable, resolution
+
+    span = resolution(values)
+    note = f"The y axis spans at least {span:.2g}, the smallest difference {e(metric_name(metric))} resolves"
+    if indistinguishable(values):
+        return note + f"; every method lies within it: they are indistinguishable on {e(metric_name(metric))}."
+    return note + "."
 
 
 def chart_metric(options: Options, metrics: list[str]) -> str | None:
@@ -419,7 +477,7 @@ def _differing(differing: dict[str, dict[str, object]]) -> str:
             "<small>(a parameter missing for a method is one it does not take)</small></details>")
 
 
-def _agreement(agreement: "Agreement") -> str:
+def _agreement(agreement: "Agreement", families: list[FamilyAgreement]) -> str:
     from xaihub.report.chart import agreement_figure
 
     matrix, methods = agreement
@@ -428,7 +486,34 @@ def _agreement(agreement: "Agreement") -> str:
     figure = agreement_figure(matrix, methods)
     return ("<h3>Agreement between methods</h3><p class='note'>Spearman rank correlation of the maps' pixels, "
             "averaged over targets: +1 same ranking, 0 unrelated, −1 reversed.</p>"
-            + render.chart(figure).img("agreement between methods", "class='chart agreement'"))
+            + render.chart(figure).img("agreement between methods", "class='chart agreement'")
+            + f"<p class='note families-meaning'>{agreement_meaning(agreement, families)}</p>")
+
+
+def agreement_meaning(agreement: "Agreement", families: list[FamilyAgreement]) -> str:
+    """What the agreement between methods means here: expected to be low between families, alarming when
+    low within one; names the mean between families and the families whose implementations disagree."""
+    matrix, methods = agreement
+    family = {m: family_of(m) for m in methods}
+    across = [float(matrix[i, j]) for i, a in enumerate(methods) for j, b in enumerate(methods)
+              if i < j and BASELINE not in (family[a], family[b]) and family[a] != family[b]
+              and not math.isnan(matrix[i, j])]
+    sentence = ("Methods of different families answer different questions (a superpixel surrogate such as LIME, "
+                "a gradient path such as Integrated Gradients, Shapley values such as DeepSHAP), so a low ρ "
+                "between them is expected and speaks against neither")
+    if across:
+        sentence += f" (here the mean between families is {float(np.mean(across)):+.2f})"
+    sentence += (f". Implementations of the same family should agree (mean ρ ≥ {DISAGREEMENT}); a low ρ there is "
+                 "alarming: they do not compute the same thing. ")
+    compared = [a for a in families if not math.isnan(a.mean)]
+    disagreeing = [a for a in compared if a.disagrees]
+    if disagreeing:
+        named = "; ".join(f"{family_title(a.family)}: {a.lowest[0]} vs {a.lowest[1]} (ρ = {a.lowest[2]:+.2f})"
+                          for a in disagreeing if a.lowest)
+        return e(sentence + f"Here they do not: {named} (see Implementations of the same method).")
+    if compared:
+        return e(sentence + "Here every family with several implementations agrees.")
+    return e(sentence + "Here no family has implementations from two libraries to compare.")
 
 
 def _failures(comparison: "Comparison") -> str:

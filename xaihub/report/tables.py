@@ -1,5 +1,9 @@
 """Tables both reports share: the order of rows (``sort_by``) and metric tables with reference rows.
 
+Cells are one line each: ``mean ± sd`` (just the mean when there is one value), the number of values stated once
+per table (a cell over fewer values says so in a superscript), and a flag (a value with no better direction that
+is only ever 0 or 1, e.g. ``sanity.randomization.flagged``) as a badge, ``flagged`` or ``3/14 flagged``.
+
 Baselines (family ``"baseline"``, e.g. ``baseline.noise``) are pinned at the top of every metric table
 as reference rows, and a method whose mean does not beat the better baseline's on a metric gets its
 cell marked (▽), so a reader can tell a good score from one a map without information also reaches.
@@ -137,3 +141,68 @@ def baseline_note(baselines: Sequence[str]) -> str:
             "<code>baseline.centre</code> (plugin xaihub-baseline) to <code>methods</code> to see what a map "
             "that knows nothing about the model scores; scattered noise, for one, often gets a good deletion "
             "AUC.</p>")
+
+
+FLAG_WORDS = {"flagged": ("flagged", "not flagged", True), "passes": ("passes", "fails", False),
+              "top1": ("kept", "lost", False)}
+"""By the last word of a flag's name: what a 1 and a 0 say, and whether a 1 is the bad outcome."""
+
+
+def is_flag(metric: str, values: Iterable[float]) -> bool:
+    """Whether ``metric`` is shown as a flag: it has no better direction (its metric declares ``None``) and every
+    value of it (NaN left out) is 0 or 1."""
+    finite = [v for v in values if not math.isnan(v)]
+    return lower_is_better(metric) is None and bool(finite) and all(v in (0.0, 1.0) for v in finite)
+
+
+def flag_metrics(values: Mapping[str, Iterable[float]]) -> set[str]:
+    """The flags among ``{metric: every value of it}`` (see :func:`is_flag`)."""
+    return {metric for metric, found in values.items() if is_flag(metric, list(found))}
+
+
+def number(value: float) -> str:
+    """A table's number: three decimals, or two significant digits for one too small or large for that."""
+    if math.isnan(value):
+        return "n/a"
+    if value == 0 or 0.01 <= abs(value) < 1e5:
+        return f"{round(value, 3) + 0.0:.3f}"  # + 0.0: no "-0.000"
+    return f"{value:.2g}"
+
+
+def stat_text(mean: float, std: float, n: int, table_n: int) -> str:
+    """One line of HTML: ``mean ± sd`` (``mean`` alone for one value), with a superscript when the cell holds
+    fewer values than the table's ``table_n``."""
+    text = number(mean) if n <= 1 else f"{number(mean)} ± {number(std)}"
+    fewer = (f"<sup class='n' title='over {n} value(s), not {table_n}'>n={n}</sup>" if n < table_n else "")
+    return f"<span class='num'>{escape(text)}</span>{fewer}"
+
+
+def flag_text(metric: str, mean: float, n: int) -> str:
+    """A flag's cell from the mean of its ``n`` values (each 0 or 1): a badge (``flagged`` / ``not flagged`` for
+    one value, ``3/14 flagged`` for several), red when the bad outcome occurred, green when it did not."""
+    if math.isnan(mean):
+        return "<span class='badge'>n/a</span>"
+    ones = round(mean * n)
+    yes, no, one_is_bad = FLAG_WORDS.get(metric.replace("_", ".").rsplit(".", 1)[-1], ("yes", "no", None))
+    text = (yes if ones else no) if n == 1 else f"{ones}/{n} {yes}"
+    bad = None if one_is_bad is None else (ones > 0) if one_is_bad else (ones < n)
+    kind = "" if bad is None else " fail" if bad else " pass"
+    return f"<span class='badge{kind}' title='{ones} of {n} value(s) are 1'>{escape(text)}</span>"
+
+
+def table_size(stats: Mapping[str, Mapping[str, Any]], count: Callable[[Any], int]) -> int:
+    """The largest number of values in any cell of a table of ``stats[method][metric]``: the table's n."""
+    return max((count(stat) for per in stats.values() for stat in per.values()), default=0)
+
+
+def value_cell(attributes: str, metric: str, mean: float, std: float, n: int, table_n: int, flag: bool,
+               below: bool = False) -> str:
+    """A ``<td>`` (``attributes`` already escaped) of a metric table: a flag's badge (never marked against the
+    baselines) or one line of ``mean ± sd`` with the baseline mark."""
+    shown = flag_text(metric, mean, n) if flag else stat_text(mean, std, n, table_n) + mark(below)
+    return f"<td {attributes}>{shown}</td>"
+
+
+def folded_table(summary: str, body: str, css: str = "raw-metrics") -> str:
+    """``body`` folded away under the one-line ``summary`` (HTML), closed."""
+    return f"<details class='{css}'><summary>{summary}</summary>{body}</details>"
