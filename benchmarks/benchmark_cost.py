@@ -27,16 +27,6 @@ from which_method import chosen_photos  # noqa: E402
 TARGET_MINUTES = 15.0
 
 
-def criterion_of_metric(metric: str) -> str:
-    """The verdict criterion a metric's values speak to (``"other"`` for none)."""
-    from xaihub.evaluation.criteria import CRITERIA
-
-    for criterion in CRITERIA:
-        if any(value == metric or value.startswith(metric + ".") for value in criterion.values):
-            return criterion.name
-    return "other"
-
-
 def split(lines: list[dict]) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, int]]:
     """Per method: its seconds and its metrics' seconds, per explanation; per metric: its forward passes."""
     methods: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -67,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import xaihub
+    from xaihub.evaluation.criteria import criterion_of_metric
     from xaihub.pretrained import imagenet_model
     from xaihub.run.run_directory import current_records, read_index
 
@@ -98,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     by_criterion: dict[str, float] = defaultdict(float)
     print("\n| metric | criterion | s | s per explanation | forward passes per explanation |\n|---|---|---:|---:|---:|")
     for metric, (seconds, count) in sorted(metrics.items(), key=lambda kv: -kv[1][0]):
-        criterion = criterion_of_metric(metric)
+        criterion = criterion_of_metric(metric) or "other"
         by_criterion[criterion] += seconds
         print(f"| `{metric}` | {criterion} | {seconds:.1f} | {seconds / count:.2f} | {passes[metric] / count:.0f} |")
     print("\n| criterion | s |\n|---|---:|")
