@@ -207,9 +207,8 @@ def _target(comparison: "Comparison", target: int, options: Options, index: int,
         boxes.append(f"<section class='family{' disagrees' if flag and flag.disagrees else ''}' "
                      f"data-family='{e(family)}'><h4>{e(family_title(family))}{_flag(flag, index)}</h4>"
                      f"<div class='cards'>{cards}</div></section>")
-    p = float(comparison.probabilities[target])
     return (f"<details class='target-maps' id='{_anchor(index, target)}' data-target='{target}' open><summary>"
-            f"{e(_label(comparison, target))} <small>class {target}, p = {p:.3f}</small></summary>"
+            f"{_heading(comparison, target)}</summary>"
             f"{_legend(options.scale, limit)}<div class='families'>{''.join(boxes)}</div></details>")
 
 
@@ -228,10 +227,15 @@ def _large(comparison: "Comparison", target: int, options: Options, index: int, 
                        f"data-large-target='{target}' style='width:{width}px'>"
                        f"<a href='#{where}'>{picture}</a><figcaption>{e(method)} "
                        f"<small>({e(family_title(family_of(method)))})</small></figcaption></figure>")
-    p = float(comparison.probabilities[target])
     return (f"<section class='large-maps' id='{_anchor(index, target)}-large' data-target='{target}'>"
-            f"<h4>{e(_label(comparison, target))} <small>class {target}, p = {p:.3f}</small></h4>"
+            f"<h4>{_heading(comparison, target)}</h4>"
             f"{_legend(options.scale, limit)}<div class='large-cards'>{''.join(figures)}</div></section>")
+
+
+def _heading(comparison: "Comparison", target: int) -> str:
+    """A target's heading: its label, class and probability."""
+    return (f"{e(_label(comparison, target))} <small>class {target}, "
+            f"p = {float(comparison.probabilities[target]):.3f}</small>")
 
 
 def _flag(agreement: FamilyAgreement | None, index: int) -> str:
