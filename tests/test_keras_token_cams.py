@@ -209,3 +209,25 @@ def test_a_grid_that_cannot_be_inferred_is_refused_upfront_naming_the_overrides(
     maps = explain(gradients_cam.GradCam, model, image=image, relu=False,
                    reshape=lambda t: keras.ops.reshape(t, (-1, 10, 10, 8)))
     assert maps[0].extras["layer"] == "norm1" and maps[0].extras["feature_map"] == [10, 10, 8]
+
+
+@pytest.mark.parametrize("method", ["xplique.gradcam", "xplique.gradcampp", "omnixai.gradcam"])
+def test_xplique_and_omnixai_cams_read_the_same_token_grid(method):
+    import xaihub
+    from xaihub.registry.plugins import get_method
+
+    ours = "gradients.gradcampp" if method.endswith("pp") else "gradients.gradcam"
+    try:
+        get_method(method)
+    except Exception:
+        pytest.skip(f"{method} is not installed")
+    architecture = zoo.get("keras.vit")
+    result = xaihub.explain(architecture.build(), zoo.image(), methods=[ours, method], targets=[1, 3],
+                            preprocess=architecture.preprocess)
+    assert result.failures == []
+    for target in (1, 3):
+        theirs = result.get(method, target)
+        assert theirs.extras["layer"] == "block1_norm1"
+        assert spearman(theirs.attribution.ravel(), result.get(ours, target).attribution.ravel()) >= 0.95
+    # OmniXAI's TF Grad-CAM differentiates the sum of all classes asked for in one call: one call per target
+    assert not np.allclose(result.get(method, 1).attribution, result.get(method, 3).attribution)

@@ -10,7 +10,7 @@ from xaihub import GRADIENTS, Explainer, Explanation, MethodUnavailableError, Re
 from xaihub.core.maps import resize_map
 from xaihub.core.params import Boolean, String
 from xaihub.models import GradientAdapter
-from xaihub.models.token_grid import LayerObject, Reshape
+from xaihub.models.token_layout import LayerObject, Reshape
 from xaihub_gradients.backends import backend_for
 from xaihub_gradients.layer_gradients import LayerGradients
 
