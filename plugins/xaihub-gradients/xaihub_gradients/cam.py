@@ -20,9 +20,10 @@ class GradCam(Explainer):
 
     ``layer`` names the feature map (torch: a module name from ``named_modules()``;
     Keras: a layer name; or the layer object); ``None`` picks the last convolution to run (torch) or the
-    last Conv2D layer (Keras), and on a torch vision transformer the first norm of its last block with
-    its tokens reshaped to the patch grid (:mod:`xaihub.models.token_grid`; ``reshape``: a callable
-    ``tokens → N×C×h×w`` instead), recorded in ``extras["layer"]``. The score is the raw
+    last Conv2D layer (Keras), and on a vision transformer the first norm of its last block with its
+    tokens reshaped to the patch grid (torch: :mod:`xaihub.models.token_grid`, Keras:
+    :mod:`xaihub.models.keras_tokens`; ``reshape``: a callable ``tokens → N×C×h×w``, on Keras
+    ``N×h×w×C``, instead), recorded in ``extras["layer"]``. The score is the raw
     output (the pre-softmax logit when the model emits logits, as Grad-CAM prescribes).
     The map is upsampled bilinearly to the image's size and not normalised. All
     targets share one forward pass. ``relu=False`` keeps the negative part of the weighted
