@@ -45,5 +45,5 @@ def keras_with_scores(model: Any, functions: dict[str, Callable[[Any], Any]], so
         inputs = None
     if not inputs:
         return _Wrapped(model, extra, read)
-    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, extra(read(tuple(output) if isinstance(output, list) else output)),
-                       name=f"{model.name}_with_scores")
+    scores = read(tuple(output) if isinstance(output, list) else output)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, extra(scores), name=f"{model.name}_with_scores")
