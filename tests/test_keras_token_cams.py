@@ -231,3 +231,30 @@ def test_xplique_and_omnixai_cams_read_the_same_token_grid(method):
         assert spearman(theirs.attribution.ravel(), result.get(ours, target).attribution.ravel()) >= 0.95
     # OmniXAI's TF Grad-CAM differentiates the sum of all classes asked for in one call: one call per target
     assert not np.allclose(result.get(method, 1).attribution, result.get(method, 3).attribution)
+
+
+class ClassToken(keras.layers.Layer):
+    """Prepends a learned class token to ``N×T×C`` tokens."""
+
+    def build(self, shape):
+        self.token = self.add_weight(shape=(1, 1, shape[-1]), initializer=keras.initializers.RandomNormal(seed=3))
+
+    def call(self, tokens):
+        return keras.ops.concatenate([keras.ops.tile(self.token, (keras.ops.shape(tokens)[0], 1, 1)), tokens], 1)
+
+
+def test_a_class_token_is_dropped_and_a_non_square_input_gives_a_non_square_grid():
+    inputs = keras.Input((32, 48, 3))
+    patches = keras.layers.Conv2D(8, 8, strides=8, kernel_initializer=keras.initializers.GlorotUniform(seed=1))(inputs)
+    tokens = ClassToken()(keras.layers.Reshape((24, 8))(patches))
+    normed = keras.layers.LayerNormalization(name="norm1")(tokens)
+    attention = keras.layers.MultiHeadAttention(2, 4, kernel_initializer=keras.initializers.GlorotUniform(seed=2))
+    tokens = keras.layers.Add()([tokens, attention(normed, normed)])
+    head = keras.layers.Dense(zoo.CLASSES, kernel_initializer=keras.initializers.GlorotUniform(seed=4))
+    model = adapt(keras.Model(inputs, head(keras.layers.LayerNormalization()(tokens)[:, 0])))  # the class token
+    image = zoo.image(32, 48)
+    with model.session():
+        layer, name = model.layer(None, image)
+    assert name == "norm1" and layer.layout.grid == (4, 6) and layer.layout.prefix == 1
+    maps = explain(gradients_cam.GradCam, model, image=image, relu=False)
+    assert all(m.extras["feature_map"] == [4, 6, 8] and np.ptp(m.attribution) > 0 for m in maps)
