@@ -258,3 +258,28 @@ def test_a_class_token_is_dropped_and_a_non_square_input_gives_a_non_square_grid
     assert name == "norm1" and layer.layout.grid == (4, 6) and layer.layout.prefix == 1
     maps = explain(gradients_cam.GradCam, model, image=image, relu=False)
     assert all(m.extras["feature_map"] == [4, 6, 8] and np.ptp(m.attribution) > 0 for m in maps)
+
+
+class Block(keras.layers.Layer):
+    """A pre-norm attention block as one custom layer (its norm is not a layer of the model's graph)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = keras.layers.LayerNormalization()
+        self.attention = keras.layers.MultiHeadAttention(2, 4, kernel_initializer=keras.initializers.GlorotUniform(seed=5))
+
+    def call(self, tokens):
+        normed = self.norm(tokens)
+        return tokens + self.attention(normed, normed)
+
+
+def test_a_sequential_model_of_block_layers_gives_the_tokens_entering_its_last_block():
+    net = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(8, 8, strides=8, kernel_initializer=keras.initializers.GlorotUniform(seed=1)),
+        keras.layers.Reshape((16, 8)), Block(name="block0"), Block(name="block1"), keras.layers.GlobalAveragePooling1D(),
+        keras.layers.Dense(zoo.CLASSES, kernel_initializer=keras.initializers.GlorotUniform(seed=2))])
+    model = adapt(net)
+    maps = explain(gradients_cam.GradCam, model, image=zoo.image(32, 32), relu=False)
+    assert all(m.extras["layer"] == "block0" and m.extras["feature_map"] == [4, 4, 8] for m in maps)
+    assert all(np.ptp(m.attribution) > 0 for m in maps)
