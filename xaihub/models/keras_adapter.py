@@ -4,7 +4,9 @@ Scores are read before a final softmax where the model allows it (a functional o
 whose last layer is a ``Softmax``/``Activation`` or has ``activation="softmax"``): a new
 ``keras.Model`` reads the last layer's input and applies a linear copy of that layer, so gradients
 are taken of logits and the user's model itself is never changed. Feature maps for CAM methods are
-read the same way, through a ``keras.Model(inputs, [layer.output, scores])`` sharing the user's layers.
+read the same way, through a ``keras.Model(inputs, [layer.output, scores])`` sharing the user's layers; a
+transformer's tokens through a model rebuilt on the same layers with the patch grid as a layer of its own
+(:mod:`xaihub.models.keras_tokens`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ import numpy as np
 from xaihub.core.errors import InputError, ModelError
 from xaihub.models.base import ModelOptions
 from xaihub.models.differentiable import GradientAdapter
-
-_CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
+from xaihub.models.keras_tokens import CONVOLUTIONS
 
 
 class KerasAdapter(GradientAdapter):
@@ -98,7 +99,7 @@ class KerasAdapter(GradientAdapter):
 
         net = self.model
         layers = list(getattr(net, "layers", []))
-        convolutions = [layer.name for layer in layers if type(layer).__name__ in _CONVOLUTIONS]
+        convolutions = [layer.name for layer in layers if type(layer).__name__ in CONVOLUTIONS]
         if name is not None and not isinstance(name, str) and hasattr(name, "name"):
             if not any(layer is name for layer in layers):
                 raise InputError(f"layer={name.name!r} ({type(name).__name__}) is not a layer of the model")
@@ -113,7 +114,7 @@ class KerasAdapter(GradientAdapter):
             chosen = net.get_layer(name)
         except (ValueError, AttributeError):
             raise InputError(f"the model has no layer named {name!r}; its conv layers are {convolutions}") from None
-        if reshape is None and type(chosen).__name__ in _CONVOLUTIONS:
+        if reshape is None and type(chosen).__name__ in CONVOLUTIONS:
             return chosen, name
         if not _is_functional(net):
             raise InputError("token CAMs and reshape= read a layer through the model's graph: they need a built "

@@ -27,6 +27,8 @@ from xaihub.models.token_layout import Layout, token_layout
 
 ATTENTION = ("MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention")
 """Keras attention layers (by class name)."""
+CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
+"""Keras convolutions whose output a CAM reads as it is (by class name)."""
 
 
 def has_attention(layer: Any) -> bool:
@@ -38,10 +40,10 @@ def has_attention(layer: Any) -> bool:
 
 def cam_layer(net: Any) -> Any | None:
     """The layer whose tokens a CAM on the transformer ``net`` should read (see the module's docstring), or
-    ``None`` when no attention layer runs after its last ``Conv2D``."""
+    ``None`` when no attention layer runs after its last convolution."""
     layers = list(getattr(net, "layers", []))
     blocks = [i for i, layer in enumerate(layers) if has_attention(layer)]
-    convolutions = [i for i, layer in enumerate(layers) if type(layer).__name__ == "Conv2D"]
+    convolutions = [i for i, layer in enumerate(layers) if type(layer).__name__ in CONVOLUTIONS]
     if not blocks or (convolutions and convolutions[-1] > blocks[-1]):
         return None
     return _producer(layers[blocks[-1]])
@@ -117,10 +119,12 @@ class TokenSource:
 
 
 def _producer(layer: Any) -> Any:
-    """The layer that computed ``layer``'s first input."""
-    node = layer._inbound_nodes[0]
-    tensor = node.input_tensors[0]
-    return tensor._keras_history.operation
+    """The layer that computed ``layer``'s first input (read from Keras 3's graph of the model)."""
+    try:
+        return layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
+    except (AttributeError, IndexError) as exc:
+        raise InputError(f"cannot read which layer feeds the attention layer {layer.name!r} ({exc}); "
+                         "pass layer=<the layer whose tokens a CAM should read>") from None
 
 
 def _shape(tensor: Any) -> tuple:
