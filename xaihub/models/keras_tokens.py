@@ -91,31 +91,53 @@ class TokenSource:
         self.probe: Any = None
         """The adapter's model from the input to this grid and the scores, once built."""
 
-    def view(self, network: Any) -> tuple[Any, Any]:
+    def view(self, network: Any, mask: Any = None) -> tuple[Any, Any]:
         """``(model, grid layer)``: ``network`` (a Sequential or functional model sharing the user's layers)
         rebuilt on the same layers with :attr:`layer`'s output passed through a new grid layer (its output
-        ``N×h×w×C``) and back; the model's scores are ``network``'s."""
-        import keras
-
-        grid_type, merge_type = _layer_types()
+        ``N×h×w×C``) and back; the model's scores are ``network``'s. ``mask`` (a
+        :func:`channel_mask` layer) scales the grid's channels on their way back."""
+        grid_type, merge_type = _layer_types()[:2]
         grid = grid_type(self.layout, name=f"{self.name}_grid")
         merge = merge_type(self.layout, name=f"{self.name}_tokens")
 
-        def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
-            out = layer(*args, **kwargs)
-            return merge([out, grid(out)]) if layer is self.layer else out
+        def through_grid(tokens: Any) -> Any:
+            values = grid(tokens)
+            return merge([tokens, values if mask is None else mask(values)])
 
-        if isinstance(network, keras.Sequential):
-            inputs = keras.Input(batch_shape=network.inputs[0].shape)
-            x = inputs
-            for layer in network.layers:
-                x = call(layer, x)
-            model = keras.Model(inputs, x)
-        else:
-            model = keras.models.clone_model(network, clone_function=lambda layer: layer, call_function=call)
-        if grid not in model.layers:
-            raise InputError(f"layer {self.name!r} does not run in the model's graph; pass layer=<one of its layers>")
-        return model, grid
+        return rebuilt(network, self.layer, through_grid), grid
+
+
+def channel_mask(capacity: int, channels: int, name: str) -> Any:
+    """A layer multiplying row ``i`` of an ``N×h×w×C`` batch by row ``i`` of its ``capacity×channels``
+    ``mask`` variable (ones until assigned; ``N ≤ capacity``): Ablation-CAM zeroes one channel per row."""
+    return _layer_types()[2](capacity, channels, name=name)
+
+
+def rebuilt(network: Any, layer: Any, after: Callable[[Any], Any]) -> Any:
+    """``network`` (Sequential or functional) rebuilt on the same layers, ``after`` applied to ``layer``'s
+    output before the rest of the model reads it; :class:`~xaihub.InputError` where ``layer`` does not run."""
+    import keras
+
+    applied: list[bool] = []
+
+    def call(called: Any, *args: Any, **kwargs: Any) -> Any:
+        out = called(*args, **kwargs)
+        if called is layer:
+            applied.append(True)
+            return after(out)
+        return out
+
+    if isinstance(network, keras.Sequential):
+        inputs = keras.Input(batch_shape=network.inputs[0].shape)
+        x = inputs
+        for member in network.layers:
+            x = call(member, x)
+        model = keras.Model(inputs, x)
+    else:
+        model = keras.models.clone_model(network, clone_function=lambda member: member, call_function=call)
+    if not applied:
+        raise InputError(f"layer {layer.name!r} does not run in the model's graph; pass layer=<one of its layers>")
+    return model
 
 
 def _producer(layer: Any) -> Any:
@@ -134,7 +156,7 @@ def _shape(tensor: Any) -> tuple:
 _TYPES: list[Any] = []
 
 
-def _layer_types() -> tuple[Any, Any]:
+def _layer_types() -> tuple[Any, Any, Any]:
     if _TYPES:
         return _TYPES[0]
     import keras
@@ -150,9 +172,10 @@ def _layer_types() -> tuple[Any, Any]:
             return self.layout.channels_last(tokens)
 
     class TokenMerge(keras.layers.Layer):
-        """``tokens + Lᵀ(δ(grid) − δ(L tokens))``, ``δ(v) = v − stop_gradient(v)``: the tokens' values; the
-        gradient at ``grid`` is the layout of the tokens' gradient, and the tokens' own gradient is unchanged
-        (the second term cancels what reaches them through the grid)."""
+        """``tokens + Lᵀ(grid − L tokens)``: the tokens' values where ``grid`` is their layout (the patch
+        tokens replaced by ``grid``'s values where a layer between changed them: Ablation-CAM); the gradient
+        at ``grid`` is the layout of the tokens' gradient, and the tokens' own gradient is unchanged (the
+        ``− Lᵀ L`` term cancels what reaches them through the grid)."""
 
         def __init__(self, layout: Layout, **kwargs: Any) -> None:
             super().__init__(**kwargs)
@@ -160,9 +183,7 @@ def _layer_types() -> tuple[Any, Any]:
 
         def call(self, inputs: Any) -> Any:
             tokens, grid = inputs
-            again = self.layout.channels_last(tokens)
-            delta = (grid - keras.ops.stop_gradient(grid)) - (again - keras.ops.stop_gradient(again))
-            return tokens + self._adjoint(delta, tokens)
+            return tokens + self._adjoint(grid - self.layout.channels_last(tokens), tokens)
 
         def _adjoint(self, values: Any, tokens: Any) -> Any:
             if self.layout.kind == "tokens":
@@ -175,5 +196,16 @@ def _layer_types() -> tuple[Any, Any]:
                 view = self.layout.channels_last(probe)
             return tape.gradient(view, probe, output_gradients=values)
 
-    _TYPES.append((TokenGrid, TokenMerge))
+    class ChannelMask(keras.layers.Layer):
+        """Row ``i`` of the batch times row ``i`` of the ``mask`` variable (see :func:`channel_mask`)."""
+
+        def __init__(self, capacity: int, channels: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.mask = self.add_weight(shape=(capacity, channels), initializer="ones", trainable=False, name="mask")
+
+        def call(self, values: Any) -> Any:
+            rows = self.mask[:keras.ops.shape(values)[0]]
+            return values * keras.ops.reshape(rows, (-1, 1, 1, rows.shape[-1]))
+
+    _TYPES.append((TokenGrid, TokenMerge, ChannelMask))
     return _TYPES[0]
