@@ -20,7 +20,7 @@ gradients_cam = pytest.importorskip("xaihub_gradients.cam")
 from xaihub_gradients.keras_backend import layer_gradients  # noqa: E402
 
 CAMS = [gradients_cam.GradCam, gradients_cam.GradCamPlusPlus, gradients_cam.HiResCam, gradients_cam.XGradCam,
-        gradients_cam.EigenCam]
+        gradients_cam.EigenCam, gradients_cam.AblationCam]
 
 
 def keras_vit():
@@ -287,3 +287,31 @@ def test_a_sequential_model_of_block_layers_gives_the_tokens_entering_its_last_b
     maps = explain(gradients_cam.GradCam, model, image=zoo.image(32, 32), relu=False)
     assert all(m.extras["layer"] == "block0" and m.extras["feature_map"] == [4, 4, 8] for m in maps)
     assert all(np.ptp(m.attribution) > 0 for m in maps)
+
+
+def test_keras_ablationcam_weights_are_the_relative_score_drops_of_zeroed_channels():
+    """On keras.sequential the feature map is followed by global average pooling and a linear head, so
+    zeroing channel k lowers logit t by W[k, t]·mean(A_k): the weight is that over the logit."""
+    from xaihub_gradients.keras_backend import layer_ablations
+
+    net = zoo.get("keras.sequential").build()
+    model = adapt(net)
+    image = zoo.image()
+    with model.session():
+        feature, weights = layer_ablations(model, image, [1, 3], None)
+        logits = np.asarray(model.scores(model.differentiable_input(image[None])))[0]
+    kernel = net.layers[-1].kernel.numpy()
+    means = feature.activations.mean(axis=(0, 1))
+    for row, target in enumerate((1, 3)):
+        np.testing.assert_allclose(weights[row], kernel[:, target] * means / logits[target], rtol=1e-3, atol=1e-6)
+
+
+def test_keras_and_torch_ablationcam_agree_on_one_vit():
+    torch = pytest.importorskip("torch")  # noqa: F841
+    net, keras_model = keras_vit()
+    torch_model = adapt(torch_twin(net), ModelOptions(preprocess=Preprocess(size=32)))
+    ours = explain(gradients_cam.AblationCam, keras_model, relu=False)
+    theirs = explain(gradients_cam.AblationCam, torch_model, relu=False)
+    for a, b in zip(ours, theirs):
+        assert a.extras["layer"] == "block1_norm1" and b.extras["layer"] == "blocks.1.norm1"
+        assert spearman(a.attribution.ravel(), b.attribution.ravel()) >= 0.99

@@ -137,13 +137,40 @@ class KerasAdapter(GradientAdapter):
             return layer.view(self.score_model())
         return self.score_model(), layer
 
+    def ablated_scores(self, inputs: Any, layer: Any, zeroed: list[int], capacity: int) -> Any:
+        """The scores of ``inputs`` (a batch of at most ``capacity``) with, for row ``i``, channel ``zeroed[i]``
+        of ``layer``'s feature map (from :meth:`layer`; a token layer's grid) set to zero (Ablation-CAM).
+        Counts forward passes."""
+        from xaihub.models import keras_tokens
+
+        def network() -> Any:
+            channels = int(_feature_channels(layer))
+            mask = keras_tokens.channel_mask(capacity, channels, name=f"{layer.name}_ablation")
+            if hasattr(layer, "view"):
+                return layer.view(self.score_model(), mask=mask)[0], mask
+            return keras_tokens.rebuilt(self.score_model(), layer, mask), mask
+
+        if hasattr(layer, "view"):
+            if ("ablation", capacity) not in layer.models:
+                layer.models["ablation", capacity] = network()
+            ablated, mask = layer.models["ablation", capacity]
+        else:
+            ablated, mask = self.cache.get_or_compute("keras-ablation", (id(self.model), layer.name, capacity), network)
+        values = np.ones(tuple(mask.mask.shape), np.float32)
+        values[np.arange(len(zeroed)), zeroed] = 0.0
+        mask.mask.assign(values)
+        x = self._declared.keras(inputs) if self.input_space == "pixels" else inputs
+        scores = ablated(x, training=False)
+        self.count_forward(int(inputs.shape[0]))
+        return scores
+
     def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:
         if not _is_functional(self.model):
             raise InputError("CAM methods need a built Sequential or functional Keras model (one with model.inputs)")
         if hasattr(layer, "view"):
-            if layer.probe is None:
-                layer.probe = _token_probe(*self.layer_network(layer))
-            probe = layer.probe
+            if "probe" not in layer.models:
+                layer.models["probe"] = _token_probe(*self.layer_network(layer))
+            probe = layer.models["probe"]
         else:
             probe = self.cache.get_or_compute("keras-layer-probe", (id(self.model), layer.name),
                                               lambda: _functional(self.model, [layer.output, self._score_tensor()]))
@@ -234,6 +261,12 @@ def _is_functional(net: Any) -> bool:
         return bool(net.inputs)
     except (AttributeError, ValueError):
         return False
+
+
+def _feature_channels(layer: Any) -> int:
+    """The channels of a CAM layer's feature map (a token layer's: its tokens' last axis)."""
+    source = getattr(layer, "layer", layer)
+    return int(source.output.shape[-1])
 
 
 def _token_probe(network: Any, grid: Any) -> Any:

@@ -88,8 +88,8 @@ class TokenSource:
 
     def __init__(self, layer: Any, layout: Layout) -> None:
         self.layer, self.layout, self.name = layer, layout, layer.name
-        self.probe: Any = None
-        """The adapter's model from the input to this grid and the scores, once built."""
+        self.models: dict[Any, Any] = {}
+        """The models the adapter built to read this grid (by purpose), kept with it."""
 
     def view(self, network: Any, mask: Any = None) -> tuple[Any, Any]:
         """``(model, grid layer)``: ``network`` (a Sequential or functional model sharing the user's layers)

@@ -150,20 +150,16 @@ class EigenCam(GradCam):
 class AblationCam(GradCam):
     """Ablation-CAM (Desai & Ramaswamy, 2020): channel weights ``(y − y_k) / y``, ``y_k`` the target's raw
     score with channel ``k`` of the feature map set to zero; the map ``ReLU(Σ_k w_k A_k)``. Gradient-free:
-    ``K`` forward passes (batched), ``K`` the layer's channels. Layer choice and score as for Grad-CAM;
-    torch models only.
+    ``K`` forward passes (batched), ``K`` the layer's channels. Layer choice and score as for Grad-CAM
+    (on Keras, the channel is zeroed in a model rebuilt on the user's layers).
     """
 
     name = "gradients.ablationcam"
     family = "ablation_cam"
     summary = "Ablation-CAM: channel weights from the score drop when each channel is zeroed"
-    requires = Requirement(GRADIENTS, ("torch",))
-
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 layer: Any, reshape: Any, relu: bool = True) -> list[Explanation]:
-        from xaihub_gradients.torch_backend import layer_ablations
-
-        feature, drops = layer_ablations(model, image, targets, layer, reshape)
+        feature, drops = backend_for(model).layer_ablations(model, image, targets, layer, reshape)
         height, width = image.shape[:2]
         activations = feature.activations.astype(np.float64)
         return [
