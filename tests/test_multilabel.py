@@ -168,3 +168,42 @@ def test_every_method_and_metric_runs_on_a_multilabel_model():
         assert all(np.isfinite(e.metrics[name]) == (e.degenerate is None) for e in result), name
     assert {e.method for e in result} | refused == set(methods) and result.targets == [0, 2]
     assert len(refused) < len(methods) / 8, refused
+
+
+@pytest.mark.parametrize("architecture", ["keras.residual", "keras.sequential", "keras.subclassed"])
+def test_a_custom_target_on_a_keras_model_is_the_sum_of_its_classes_for_linear_methods(architecture):
+    """Gradients are linear in the score: the signed saliency (``channels``) and Integrated Gradients of
+    ``class_sum(1, 3)`` are those of class 1 plus those of class 3."""
+    pytest.importorskip("keras")
+    from xaihub.testing import zoo
+
+    net = zoo.get(architecture).build()
+    combined = xaihub.with_scores(net, {"one or three": xaihub.class_sum(1, 3)})
+    x = np.random.default_rng(0).uniform(size=(2, 24, 24, 3)).astype(np.float32)
+    scores, extended = np.asarray(net(x)), np.asarray(combined(x))
+    assert extended.shape == (2, zoo.CLASSES + 1)
+    np.testing.assert_allclose(extended[:, :zoo.CLASSES], scores, atol=1e-6)
+    np.testing.assert_allclose(extended[:, -1], scores[:, 1] + scores[:, 3], atol=1e-6)
+    result = xaihub.explain(combined, zoo.image(24, 24), methods=["gradients.saliency", "gradients.integrated"],
+                            targets=[1, 3, zoo.CLASSES], output="multilabel-logits")
+    assert result.ok, result.failures
+    saliency = {t: result.get("gradients.saliency", t).channels for t in (1, 3, zoo.CLASSES)}
+    np.testing.assert_allclose(saliency[zoo.CLASSES], saliency[1] + saliency[3], atol=1e-6)
+    assert np.abs(saliency[zoo.CLASSES]).max() > 0
+    ig = {t: result.get("gradients.integrated", t).attribution for t in (1, 3, zoo.CLASSES)}
+    np.testing.assert_allclose(ig[zoo.CLASSES], ig[1] + ig[3], atol=1e-5)
+
+
+def test_a_custom_target_keeps_a_keras_vit_s_token_cam():
+    pytest.importorskip("keras")
+    from xaihub.testing import zoo
+
+    architecture = zoo.get("keras.vit")
+    combined = xaihub.with_scores(architecture.build(), {"one or three": xaihub.class_sum(1, 3)})
+    result = xaihub.explain(combined, zoo.image(), methods=["gradients.gradcam"], targets=[1, 3, zoo.CLASSES],
+                            output="multilabel-logits", preprocess=architecture.preprocess,
+                            params={"gradients.gradcam": {"relu": False}})
+    assert result.ok, result.failures
+    maps = {t: result.get("gradients.gradcam", t).attribution for t in (1, 3, zoo.CLASSES)}
+    assert result.get("gradients.gradcam", zoo.CLASSES).extras["layer"] == "block1_norm1"
+    np.testing.assert_allclose(maps[zoo.CLASSES], maps[1] + maps[3], atol=1e-6)  # Grad-CAM without ReLU is linear

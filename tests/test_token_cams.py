@@ -2,7 +2,7 @@
 norm, never the patch embedding; its tokens reach the CAM as the patch grid with exact gradients, for xaihub's
 Grad-CAM and captum's LayerGradCam alike; layer= and reshape= override; the grid is refused upfront where it
 cannot be inferred. And the CAM variants (HiResCAM, XGrad-CAM, Eigen-CAM, Ablation-CAM) against their
-definitions."""
+definitions. (Keras transformers: tests/test_keras_token_cams.py.)"""
 
 import numpy as np
 import pytest
@@ -184,9 +184,8 @@ def test_eigencam_gives_every_target_the_same_map():
     assert np.ptp(a.attribution) > 0
 
 
-def test_a_keras_transformers_patch_embedding_is_refused_as_the_default_cam_layer():
+def test_a_keras_transformers_default_cam_layer_is_its_first_norm_not_the_patch_embedding():
     keras = pytest.importorskip("keras")
-    from xaihub import MethodUnavailableError
 
     inputs = keras.Input((32, 32, 3))
     tokens = keras.layers.Reshape((16, 8))(keras.layers.Conv2D(8, 8, strides=8, name="patch_embed")(inputs))
@@ -194,6 +193,6 @@ def test_a_keras_transformers_patch_embedding_is_refused_as_the_default_cam_laye
     tokens = keras.layers.Add()([tokens, keras.layers.MultiHeadAttention(2, 4)(normed, normed)])
     outputs = keras.layers.Dense(zoo.CLASSES)(keras.layers.GlobalAveragePooling1D()(tokens))
     model = adapt(keras.Model(inputs, outputs))
-    with pytest.raises(MethodUnavailableError, match="patch embedding"):
-        model.layer(None, zoo.image(32, 32))
+    layer, name = model.layer(None, zoo.image(32, 32))
+    assert name == "norm1" and layer.layout.grid == (4, 4) and layer.layout.prefix == 0
     assert model.layer("patch_embed", zoo.image(32, 32))[1] == "patch_embed"  # asked for by name: given

@@ -4,8 +4,9 @@ appended as extra classes, so that every method and metric explains them as it e
 >>> combined = with_scores(model, {"cat or dog": class_sum(3, 5)})      # class K (K: the model's classes)
 >>> xaihub.explain(combined, image, targets=[K], output="multilabel-logits", labels=[*names, "cat or dog"])
 
-A torch ``nn.Module`` is wrapped in an ``nn.Module`` (gradient methods differentiate the function), any
-other callable in a function on numpy arrays. The functions receive the model's class scores ``N×K``
+A torch ``nn.Module`` is wrapped in an ``nn.Module`` and a Keras 3 model in a Keras model (a functional one
+on the same layers, when it has a graph: CAMs still find its layers), so gradient methods differentiate the
+function; any other callable is wrapped in a function on numpy arrays. The functions receive the model's class scores ``N×K``
 (its logits, or probabilities with ``softmax=True``) and return ``N`` scores each.
 
 Which output kind to declare: for a **multi-label** (sigmoid) model, ``output="multilabel-logits"``: the new
@@ -17,6 +18,7 @@ probability of class 3 or 5), and appending a column to logits would change ever
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -27,13 +29,16 @@ ScoreFunction = Callable[[Any], Any]
 
 
 def class_sum(*classes: int) -> ScoreFunction:
-    """The score function ``scores[:, classes].sum(1)`` (numpy arrays and torch tensors alike)."""
+    """The score function ``scores[:, classes].sum(1)`` (numpy arrays, torch and Keras tensors alike)."""
     if not classes or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0 for c in classes):
         raise InputError(f"class_sum takes class indices (ints ≥ 0), got {classes!r}")
     chosen = [int(c) for c in classes]
 
     def summed(scores: Any) -> Any:
-        return scores[:, chosen].sum(1)
+        total = scores[:, chosen[0]]
+        for c in chosen[1:]:  # column by column: numpy arrays, torch and TensorFlow/Keras tensors alike
+            total = total + scores[:, c]
+        return total
 
     summed.__name__ = "class_sum_" + "_".join(map(str, chosen))
     return summed
@@ -49,8 +54,14 @@ def with_scores(model: Any, functions: Mapping[str, ScoreFunction], softmax: boo
     bad = [name for name, f in functions.items() if not isinstance(name, str) or not callable(f)]
     if bad:
         raise InputError(f"functions must map names (str) to callables; {bad[0]!r} does not")
-    if type(model).__module__.startswith(("keras", "tf_keras", "tensorflow")):
-        raise InputError("with_scores wraps torch modules and plain functions; for Keras, add the scores as a layer")
+    keras = sys.modules.get("keras")  # a Keras model means keras is imported; never import it here
+    if keras is not None and isinstance(model, keras.Model):
+        from xaihub.models.keras_scores import keras_with_scores
+
+        return keras_with_scores(model, dict(functions), softmax, read=class_scores)
+    if type(model).__module__.startswith(("tf_keras", "tensorflow")):
+        raise InputError("with_scores wraps Keras 3, torch and plain-function models; tf.keras (Keras 2) is not "
+                         "supported: add the scores as a layer")
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is optional

@@ -96,8 +96,8 @@ class GradientAdapter(ModelAdapter):
     def layer(self, name: Any, image: np.ndarray, reshape: Any = None) -> tuple[Any, str]:
         """The layer called ``name`` (torch: a ``named_modules()`` name; Keras: a layer name; or the layer
         object), or, for ``None``, the CAM layer for ``image``: the last convolution to run, or on a
-        torch transformer its last block's first norm seen as a patch grid (:mod:`xaihub.models.token_grid`;
-        ``reshape`` overrides the grid); returns ``(layer, name)``."""
+        transformer its last block's first norm seen as a patch grid (:mod:`xaihub.models.token_grid`,
+        :mod:`xaihub.models.keras_tokens`; ``reshape`` overrides the grid); returns ``(layer, name)``."""
         raise NotImplementedError
 
     def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:

@@ -4,7 +4,9 @@ Scores are read before a final softmax where the model allows it (a functional o
 whose last layer is a ``Softmax``/``Activation`` or has ``activation="softmax"``): a new
 ``keras.Model`` reads the last layer's input and applies a linear copy of that layer, so gradients
 are taken of logits and the user's model itself is never changed. Feature maps for CAM methods are
-read the same way, through a ``keras.Model(inputs, [layer.output, scores])`` sharing the user's layers.
+read the same way, through a ``keras.Model(inputs, [layer.output, scores])`` sharing the user's layers; a
+transformer's tokens through a model rebuilt on the same layers with the patch grid as a layer of its own
+(:mod:`xaihub.models.keras_tokens`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from xaihub.core.errors import InputError, MethodUnavailableError, ModelError
+from xaihub.core.errors import InputError, ModelError
 from xaihub.models.base import ModelOptions
 from xaihub.models.differentiable import GradientAdapter
-
-_CONVOLUTIONS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
-_ATTENTION = ("MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention")
+from xaihub.models.keras_tokens import CONVOLUTIONS
 
 
 class KerasAdapter(GradientAdapter):
@@ -90,34 +90,90 @@ class KerasAdapter(GradientAdapter):
         return tf.convert_to_tensor(np.asarray(self.prepare(images), dtype=np.float32))
 
     def layer(self, name: Any, image: np.ndarray, reshape: Any = None) -> tuple[Any, str]:
+        """The CAM layer: ``name`` (a layer name or the layer itself) or, for ``None``, on a transformer (an
+        attention layer after the last ``Conv2D``) the layer feeding its last attention, its first
+        ``LayerNormalization`` (:mod:`xaihub.models.keras_tokens`), else the last ``Conv2D``. A layer whose
+        output is tokens (or any layer, with ``reshape=``) comes back as a
+        :class:`~xaihub.models.keras_tokens.TokenSource` read as an ``N×h×w×C`` grid."""
+        from xaihub.models import keras_tokens
+
         net = self.model
-        if reshape is not None:
-            raise InputError("reshape= is for torch token layers; on Keras pass layer=<a layer with an N×h×w×C output>")
+        layers = list(getattr(net, "layers", []))
+        convolutions = [layer.name for layer in layers if type(layer).__name__ in CONVOLUTIONS]
         if name is not None and not isinstance(name, str) and hasattr(name, "name"):
+            if not any(layer is name for layer in layers):
+                raise InputError(f"layer={name.name!r} ({type(name).__name__}) is not a layer of the model")
             name = name.name
-        convolutions = [layer.name for layer in getattr(net, "layers", []) if type(layer).__name__ in _CONVOLUTIONS]
         if name is None:
-            if not convolutions:
-                raise InputError("the model has no Conv2D layer to explain; pass layer=<layer name>")
-            name = convolutions[-1]
-            layers = list(getattr(net, "layers", []))
-            last = next(i for i, layer in enumerate(layers) if layer.name == name)
-            attention = [layer.name for layer in layers[last + 1:] if type(layer).__name__ in _ATTENTION]
-            if attention:
-                raise MethodUnavailableError(
-                    f"the last Conv2D, {name!r}, runs before the attention layer(s) {attention}: on a Keras "
-                    "transformer it is the patch embedding, and a CAM there is a first-layer map; Keras token CAMs "
-                    "are not supported: pass layer=<a layer with an N×h×w×C output> to explain one")
+            chosen = keras_tokens.cam_layer(net) if _is_functional(net) else None
+            if chosen is None and not convolutions:
+                raise InputError("the model has neither a Conv2D layer nor an attention layer to explain; "
+                                 "pass layer=<layer name>")
+            name = chosen.name if chosen is not None else convolutions[-1]
         try:
-            return net.get_layer(name), name
+            chosen = net.get_layer(name)
         except (ValueError, AttributeError):
             raise InputError(f"the model has no layer named {name!r}; its conv layers are {convolutions}") from None
+        if reshape is None and type(chosen).__name__ in CONVOLUTIONS:
+            return chosen, name
+        if not _is_functional(net):
+            raise InputError("token CAMs and reshape= read a layer through the model's graph: they need a built "
+                             "Sequential or functional Keras model")
+        input_hw = tuple(self.model_input(image[None]).shape[1:3])
+
+        def source() -> Any:
+            layout = keras_tokens.layout_of(net, chosen, input_hw, reshape)
+            return chosen if layout is None else keras_tokens.TokenSource(chosen, layout)
+
+        if reshape is not None:
+            return source(), name
+        return self.cache.get_or_compute("keras-cam-layer", (id(net), name, input_hw), source), name
+
+    def layer_network(self, layer: Any) -> tuple[Any, Any]:
+        """``(network, layer)``: :meth:`score_model` and ``layer`` in it, for a layer from :meth:`layer`;
+        for a token layer, a rebuilt score model in which its grid is a layer of its own (for libraries
+        that read a layer of a Keras model: Xplique)."""
+        if hasattr(layer, "view"):
+            return layer.view(self.score_model())
+        return self.score_model(), layer
+
+    def ablated_scores(self, inputs: Any, layer: Any, zeroed: list[int], capacity: int) -> Any:
+        """The scores of ``inputs`` (a batch of at most ``capacity``) with, for row ``i``, channel ``zeroed[i]``
+        of ``layer``'s feature map (from :meth:`layer`; a token layer's grid) set to zero (Ablation-CAM).
+        Counts forward passes."""
+        from xaihub.models import keras_tokens
+
+        def network() -> Any:
+            channels = int(_feature_channels(layer))
+            mask = keras_tokens.channel_mask(capacity, channels, name=f"{layer.name}_ablation")
+            if hasattr(layer, "view"):
+                return layer.view(self.score_model(), mask=mask)[0], mask
+            return keras_tokens.rebuilt(self.score_model(), layer, mask), mask
+
+        if hasattr(layer, "view"):
+            if ("ablation", capacity) not in layer.models:
+                layer.models["ablation", capacity] = network()
+            ablated, mask = layer.models["ablation", capacity]
+        else:
+            ablated, mask = self.cache.get_or_compute("keras-ablation", (id(self.model), layer.name, capacity), network)
+        values = np.ones(tuple(mask.mask.shape), np.float32)
+        values[np.arange(len(zeroed)), zeroed] = 0.0
+        mask.mask.assign(values)
+        x = self._declared.keras(inputs) if self.input_space == "pixels" else inputs
+        scores = ablated(x, training=False)
+        self.count_forward(int(inputs.shape[0]))
+        return scores
 
     def layer_scores(self, inputs: Any, layer: Any) -> tuple[Any, Any]:
         if not _is_functional(self.model):
             raise InputError("CAM methods need a built Sequential or functional Keras model (one with model.inputs)")
-        probe = self.cache.get_or_compute("keras-layer-probe", (id(self.model), layer.name),
-                                          lambda: _functional(self.model, [layer.output, self._score_tensor()]))
+        if hasattr(layer, "view"):
+            if "probe" not in layer.models:
+                layer.models["probe"] = _token_probe(*self.layer_network(layer))
+            probe = layer.models["probe"]
+        else:
+            probe = self.cache.get_or_compute("keras-layer-probe", (id(self.model), layer.name),
+                                              lambda: _functional(self.model, [layer.output, self._score_tensor()]))
         x = self._declared.keras(inputs) if self.input_space == "pixels" else inputs
         feature, scores = probe(x, training=False)
         self.count_forward(int(inputs.shape[0]))
@@ -205,6 +261,18 @@ def _is_functional(net: Any) -> bool:
         return bool(net.inputs)
     except (AttributeError, ValueError):
         return False
+
+
+def _feature_channels(layer: Any) -> int:
+    """The channels of a CAM layer's feature map (a token layer's: its tokens' last axis)."""
+    source = getattr(layer, "layer", layer)
+    return int(source.output.shape[-1])
+
+
+def _token_probe(network: Any, grid: Any) -> Any:
+    import keras
+
+    return keras.Model(network.inputs, [grid.output, network.outputs[0]])
 
 
 def _functional(net: Any, outputs: list[Any]) -> Any:

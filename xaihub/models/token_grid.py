@@ -1,4 +1,5 @@
-"""Token layouts for CAMs on vision transformers (torch). Imports torch only when called.
+"""Token layouts for CAMs on vision transformers (torch). Imports torch only when called; the grid
+arithmetic, shared with Keras, is :mod:`xaihub.models.token_layout`.
 
 A CAM needs an ``N×C×h×w`` feature map. A transformer's blocks give tokens ``N×T×C`` (ViT, DeiT, BEiT,
 DINOv2: class, distillation or register tokens first, then the ``h×w`` patches row by row) or, in timm's
@@ -9,10 +10,11 @@ Swin, channels-last maps ``N×h×w×C``. This module
   pools its class token: only the class token's gradient reaches the head past the final ``LayerNorm``,
   so the patch tokens' gradients, and the CAM, are zero. The first norm feeds the block's attention, which
   mixes the patches into the class token (pytorch-grad-cam's documented choice for ViTs);
-- infers the patch grid (:func:`infer_layout`) from the token count, the model input's ``H×W`` and the
-  patch size read from the patch-embedding convolution (kernel = stride), dropping the ``T − h·w`` leading
-  tokens; non-square inputs and the coarser grids of Swin's later stages are found by trying strides
-  ``patch·2^k``. Where no grid fits it refuses, naming the shape, before any explanation runs;
+- infers the patch grid (:func:`infer_layout`, :func:`~xaihub.models.token_layout.token_layout`) from the
+  token count, the model input's ``H×W`` and the patch size read from the patch-embedding convolution
+  (kernel = stride), dropping the ``T − h·w`` leading tokens; non-square inputs and the coarser grids of
+  Swin's later stages are found by trying strides ``patch·2^k``. Where no grid fits it refuses, naming the
+  shape, before any explanation runs;
 - exposes the grid as a module (:class:`TokenGrid`) that CAM code, xaihub's or a library's (captum's
   ``LayerGradCam``), hooks as if it were a convolution: while :meth:`TokenGrid.attached`, the source
   layer's tokens pass through it reshaped to ``N×C×h×w``, and gradients reach it exactly.
@@ -25,48 +27,13 @@ its gradients flow back.
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import Any, Callable, Iterator
 
 from xaihub.core.errors import InputError
-from xaihub.core.params import Constraint
+from xaihub.models.token_layout import LayerObject, Layout, Reshape, is_norm, token_layout
 
-MAX_PREFIX = 8
-"""At most this many leading non-patch tokens (class, distillation, registers) are dropped."""
-MAX_HALVINGS = 6
-"""Grids down to ``patch·2^MAX_HALVINGS`` pixels per cell are tried (Swin halves the grid per stage)."""
-_NORM = re.compile(r"(Layer|RMS)Norm", re.IGNORECASE)
-
-
-class LayerObject(Constraint):
-    """A layer given as the object itself (a torch ``nn.Module``, a Keras layer)."""
-
-    def accepts(self, value: Any) -> bool:
-        return hasattr(value, "register_forward_hook") or (hasattr(value, "name") and hasattr(value, "output"))
-
-    def describe(self) -> str:
-        return "a layer object (torch nn.Module, Keras layer)"
-
-    def invalid_examples(self) -> list[Any]:
-        return [3.5]
-
-
-class Reshape(Constraint):
-    """A callable ``tokens → N×C×h×w`` (a pytorch-grad-cam ``reshape_transform``)."""
-
-    def accepts(self, value: Any) -> bool:
-        return callable(value) and not isinstance(value, type)
-
-    def describe(self) -> str:
-        return "a callable mapping the layer's output to N×C×h×w"
-
-    def invalid_examples(self) -> list[Any]:
-        return ["reshape", 3]
-
-
-def is_norm(module: Any) -> bool:
-    """Whether ``module`` is a LayerNorm/RMSNorm (torch's or a library's subclass or look-alike)."""
-    return bool(_NORM.search(type(module).__name__))
+__all__ = ["LayerObject", "Layout", "Reshape", "attached", "infer_layout", "is_norm", "patch_size", "token_grid",
+           "transformer_blocks"]
 
 
 def transformer_blocks(model: Any) -> dict[str, Any]:
@@ -90,32 +57,6 @@ def patch_size(model: Any) -> int | None:
     return None
 
 
-class Layout:
-    """How a layer's output maps to ``N×C×h×w``: tokens ``N×T×C`` with ``prefix`` leading tokens dropped
-    and the rest an ``h×w`` grid, channels-last ``N×h×w×C``, or a user's ``reshape``."""
-
-    def __init__(self, kind: str, grid: tuple[int, int] | None = None, prefix: int = 0,
-                 reshape: Callable[[Any], Any] | None = None) -> None:
-        self.kind, self.grid, self.prefix, self.reshape = kind, grid, prefix, reshape
-
-    def __call__(self, output: Any) -> Any:
-        if self.kind == "custom":
-            grid = self.reshape(output)
-            if not hasattr(grid, "ndim") or grid.ndim != 4:
-                shape = tuple(grid.shape) if hasattr(grid, "shape") else type(grid).__name__
-                raise InputError(f"reshape= gave {shape}; it must give N×C×h×w")
-            return grid
-        if self.kind == "channels_last":
-            return output.permute(0, 3, 1, 2)
-        h, w = self.grid
-        return output[:, self.prefix:].reshape(output.shape[0], h, w, output.shape[-1]).permute(0, 3, 1, 2)
-
-    def describe(self) -> str:
-        if self.kind == "tokens":
-            return f"tokens → {self.grid[0]}×{self.grid[1]} grid, {self.prefix} leading token(s) dropped"
-        return {"channels_last": "channels-last map", "custom": "reshape="}[self.kind]
-
-
 def infer_layout(model: Any, layer: Any, shape: tuple[int, ...], input_hw: tuple[int, int],
                  reshape: Callable[[Any], Any] | None = None) -> Layout | None:
     """The layout of ``layer``'s output of ``shape`` (``None``: already ``N×C×h×w``); raises
@@ -127,23 +68,7 @@ def infer_layout(model: Any, layer: Any, shape: tuple[int, ...], input_hw: tuple
     if len(shape) != 3:
         raise InputError(f"the chosen layer gives {shape}; CAM methods need an N×C×h×w feature map "
                          "(or N×T×C tokens; else pass reshape=<output → N×C×h×w>)")
-    tokens = shape[1]
-    height, width = input_hw
-    patch = patch_size(model)
-    strides = [patch * 2**k for k in range(MAX_HALVINGS + 1)] if patch else []
-    for stride in strides:
-        for h, w in {(height // stride, width // stride), (-(-height // stride), -(-width // stride))}:
-            if h and w and 0 <= tokens - h * w <= MAX_PREFIX:
-                return Layout("tokens", (h, w), tokens - h * w)
-    if height == width:  # no patch embedding found: a square grid, the fewest leading tokens
-        for prefix in range(MAX_PREFIX + 1):
-            side = round((tokens - prefix) ** 0.5) if tokens > prefix else 0
-            if side and side * side == tokens - prefix:
-                return Layout("tokens", (side, side), prefix)
-    raise InputError(
-        f"cannot infer the patch grid of the chosen layer's {shape} tokens on a {height}×{width} input "
-        f"(patch size {patch or 'unknown'}: no h×w grid leaves 0–{MAX_PREFIX} leading tokens); "
-        "pass reshape=<tokens → N×C×h×w> or layer=<a layer with an N×C×h×w output>")
+    return token_layout(shape, input_hw, patch_size(model))
 
 
 def token_grid(source: Any, layout: Layout, name: str) -> Any:

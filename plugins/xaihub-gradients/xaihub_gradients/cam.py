@@ -10,7 +10,7 @@ from xaihub import GRADIENTS, Explainer, Explanation, MethodUnavailableError, Re
 from xaihub.core.maps import resize_map
 from xaihub.core.params import Boolean, String
 from xaihub.models import GradientAdapter
-from xaihub.models.token_grid import LayerObject, Reshape
+from xaihub.models.token_layout import LayerObject, Reshape
 from xaihub_gradients.backends import backend_for
 from xaihub_gradients.layer_gradients import LayerGradients
 
@@ -20,9 +20,10 @@ class GradCam(Explainer):
 
     ``layer`` names the feature map (torch: a module name from ``named_modules()``;
     Keras: a layer name; or the layer object); ``None`` picks the last convolution to run (torch) or the
-    last Conv2D layer (Keras), and on a torch vision transformer the first norm of its last block with
-    its tokens reshaped to the patch grid (:mod:`xaihub.models.token_grid`; ``reshape``: a callable
-    ``tokens → N×C×h×w`` instead), recorded in ``extras["layer"]``. The score is the raw
+    last Conv2D layer (Keras), and on a vision transformer the first norm of its last block with its
+    tokens reshaped to the patch grid (torch: :mod:`xaihub.models.token_grid`, Keras:
+    :mod:`xaihub.models.keras_tokens`; ``reshape``: a callable ``tokens → N×C×h×w``, on Keras
+    ``N×h×w×C``, instead), recorded in ``extras["layer"]``. The score is the raw
     output (the pre-softmax logit when the model emits logits, as Grad-CAM prescribes).
     The map is upsampled bilinearly to the image's size and not normalised. All
     targets share one forward pass. ``relu=False`` keeps the negative part of the weighted
@@ -149,20 +150,16 @@ class EigenCam(GradCam):
 class AblationCam(GradCam):
     """Ablation-CAM (Desai & Ramaswamy, 2020): channel weights ``(y − y_k) / y``, ``y_k`` the target's raw
     score with channel ``k`` of the feature map set to zero; the map ``ReLU(Σ_k w_k A_k)``. Gradient-free:
-    ``K`` forward passes (batched), ``K`` the layer's channels. Layer choice and score as for Grad-CAM;
-    torch models only.
+    ``K`` forward passes (batched), ``K`` the layer's channels. Layer choice and score as for Grad-CAM
+    (on Keras, the channel is zeroed in a model rebuilt on the user's layers).
     """
 
     name = "gradients.ablationcam"
     family = "ablation_cam"
     summary = "Ablation-CAM: channel weights from the score drop when each channel is zeroed"
-    requires = Requirement(GRADIENTS, ("torch",))
-
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 layer: Any, reshape: Any, relu: bool = True) -> list[Explanation]:
-        from xaihub_gradients.torch_backend import layer_ablations
-
-        feature, drops = layer_ablations(model, image, targets, layer, reshape)
+        feature, drops = backend_for(model).layer_ablations(model, image, targets, layer, reshape)
         height, width = image.shape[:2]
         activations = feature.activations.astype(np.float64)
         return [

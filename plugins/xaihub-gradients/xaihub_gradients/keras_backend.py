@@ -36,6 +36,29 @@ def layer_gradients(model: GradientAdapter, image: np.ndarray, targets: Sequence
     return LayerGradients(layer=name, activations=np.asarray(activation)[0], gradients=np.stack(gradients))
 
 
+def layer_ablations(model: GradientAdapter, image: np.ndarray, targets: Sequence[int], layer: Any,
+                    reshape: Any = None) -> tuple[LayerGradients, np.ndarray]:
+    """The layer's feature map (``gradients`` empty) and, per target, ``(y − y_k) / y`` for each channel
+    ``k``: the relative drop of the target's raw score when channel ``k`` is zeroed (``T×K``)."""
+    import tensorflow as tf
+
+    chosen, name = model.layer(layer, image, reshape=reshape)
+    x = model.differentiable_input(image[None])
+    activation, scores = model.layer_scores(x, chosen)
+    channels = int(activation.shape[-1])
+    per_batch = min(channels, model.images_per_batch(*image.shape[:2]))
+    ablated = []
+    for start in range(0, channels, per_batch):
+        ks = list(range(start, min(channels, start + per_batch)))
+        batch = tf.repeat(x, len(ks), axis=0)
+        ablated.append(np.asarray(model.ablated_scores(batch, chosen, ks, per_batch))[:, list(targets)])
+    full = np.asarray(scores)[0, list(targets)].astype(np.float64)[:, None]
+    drops = np.concatenate(ablated).astype(np.float64).T
+    weights = np.divide(full - drops, full, out=np.zeros_like(drops), where=np.abs(full) > 1e-12)
+    features = LayerGradients(layer=name, activations=np.asarray(activation)[0], gradients=np.zeros((0,), np.float32))
+    return features, weights
+
+
 def _target_gradient(tape: Any, scores: Any, wrt: Any, target: int) -> np.ndarray:
     """Gradient of every row's ``target`` score; the one-hot seed selects it (a slice taken
     after the tape closed would not be recorded)."""

@@ -9,6 +9,7 @@ import numpy as np
 
 from xaihub.core.quiet import quiet as quiet_libraries
 from xaihub.models import GradientAdapter, ModelAdapter
+from xaihub_omnixai.isolation import layers_of
 
 
 def quiet() -> contextlib.AbstractContextManager:
@@ -40,17 +41,21 @@ def omnixai_preprocess(model: ModelAdapter) -> Callable[[Any], Any]:
 
 
 def target_layer(model: GradientAdapter, network: Any, layer: Any, image: np.ndarray,
-                 reshape: Any = None) -> tuple[Any, str]:
-    """The layer of ``network`` (the model OmniXAI works on: a private copy of a torch model, a view of
-    a Keras one) that OmniXAI's CAM methods should use, chosen by the adapter, and its name.
+                 reshape: Any = None) -> tuple[Any, Any, str]:
+    """``(network, layer, name)``: the model OmniXAI should work on, the layer of it that OmniXAI's CAM
+    methods should use, chosen by the adapter, and its name. ``network`` is the model OmniXAI was going to
+    get (a private copy of a torch model, a view of a Keras one).
 
-    A transformer's token layer (:mod:`xaihub.models.token_grid`) comes back as a token grid on the
-    copy's layer, attached for good: the copy is OmniXAI's alone and dropped after the call."""
+    A transformer's token layer comes back as a token grid: on torch, on the copy's layer, attached for good
+    (the copy is OmniXAI's alone and dropped after the call; :mod:`xaihub.models.token_grid`); on Keras, as
+    the grid layer of ``network`` rebuilt around it (:mod:`xaihub.models.keras_tokens`)."""
     chosen, name = model.layer(layer, image, reshape=reshape)
     if model.framework == "torch":
-        module = dict(network.named_modules())[name]
+        module = dict(layers_of(network).named_modules())[name]
         if hasattr(chosen, "layout"):
             module = chosen.on(module)
             module.attach()
-        return module, name
-    return network.get_layer(name), name
+        return network, module, name
+    if hasattr(chosen, "view"):
+        return (*chosen.view(network), name)
+    return network, network.get_layer(name), name

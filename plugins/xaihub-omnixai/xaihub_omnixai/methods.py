@@ -19,9 +19,9 @@ from xaihub.core.params import Integer, Real, String
 from xaihub.core.seeding import seeded_global_numpy
 from xaihub.core.superpixels import segment, segmentation_constraints
 from xaihub.models import GradientAdapter, ModelAdapter
-from xaihub.models.token_grid import LayerObject, Reshape
+from xaihub.models.token_layout import LayerObject, Reshape
 from xaihub_omnixai.bridge import omnixai_images, omnixai_preprocess, quiet, target_layer
-from xaihub_omnixai.isolation import check_layer_graph, keras_view, layers_of, private_model
+from xaihub_omnixai.isolation import check_layer_graph, keras_view, private_model
 
 _GRADIENT_FRAMEWORKS = Requirement(GRADIENTS, ("torch", "keras"))
 
@@ -49,12 +49,14 @@ class OmniXaiMethod(Explainer):
             omnixai_type = _load(self.omnixai_class)
             preprocess = omnixai_preprocess(model)
             explainer = self.build(omnixai_type, network, model, preprocess, params, extras, image)
-            result = explainer.explain(omnixai_images(image, len(targets)), y=[int(t) for t in targets],
-                                       **self.explain_options(params))
+            entries = []
+            for group in self.target_groups(model, targets):
+                result = explainer.explain(omnixai_images(image, len(group)), y=group, **self.explain_options(params))
+                entries += list(result.get_explanations())
             input_size = _spatial_size(preprocess(omnixai_images(image, 1)), model.framework)
         return [
             _explanation(self.name, target, entry, image, input_size, extras)
-            for target, entry in zip(targets, result.get_explanations())
+            for target, entry in zip(targets, entries)
         ]
 
     def build(self, omnixai_type: type, network: Any, model: GradientAdapter, preprocess: Any,
@@ -63,6 +65,10 @@ class OmniXaiMethod(Explainer):
 
     def explain_options(self, params: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def target_groups(self, model: GradientAdapter, targets: Sequence[int]) -> list[list[int]]:
+        """The targets of each call of OmniXAI's ``explain`` (one copy of the image per target): all in one."""
+        return [[int(t) for t in targets]]
 
     def prepared(self, network: Any, model: GradientAdapter, image: np.ndarray) -> Any:
         """The model OmniXAI gets (a private copy for torch), made ready for this method."""
@@ -76,11 +82,20 @@ class OmniXaiCam(OmniXaiMethod):
     """
 
     reads_layers = True
+    #: Whether OmniXAI's TensorFlow version differentiates the sum of every class asked for in one call
+    #: (its Grad-CAM family's ``tf.gather(predictions, y, axis=1)`` takes every ``y`` for every image), so
+    #: that a Keras model gets one call per target.
+    sums_targets_on_keras: ClassVar[bool] = True
     defaults: dict[str, Any] = {"layer": None, "reshape": None}
     constraints = {"layer": [None, String(meaning="a layer name"), LayerObject()], "reshape": [None, Reshape()]}
 
+    def target_groups(self, model, targets):
+        if model.framework == "keras" and self.sums_targets_on_keras:
+            return [[int(t)] for t in targets]
+        return super().target_groups(model, targets)
+
     def build(self, omnixai_type, network, model, preprocess, params, extras, image):
-        module, extras["layer"] = target_layer(model, layers_of(network), params["layer"], image, params["reshape"])
+        network, module, extras["layer"] = target_layer(model, network, params["layer"], image, params["reshape"])
         return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
 
 
@@ -110,6 +125,7 @@ class OmniScoreCam(OmniXaiCam):
     family = "score_cam"
     summary = "OmniXAI Score-CAM (gradient-free CAM weights) on a named or the last conv layer"
     omnixai_class = "omnixai.explainers.vision.specific.scorecam.scorecam:ScoreCAM"
+    sums_targets_on_keras = False  # it reads each image's own class
 
 
 class OmniIntegratedGradients(OmniXaiMethod):
