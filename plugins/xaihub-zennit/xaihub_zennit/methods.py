@@ -62,8 +62,13 @@ class _ZennitLrp(Explainer):
         with torch.no_grad():
             plain = net(batch)
         batch.requires_grad_(True)
-        with torch.enable_grad(), composite.context(net) as modified:
-            scores = modified(batch)
+        try:
+            composite.register(net)
+        except Exception as exc:  # a canonizer failing on the model (the copy, left as it is): nothing computed yet
+            raise MethodUnavailableError(f"zennit's canonizers cannot be applied to the model: {exc}") from exc
+        try:
+            with torch.enable_grad():
+                scores = net(batch)
             if not torch.allclose(scores, plain, rtol=1e-4, atol=1e-4 * float(plain.abs().max())):
                 raise MethodUnavailableError("zennit's canonizers changed the model's scores (a BatchNorm merged "
                                              "into a layer that does not feed it?): its LRP would explain another "
@@ -72,6 +77,8 @@ class _ZennitLrp(Explainer):
             rows = torch.arange(len(targets))
             start[rows, list(targets)] = scores[rows, list(targets)].detach()
             (relevance,) = torch.autograd.grad(scores, batch, grad_outputs=start)
+        finally:
+            composite.remove()
         model.count_forward(2 * len(targets))
         relevance = relevance.detach().double().cpu().numpy()
         height, width = image.shape[:2]
