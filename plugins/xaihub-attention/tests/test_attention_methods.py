@@ -310,3 +310,61 @@ def test_hugging_face_and_timm_vits_with_the_same_weights_roll_out_the_same():
     for method in METHODS:
         hf_map, timm_map = (m.get(method, 1).attribution.ravel() for m in maps)
         assert spearmanr(hf_map, timm_map).statistic >= 0.99, method
+
+
+def test_the_map_reads_the_rows_of_the_tokens_the_head_reads():
+    import torch
+
+    from xaihub_attention import reading
+    from xaihub_attention.methods import _patch_map
+
+    # 2 leading tokens, 4 patches (a 2×2 grid); row i of R is i·10 + column, so each readout is known
+    relevance = torch.arange(6.0)[None, :] + 10 * torch.arange(6.0)[:, None]
+    expected = {"class": [2, 3, 4, 5], "class+distillation": [7, 8, 9, 10], "patches": [37, 38, 39, 40],
+                "class+patches": [19.5, 20.5, 21.5, 22.5]}
+    for readout, values in expected.items():
+        attention = reading.Attention([], None, (2, 2), 2, readout)
+        np.testing.assert_allclose(_patch_map(relevance, attention).ravel(), values, err_msg=readout)
+    no_leading = reading.Attention([], None, (2, 3), 0, "class")
+    np.testing.assert_allclose(_patch_map(relevance, no_leading).ravel(), np.arange(6) + 25)
+
+
+@pytest.mark.parametrize(("builder", "extra", "readout"), [("beit", 1, "patches"),
+                                                             ("dinov2_registers", 5, "class+patches")])
+def test_beit_and_dinov2_with_registers_are_read_with_their_leading_tokens_and_readout(builder, extra, readout):
+    pytest.importorskip("transformers")
+    from xaihub.testing import zoo_transformers
+
+    net = getattr(zoo_transformers, builder)().eval()
+    result = xaihub.explain(net, zoo.image(), methods=METHODS, targets=[0, 3])  # 40×48: a 5×6 grid
+    assert result.ok, result.failures
+    for method in METHODS:
+        explanation = result.get(method, 3)
+        assert explanation.extras["extra_tokens"] == extra and explanation.extras["grid"] == [5, 6]
+        assert explanation.extras["readout"] == readout and explanation.extras["tokens"] == 30 + extra
+        assert explanation.attribution.shape == (40, 48) and np.ptp(explanation.attribution) > 0
+    assert net.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder", ["beit", "dinov2_registers"])
+@pytest.mark.parametrize("method", METHODS)
+def test_the_methods_keep_the_contract_on_beit_and_dinov2_with_registers(builder, method):
+    pytest.importorskip("transformers")
+    from xaihub.testing import zoo_transformers
+
+    net = getattr(zoo_transformers, builder)()
+    report = check_explainer(get_method(method).explainer, net, raise_on_failure=False)
+    assert not report.failures, str(report)
+    assert report.unavailable() is None
+
+
+def test_timms_pooling_decides_the_readout_and_a_max_pool_is_refused():
+    net = zoo.get("timm.vit").build().eval()
+    image = zoo.image()[:32, :32]
+    net.global_pool = "avg"
+    result = xaihub.explain(net, image, methods=["attention.rollout"])
+    assert result.get("attention.rollout").extras["readout"] == "patches"
+    net.global_pool = "max"
+    result = xaihub.explain(net, image, methods=METHODS)
+    assert all("global_pool 'max'" in f.message for f in result.failures) and len(result.failures) == 2

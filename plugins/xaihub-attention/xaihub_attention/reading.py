@@ -48,13 +48,48 @@ attention pooling, fused blocks) are refused."""
 @dataclass
 class Attention:
     """One forward pass: ``maps`` one ``N×H×T×T`` tensor per attention layer (in the order they ran, in
-    the graph), ``scores`` the raw class scores, ``grid`` the patch grid ``(h, w)`` and ``extra`` the
-    number of tokens before the patches."""
+    the graph), ``scores`` the raw class scores, ``grid`` the patch grid ``(h, w)``, ``extra`` the
+    number of tokens before the patches and ``readout`` the tokens the model's head reads
+    (:func:`readout`)."""
 
     maps: list[Any]
     scores: Any
     grid: tuple[int, int]
     extra: int
+    readout: str = "class"
+
+
+READOUTS = {
+    "class": "the class token",
+    "class+distillation": "the mean of the class and distillation tokens' heads",
+    "patches": "the mean of the patch tokens",
+    "class+patches": "the class token and the mean of the patch tokens",
+}
+"""What a classifier's head reads from the last layer's tokens; the map is the relevance of the same tokens
+(their rows, averaged over the parts)."""
+
+
+def readout(net: Any) -> str:
+    """Which tokens ``net``'s head reads (a key of :data:`READOUTS`): known for Hugging Face BEiT (mean of the
+    patches when ``use_mean_pooling``), DINOv2 (class token and the patches' mean), DeiT with teacher (class
+    and distillation tokens) and timm's ``global_pool`` (``token`` or ``avg``); otherwise the class token
+    (a model without leading tokens: the mean of the patches, see :func:`forward`). Refuses a timm
+    ``global_pool`` that is not a mean or a token (``max``: the head reads no fixed mix of rows)."""
+    config = getattr(net, "config", None)
+    model_type = str(getattr(config, "model_type", "")).lower()
+    if model_type in ("beit", "data2vec-vision") and getattr(config, "use_mean_pooling", False):
+        return "patches"
+    if model_type.startswith("dinov2"):
+        return "class+patches"
+    if model_type == "deit" and type(net).__name__.endswith("WithTeacher"):
+        return "class+distillation"
+    if _is_timm(net) and hasattr(net, "global_pool") and hasattr(net, "num_prefix_tokens"):
+        pool = net.global_pool
+        if pool not in ("token", "avg", ""):
+            raise MethodUnavailableError(f"timm's global_pool {pool!r} does not read a fixed mix of tokens "
+                                         "(attention methods read the class token or the mean of the patches)")
+        return "patches" if pool == "avg" else "class"
+    return "class"
 
 
 def attention_modules(net: Any) -> list[tuple[str, Any]]:
@@ -84,6 +119,7 @@ def attention_modules(net: Any) -> list[tuple[str, Any]]:
             "the model has no attention layer that can be read (torch.nn.MultiheadAttention used as self-attention, "
             "a Hugging Face transformers *Attention module or a timm Attention); attention methods explain "
             "vision transformers")
+    readout(net)  # refuses a head that reads no fixed mix of tokens
     return found
 
 
@@ -140,7 +176,7 @@ def forward(model: Any, image: np.ndarray) -> Attention:
                                          "(a Conv2d with kernel equal to stride) ran and the count is not a square")
         side = math.isqrt(tokens - extra)
         grid = (side, side)
-    return Attention(maps, scores, grid, tokens - grid[0] * grid[1])
+    return Attention(maps, scores, grid, tokens - grid[0] * grid[1], readout(model.model))
 
 
 def _unreadable_multihead(module: Any) -> str | None:
