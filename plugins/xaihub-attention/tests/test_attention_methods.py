@@ -359,6 +359,21 @@ def test_the_methods_keep_the_contract_on_beit_and_dinov2_with_registers(builder
     assert report.unavailable() is None
 
 
+def test_timms_distilled_deit_is_read_with_its_class_and_distillation_tokens():
+    timm = pytest.importorskip("timm")
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False, num_classes=zoo.CLASSES, img_size=32,
+                            patch_size=8, depth=2, embed_dim=32, num_heads=2)
+    result = xaihub.explain(net, zoo.image()[:32, :32], methods=METHODS, targets=[0, 1])
+    assert result.ok, result.failures
+    for method in METHODS:
+        extras = result.get(method, 1).extras
+        assert extras["extra_tokens"] == 2 and extras["readout"] == "class+distillation" and extras["layers"] == 2
+    assert all(block.attn.fused_attn for block in net.blocks)
+
+
 def test_timms_pooling_decides_the_readout_and_a_max_pool_is_refused():
     net = zoo.get("timm.vit").build().eval()
     image = zoo.image()[:32, :32]

@@ -72,7 +72,8 @@ READOUTS = {
 def readout(net: Any) -> str:
     """Which tokens ``net``'s head reads (a key of :data:`READOUTS`): known for Hugging Face BEiT (mean of the
     patches when ``use_mean_pooling``), DINOv2 (class token and the patches' mean), DeiT with teacher (class
-    and distillation tokens) and timm's ``global_pool`` (``token`` or ``avg``); otherwise the class token
+    and distillation tokens), timm's ``global_pool`` (``token`` or ``avg``) and timm's distilled DeiT (class
+    and distillation tokens, in eval mode the mean of both heads); otherwise the class token
     (a model without leading tokens: the mean of the patches, see :func:`forward`). Refuses a timm
     ``global_pool`` that is not a mean or a token (``max``: the head reads no fixed mix of rows)."""
     config = getattr(net, "config", None)
@@ -88,7 +89,9 @@ def readout(net: Any) -> str:
         if pool not in ("token", "avg", ""):
             raise MethodUnavailableError(f"timm's global_pool {pool!r} does not read a fixed mix of tokens "
                                          "(attention methods read the class token or the mean of the patches)")
-        return "patches" if pool == "avg" else "class"
+        if pool == "avg":
+            return "patches"
+        return "class+distillation" if getattr(net, "dist_token", None) is not None else "class"
     return "class"
 
 
