@@ -383,3 +383,30 @@ def test_timms_pooling_decides_the_readout_and_a_max_pool_is_refused():
     net.global_pool = "max"
     result = xaihub.explain(net, image, methods=METHODS)
     assert all("global_pool 'max'" in f.message for f in result.failures) and len(result.failures) == 2
+
+
+@pytest.mark.parametrize(("name", "extra"), [("beit_base_patch16_224", 1), ("eva02_tiny_patch14_224", 1),
+                                             ("vit_little_patch16_reg4_gap_256", 4)])
+def test_timms_beit_eva_and_register_vit_are_read_on_their_unfused_path(name, extra):
+    """timm's BEiT ``Attention``, EVA's ``EvaAttention`` (rotary embeddings) and a ViT with 4 registers and no
+    class token (mean of the patches): the unfused path gives the fused model's scores, the maps are read."""
+    timm = pytest.importorskip("timm")
+    import torch
+
+    from xaihub.models.torch_adapter import TorchAdapter
+    from xaihub_attention import reading
+
+    torch.manual_seed(0)
+    net = timm.create_model(name, pretrained=False, num_classes=zoo.CLASSES, img_size=32, patch_size=8, depth=2,
+                            embed_dim=32, num_heads=2).eval()
+    image = zoo.image()[:32, :32]
+    adapter = TorchAdapter(net)
+    with adapter.session():
+        attention = reading.forward(adapter, image)
+        with torch.no_grad():
+            fused = net(adapter.differentiable_input(image[None]) / 255)
+    torch.testing.assert_close(attention.scores.detach(), fused, rtol=1e-5, atol=1e-5)
+    assert attention.extra == extra and attention.readout == "patches" and len(attention.maps) == 2
+    assert all(m.fused_attn for m in net.modules() if hasattr(m, "fused_attn"))
+    result = xaihub.explain(net, image, methods=METHODS, targets=[0, 1])
+    assert result.ok, result.failures
