@@ -24,17 +24,20 @@ def import_zennit() -> Any:
     """zennit, imported after torchvision (which zennit 0.5.1 imports, and which needs xaihub's shim)."""
     from xaihub.models.torchvision_shim import import_torchvision
 
-    import_torchvision()
-    import zennit.composites
-    import zennit.torchvision
-
+    try:
+        import_torchvision()
+        import zennit.composites
+        import zennit.torchvision
+    except ImportError as exc:
+        raise MethodUnavailableError(f"zennit does not import ({exc}); it needs torchvision: "
+                                     "pip install --no-deps torchvision zennit==0.5.1") from exc
     return zennit
 
 
 class _ZennitLrp(Explainer):
     family = "lrp"
     requires = Requirement(GRADIENTS, ("torch",))
-    libraries = ("zennit",)
+    libraries = ("zennit", "torchvision")
     composite_name = ""
 
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
