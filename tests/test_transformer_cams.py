@@ -180,3 +180,68 @@ def test_shap_runs_after_transformers_was_imported_first():
             "print('failures:', r.failures)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert "failures: []" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+# -- BEiT and DINOv2 with registers (zoo_transformers' builders, not zoo architectures) ---------------------------
+
+LEADING = {"beit": ("beit.layers.1.layernorm_before", 1),
+           "dinov2_registers": ("dinov2_with_registers.encoder.layer.1.norm1", 5)}
+"""The CAM layer each is given, and its leading tokens: BEiT's class token; DINOv2's class token and 4 registers."""
+
+
+def built(builder):
+    from xaihub.testing import zoo_transformers
+
+    return adapt(getattr(zoo_transformers, builder)(), ModelOptions())
+
+
+@pytest.mark.parametrize("builder", list(LEADING))
+def test_beit_and_dinov2_token_grids_drop_the_class_and_register_tokens(builder):
+    model = built(builder)
+    layer_name, leading = LEADING[builder]
+    for image, grid in ((zoo.image(), "5×6"), (zoo.image(32, 32), "4×4")):
+        with model.session():
+            layer, chosen = model.layer(None, image)
+        assert chosen == layer_name
+        assert layer.layout.describe() == f"tokens → {grid} grid, {leading} leading token(s) dropped"
+    maps = cam(model, "gradients.gradcam", range(zoo.CLASSES))
+    assert all(m.attribution.shape == (40, 48) for m in maps) and any(np.ptp(m.attribution) > 0 for m in maps)
+
+
+@pytest.mark.parametrize("builder", list(LEADING))
+@pytest.mark.parametrize("method, theirs", PAIRS, ids=[p[0] for p in PAIRS])
+def test_cams_on_beit_and_dinov2_agree_with_pytorch_grad_cam(builder, method, theirs):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pytorch_grad_cam")
+    model = built(builder)
+    net = model.model
+    layer_name, leading = LEADING[builder]
+    layer = net.get_submodule(layer_name)
+    image = zoo.image(32, 32)
+
+    class Logits(torch.nn.Module):  # pytorch-grad-cam reads a tensor of logits
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x).logits
+
+    def reshape(tokens):  # the usual reshape_transform, dropping the class and register tokens
+        grid = tokens[:, leading:]
+        side = int(grid.shape[1] ** 0.5)
+        return grid.reshape(len(tokens), side, side, -1).permute(0, 3, 1, 2)
+
+    targets = list(range(zoo.CLASSES))
+    ours = cam(model, method, targets, image=image)
+    other = pytorch_grad_cam_maps(theirs, Logits(), layer, reshape, model.model_input(image[None]), targets)
+    compared = 0
+    for mine, their in zip(ours, other):
+        if np.ptp(mine.attribution) == 0 or np.ptp(their) == 0:
+            assert np.ptp(mine.attribution) == np.ptp(their) == 0
+            continue
+        rho = spearman(mine.attribution, their)
+        print(f"{method} vs {theirs} on {builder}, target {mine.target}: Spearman {rho:.3f}")
+        assert rho >= 0.99
+        compared += 1
+    assert compared >= 3

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PLUGINS = {p.parent.name: tomllib.loads(p.read_text())["project"] for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))}
 # Their upstreams (requirements-nodeps.txt) go in with --no-deps: `[all]` cannot bring them.
-NO_DEPS = {"omnixai": "omnixai", "xplique": "xplique"}
+NO_DEPS = {"omnixai": "omnixai", "xplique": "xplique", "zennit": "zennit"}
 # The core's extras that are not plugins.
 OTHER_EXTRAS = {"imagenet", "dask"}
 # The plugins that run on a predict function without torch or TensorFlow: the 3.12/3.13 smoke.

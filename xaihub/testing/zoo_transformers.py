@@ -80,3 +80,23 @@ def convnext() -> Any:
     config = ConvNextConfig(num_stages=2, hidden_sizes=[8, 16], depths=[1, 1], num_labels=CLASSES,
                             layer_scale_init_value=1.0)
     return seeded(lambda: ConvNextForImageClassification(config))
+
+
+def beit() -> Any:
+    """``BeitForImageClassification``: 8×8 patches, a class token, relative position biases shared per layer,
+    the mean of the patch tokens for the head (BEiT's classifier); any input size (the biases are interpolated)."""
+    from transformers import BeitConfig, BeitForImageClassification
+
+    config = BeitConfig(**_SMALL, use_relative_position_bias=True, use_mean_pooling=True)
+    return seeded(lambda: BeitForImageClassification(config))
+
+
+def dinov2_registers() -> Any:
+    """``Dinov2WithRegistersForImageClassification``: 8×8 patches, a class token and 4 register tokens (five
+    leading tokens), layer scale; the head reads the class token and the mean of the patch tokens (registers
+    left out); any input size (position embeddings interpolated)."""
+    from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersForImageClassification
+
+    small = {k: v for k, v in _SMALL.items() if k != "intermediate_size"}
+    config = Dinov2WithRegistersConfig(**small, mlp_ratio=2, num_register_tokens=4)
+    return seeded(lambda: Dinov2WithRegistersForImageClassification(config))

@@ -182,3 +182,231 @@ def test_swins_windowed_attention_is_refused_upfront():
     result = xaihub.explain(net, zoo.image()[:32, :32], methods=METHODS)
     assert [f.method for f in result.failures] == METHODS
     assert all("windowed" in f.message for f in result.failures)
+
+
+def timm_attention_by_hand(net, x):
+    """Each timm block's attention recomputed from the input its ``attn`` module gets, outside timm's code."""
+    import torch
+
+    inputs = []
+    handles = [block.attn.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
+               for block in net.blocks]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    maps = []
+    for block, tokens in zip(net.blocks, inputs):
+        attn = block.attn
+        batch, count, _ = tokens.shape
+        with torch.no_grad():
+            q, k, _ = attn.qkv(tokens).reshape(batch, count, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
+            weights = torch.softmax(q @ k.transpose(-2, -1) * attn.head_dim ** -0.5, -1)
+        maps.append(weights[0].numpy().astype(np.float64))
+    return maps
+
+
+def test_timm_rollout_equals_the_rollout_of_its_attention_computed_by_hand():
+    from xaihub.core.maps import resize_map
+    from xaihub.models.torch_adapter import TorchAdapter
+
+    net = zoo.get("timm.vit").build().eval()
+    image = zoo.image()[:32, :32]
+    maps = timm_attention_by_hand(net, TorchAdapter(net).differentiable_input(image[None]) / 255)
+    relevance = np.eye(maps[0].shape[-1])
+    for heads in maps:
+        layer = (heads.mean(0) + np.eye(len(relevance))) / 2
+        relevance = (layer / layer.sum(-1, keepdims=True)) @ relevance
+    expected = resize_map(relevance[0, 1:].reshape(4, 4), 32, 32)
+    result = xaihub.explain(net, image, methods=["attention.rollout"])
+    assert result.ok, result.failures
+    explanation = result.get("attention.rollout")
+    assert explanation.extras["layers"] == 2 and explanation.extras["extra_tokens"] == 1
+    np.testing.assert_allclose(explanation.attribution, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_timm_is_read_on_its_unfused_path_and_its_fused_flags_are_restored_even_on_error():
+    import torch
+
+    from xaihub.models.torch_adapter import TorchAdapter
+    from xaihub_attention import reading
+
+    net = zoo.get("timm.vit").build().eval()
+    attentions = [block.attn for block in net.blocks]
+    assert all(a.fused_attn for a in attentions)  # torch 2.13 fuses: the state the test must see restored
+    image = zoo.image()[:32, :32]
+    adapter = TorchAdapter(net)
+    with adapter.session():
+        attention = reading.forward(adapter, image)
+        with torch.no_grad():
+            fused = net(adapter.differentiable_input(image[None]) / 255)
+    torch.testing.assert_close(attention.scores.detach(), fused, rtol=1e-5, atol=1e-5)  # the same scores unfused
+    assert [tuple(m.shape) for m in attention.maps] == [(1, 2, 17, 17)] * 2
+    assert all(a.fused_attn for a in attentions)
+    with pytest.raises(RuntimeError, match="stop"), reading.recording(net):
+        assert not any(a.fused_attn for a in attentions)
+        raise RuntimeError("stop")
+    assert all(a.fused_attn for a in attentions)
+    assert all(not a.attn_drop._forward_hooks for a in attentions)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_methods_keep_the_contract_on_timms_vit_and_refuse_timms_swin_upfront(method):
+    report = check_explainer(get_method(method).explainer, zoo.get("timm.vit"), raise_on_failure=False)
+    assert not report.failures, str(report)
+    assert report.unavailable() is None
+    report = check_explainer(get_method(method).explainer, zoo.get("timm.swin"), raise_on_failure=False)
+    assert "windowed (Swin)" in report.unavailable("timm.swin")
+
+
+def test_timms_other_attention_modules_are_refused_with_the_reason():
+    timm = pytest.importorskip("timm")
+
+    net = zoo.get("timm.vit").build().eval()
+    net.blocks[1].attn = timm.layers.DiffAttention(32, num_heads=2)
+    result = xaihub.explain(net, zoo.image()[:32, :32], methods=METHODS)
+    assert [f.method for f in result.failures] == METHODS
+    assert all("DiffAttention is not one of the attention classes" in f.message for f in result.failures)
+
+
+def test_hugging_face_and_timm_vits_with_the_same_weights_roll_out_the_same():
+    """The same ViT in both libraries (weights copied across) gives the same rollout: each reader reads the
+    attention of the model it gets."""
+    import torch
+    from scipy.stats import spearmanr
+    transformers = pytest.importorskip("transformers")
+
+    timm_net = zoo.get("timm.vit").build().eval()
+    config = transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                    num_attention_heads=2, intermediate_size=128, num_labels=timm_net.num_classes,
+                                    layer_norm_eps=1e-6, qkv_bias=True)
+    hf_net = transformers.ViTForImageClassification(config).eval()
+    timm_weights = timm_net.state_dict()
+    copied = {"vit.embeddings.cls_token": "cls_token", "vit.embeddings.position_embeddings": "pos_embed",
+              "classifier": "head", "vit.layernorm": "norm", "vit.embeddings.patch_embeddings.projection":
+              "patch_embed.proj"}
+    for i in range(2):
+        copied |= {f"vit.layers.{i}.{hf}": f"blocks.{i}.{timm_name}" for hf, timm_name in [
+            ("attention.o_proj", "attn.proj"), ("layernorm_before", "norm1"), ("layernorm_after", "norm2"),
+            ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2")]}
+    weights = {}
+    for hf_name in hf_net.state_dict():
+        prefix, _, kind = hf_name.rpartition(".")
+        if hf_name in copied:
+            weights[hf_name] = timm_weights[copied[hf_name]]
+        elif prefix in copied:
+            weights[hf_name] = timm_weights[f"{copied[prefix]}.{kind}"]
+        else:  # q_proj, k_proj, v_proj: the thirds of timm's qkv
+            layer, part = prefix.split(".")[2], "qkv".index(prefix[-6])
+            weights[hf_name] = timm_weights[f"blocks.{layer}.attn.qkv.{kind}"].chunk(3)[part]
+    hf_net.load_state_dict(weights)
+    with torch.no_grad():
+        x = torch.rand(1, 3, 32, 32)
+        torch.testing.assert_close(hf_net(x).logits, timm_net(x), rtol=1e-4, atol=1e-5)  # the copy is the model
+    image = zoo.image()[:32, :32]
+    maps = [xaihub.explain(net, image, methods=METHODS, targets=[1]) for net in (hf_net, timm_net)]
+    for method in METHODS:
+        hf_map, timm_map = (m.get(method, 1).attribution.ravel() for m in maps)
+        assert spearmanr(hf_map, timm_map).statistic >= 0.99, method
+
+
+def test_the_map_reads_the_rows_of_the_tokens_the_head_reads():
+    import torch
+
+    from xaihub_attention import reading
+    from xaihub_attention.methods import _patch_map
+
+    # 2 leading tokens, 4 patches (a 2×2 grid); row i of R is i·10 + column, so each readout is known
+    relevance = torch.arange(6.0)[None, :] + 10 * torch.arange(6.0)[:, None]
+    expected = {"class": [2, 3, 4, 5], "class+distillation": [7, 8, 9, 10], "patches": [37, 38, 39, 40],
+                "class+patches": [19.5, 20.5, 21.5, 22.5]}
+    for readout, values in expected.items():
+        attention = reading.Attention([], None, (2, 2), 2, readout)
+        np.testing.assert_allclose(_patch_map(relevance, attention).ravel(), values, err_msg=readout)
+    no_leading = reading.Attention([], None, (2, 3), 0, "class")
+    np.testing.assert_allclose(_patch_map(relevance, no_leading).ravel(), np.arange(6) + 25)
+
+
+@pytest.mark.parametrize(("builder", "extra", "readout"), [("beit", 1, "patches"),
+                                                             ("dinov2_registers", 5, "class+patches")])
+def test_beit_and_dinov2_with_registers_are_read_with_their_leading_tokens_and_readout(builder, extra, readout):
+    pytest.importorskip("transformers")
+    from xaihub.testing import zoo_transformers
+
+    net = getattr(zoo_transformers, builder)().eval()
+    result = xaihub.explain(net, zoo.image(), methods=METHODS, targets=[0, 3])  # 40×48: a 5×6 grid
+    assert result.ok, result.failures
+    for method in METHODS:
+        explanation = result.get(method, 3)
+        assert explanation.extras["extra_tokens"] == extra and explanation.extras["grid"] == [5, 6]
+        assert explanation.extras["readout"] == readout and explanation.extras["tokens"] == 30 + extra
+        assert explanation.attribution.shape == (40, 48) and np.ptp(explanation.attribution) > 0
+    assert net.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder", ["beit", "dinov2_registers"])
+@pytest.mark.parametrize("method", METHODS)
+def test_the_methods_keep_the_contract_on_beit_and_dinov2_with_registers(builder, method):
+    pytest.importorskip("transformers")
+    from xaihub.testing import zoo_transformers
+
+    net = getattr(zoo_transformers, builder)()
+    report = check_explainer(get_method(method).explainer, net, raise_on_failure=False)
+    assert not report.failures, str(report)
+    assert report.unavailable() is None
+
+
+def test_timms_distilled_deit_is_read_with_its_class_and_distillation_tokens():
+    timm = pytest.importorskip("timm")
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False, num_classes=zoo.CLASSES, img_size=32,
+                            patch_size=8, depth=2, embed_dim=32, num_heads=2)
+    result = xaihub.explain(net, zoo.image()[:32, :32], methods=METHODS, targets=[0, 1])
+    assert result.ok, result.failures
+    for method in METHODS:
+        extras = result.get(method, 1).extras
+        assert extras["extra_tokens"] == 2 and extras["readout"] == "class+distillation" and extras["layers"] == 2
+    assert all(block.attn.fused_attn for block in net.blocks)
+
+
+def test_timms_pooling_decides_the_readout_and_a_max_pool_is_refused():
+    net = zoo.get("timm.vit").build().eval()
+    image = zoo.image()[:32, :32]
+    net.global_pool = "avg"
+    result = xaihub.explain(net, image, methods=["attention.rollout"])
+    assert result.get("attention.rollout").extras["readout"] == "patches"
+    net.global_pool = "max"
+    result = xaihub.explain(net, image, methods=METHODS)
+    assert all("global_pool 'max'" in f.message for f in result.failures) and len(result.failures) == 2
+
+
+@pytest.mark.parametrize(("name", "extra"), [("beit_base_patch16_224", 1), ("eva02_tiny_patch14_224", 1),
+                                             ("vit_little_patch16_reg4_gap_256", 4)])
+def test_timms_beit_eva_and_register_vit_are_read_on_their_unfused_path(name, extra):
+    """timm's BEiT ``Attention``, EVA's ``EvaAttention`` (rotary embeddings) and a ViT with 4 registers and no
+    class token (mean of the patches): the unfused path gives the fused model's scores, the maps are read."""
+    timm = pytest.importorskip("timm")
+    import torch
+
+    from xaihub.models.torch_adapter import TorchAdapter
+    from xaihub_attention import reading
+
+    torch.manual_seed(0)
+    net = timm.create_model(name, pretrained=False, num_classes=zoo.CLASSES, img_size=32, patch_size=8, depth=2,
+                            embed_dim=32, num_heads=2).eval()
+    image = zoo.image()[:32, :32]
+    adapter = TorchAdapter(net)
+    with adapter.session():
+        attention = reading.forward(adapter, image)
+        with torch.no_grad():
+            fused = net(adapter.differentiable_input(image[None]) / 255)
+    torch.testing.assert_close(attention.scores.detach(), fused, rtol=1e-5, atol=1e-5)
+    assert attention.extra == extra and attention.readout == "patches" and len(attention.maps) == 2
+    assert all(m.fused_attn for m in net.modules() if hasattr(m, "fused_attn"))
+    result = xaihub.explain(net, image, methods=METHODS, targets=[0, 1])
+    assert result.ok, result.failures

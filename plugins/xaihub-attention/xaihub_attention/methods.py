@@ -1,8 +1,9 @@
 """``attention.rollout`` and ``attention.transformer_attribution``: maps from a vision transformer's attention.
 
-Both end with a token-to-token relevance matrix ``R`` (``T×T``, ``T`` tokens); the map is the row of the
-class token (the first token) over the patch tokens, or, for a model without class token (it pools its
-patch tokens), the mean of the rows; reshaped to the patch grid and upsampled bilinearly to the image.
+Both end with a token-to-token relevance matrix ``R`` (``T×T``, ``T`` tokens); the map is, over the patch
+tokens, the row of the token the model's head reads (the class token; :data:`reading.READOUTS`: the mean of
+the patch tokens' rows for a model that pools them, as BEiT does, or an average of both parts, as DINOv2's head
+reads both), reshaped to the patch grid and upsampled bilinearly to the image.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class _AttentionMethod(Explainer):
                       relevances: list[Any]) -> list[Explanation]:
         height, width = image.shape[:2]
         extras = {"layers": len(attention.maps), "grid": list(attention.grid), "tokens": int(attention.maps[0].shape[-1]),
-                  "extra_tokens": attention.extra, "score": model.score_kind}
+                  "extra_tokens": attention.extra, "readout": attention.readout if attention.extra else "patches",
+                  "score": model.score_kind}
         return [Explanation(target=t, attribution=resize_map(_patch_map(r, attention), height, width), extras=extras)
                 for t, r in zip(targets, relevances)]
 
@@ -112,9 +114,15 @@ def gradient_rollout(maps: list[Any], gradients: list[Any]) -> Any:
 
 
 def _patch_map(relevance: Any, attention: reading.Attention) -> np.ndarray:
-    """The class token's row (or, without class token, the mean row) over the patch tokens, as the grid."""
+    """Over the patch tokens, the rows of the tokens the head reads (:attr:`reading.Attention.readout`;
+    without leading tokens, the mean of all rows), as the grid."""
     extra = attention.extra
-    row = relevance[0, extra:] if extra else relevance.mean(0)
+    patches = relevance[extra:, extra:].mean(0)
+    row = {"class": lambda: relevance[0, extra:],
+           "class+distillation": lambda: (relevance[0, extra:] + relevance[1, extra:]) / 2,
+           "patches": lambda: patches,
+           "class+patches": lambda: (relevance[0, extra:] + patches) / 2}[attention.readout]() if extra else \
+        relevance.mean(0)
     values = row.detach().float().cpu().numpy().astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise MethodUnavailableError("the attention relevance is not finite")

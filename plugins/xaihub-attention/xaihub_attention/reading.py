@@ -9,7 +9,12 @@ Two kinds of attention module are read:
   model computes the same scores through it;
 - Hugging Face ``transformers`` attention modules (the innermost ``*Attention``, returning
   ``(context, attention)``), with the model's ``eager`` attention implementation switched on for the
-  call and switched back afterwards (``sdpa`` returns no attention).
+  call and switched back afterwards (``sdpa`` returns no attention);
+- timm attention modules (``timm.layers.Attention`` and the others in :data:`TIMM_ATTENTION`) with
+  ``fused_attn`` switched off for the call and restored afterwards: timm then runs its own unfused path,
+  ``softmax(q·kᵀ·scale)`` handed to ``attn_drop`` and multiplied with ``v``, and a hook on ``attn_drop``
+  records its input, the softmaxed attention, in the graph (``F.scaled_dot_product_attention``, the fused
+  path, returns no attention).
 
 The tokens are mapped to the image through the patch embedding: the first ``Conv2d`` to run whose
 kernel equals its stride gives the grid ``h×w``; the ``N - h·w`` tokens before the patches are the
@@ -30,42 +35,94 @@ from xaihub import InputError, MethodUnavailableError
 WINDOWED = ("swin",)
 """Hugging Face model types whose attention is over windows, not over all tokens (no rollout)."""
 
+TIMM_ATTENTION = frozenset({
+    "timm.layers.attention.Attention", "timm.layers.attention.AttentionRope",
+    "timm.models.beit.Attention", "timm.models.eva.EvaAttention",
+})
+"""timm attention classes (by the class that defines their ``forward``) whose unfused path, in timm 1.0.31,
+computes ``attn = softmax(...)`` and then ``attn = self.attn_drop(attn)``, one ``N×H×T×T`` map used as
+``attn @ v``; other timm modules with ``fused_attn`` (``DiffAttention``'s difference of two softmaxes,
+attention pooling, fused blocks) are refused."""
+
 
 @dataclass
 class Attention:
     """One forward pass: ``maps`` one ``N×H×T×T`` tensor per attention layer (in the order they ran, in
-    the graph), ``scores`` the raw class scores, ``grid`` the patch grid ``(h, w)`` and ``extra`` the
-    number of tokens before the patches."""
+    the graph), ``scores`` the raw class scores, ``grid`` the patch grid ``(h, w)``, ``extra`` the
+    number of tokens before the patches and ``readout`` the tokens the model's head reads
+    (:func:`readout`)."""
 
     maps: list[Any]
     scores: Any
     grid: tuple[int, int]
     extra: int
+    readout: str = "class"
+
+
+READOUTS = {
+    "class": "the class token",
+    "class+distillation": "the mean of the class and distillation tokens' heads",
+    "patches": "the mean of the patch tokens",
+    "class+patches": "the class token and the mean of the patch tokens",
+}
+"""What a classifier's head reads from the last layer's tokens; the map is the relevance of the same tokens
+(their rows, averaged over the parts)."""
+
+
+def readout(net: Any) -> str:
+    """Which tokens ``net``'s head reads (a key of :data:`READOUTS`): known for Hugging Face BEiT (mean of the
+    patches when ``use_mean_pooling``), DINOv2 (class token and the patches' mean), DeiT with teacher (class
+    and distillation tokens), timm's ``global_pool`` (``token`` or ``avg``) and timm's distilled DeiT (class
+    and distillation tokens, in eval mode the mean of both heads); otherwise the class token
+    (a model without leading tokens: the mean of the patches, see :func:`forward`). Refuses a timm
+    ``global_pool`` that is not a mean or a token (``max``: the head reads no fixed mix of rows)."""
+    config = getattr(net, "config", None)
+    model_type = str(getattr(config, "model_type", "")).lower()
+    if model_type in ("beit", "data2vec-vision") and getattr(config, "use_mean_pooling", False):
+        return "patches"
+    if model_type.startswith("dinov2"):
+        return "class+patches"
+    if model_type == "deit" and type(net).__name__.endswith("WithTeacher"):
+        return "class+distillation"
+    if _is_timm(net) and hasattr(net, "global_pool") and hasattr(net, "num_prefix_tokens"):
+        pool = net.global_pool
+        if pool not in ("token", "avg", ""):
+            raise MethodUnavailableError(f"timm's global_pool {pool!r} does not read a fixed mix of tokens "
+                                         "(attention methods read the class token or the mean of the patches)")
+        if pool == "avg":
+            return "patches"
+        return "class+distillation" if getattr(net, "dist_token", None) is not None else "class"
+    return "class"
 
 
 def attention_modules(net: Any) -> list[tuple[str, Any]]:
     """The modules whose attention can be read, by name; refuses (with the reason) a model with none."""
     import torch
 
+    model_type = str(getattr(getattr(net, "config", None), "model_type", "")).lower()
+    if any(kind in model_type for kind in WINDOWED) or any("Swin" in type(m).__name__ for m in net.modules()):
+        raise MethodUnavailableError("the model's attention is windowed (Swin): each layer attends within shifted "
+                                     "windows, not over all tokens, so attention does not roll out to the patches")
     found, refused = [], []
     hf = _hf_attention_modules(net)
     for name, module in net.named_modules():
         if isinstance(module, torch.nn.MultiheadAttention):
             reason = _unreadable_multihead(module)
-            (refused if reason else found).append((name, reason or module))
-        elif any(module is m for m in hf):
+            (refused if reason else found).append((name, f"MultiheadAttention: {reason}" if reason else module))
+        elif any(module is m for m in hf) or _is_timm_attention(module):
             found.append((name, module))
+        elif _is_timm(module) and hasattr(module, "fused_attn"):
+            refused.append((name, f"timm's {type(module).__name__} is not one of the attention classes whose "
+                                  "unfused path is read (softmaxed attention handed to attn_drop, then times v)"))
     if refused:
         name, reason = refused[0]
-        raise MethodUnavailableError(f"cannot read the attention of MultiheadAttention {name!r}: {reason}")
-    model_type = str(getattr(getattr(net, "config", None), "model_type", "")).lower()
-    if any(kind in model_type for kind in WINDOWED) or any("Swin" in type(m).__name__ for m in net.modules()):
-        raise MethodUnavailableError("the model's attention is windowed (Swin): each layer attends within shifted "
-                                     "windows, not over all tokens, so attention does not roll out to the patches")
+        raise MethodUnavailableError(f"cannot read the attention of {name!r}: {reason}")
     if not found:
         raise MethodUnavailableError(
             "the model has no attention layer that can be read (torch.nn.MultiheadAttention used as self-attention, "
-            "or a Hugging Face transformers *Attention module); attention methods explain vision transformers")
+            "a Hugging Face transformers *Attention module or a timm Attention); attention methods explain "
+            "vision transformers")
+    readout(net)  # refuses a head that reads no fixed mix of tokens
     return found
 
 
@@ -81,12 +138,15 @@ def recording(net: Any) -> Iterator[tuple[list[Any], list[tuple[int, int]]]]:
         for _, module in modules:
             if _is_hf_attention(module):
                 handles.append(module.register_forward_hook(_hf_hook(maps)))
+            elif _is_timm_attention(module):
+                handles.append(module.attn_drop.register_forward_hook(
+                    lambda module, args, output: maps.append(args[0])))
             else:
                 handles.append(module.register_forward_hook(_multihead_hook(maps), with_kwargs=True))
         for module in _patch_embeddings(net):
             handles.append(module.register_forward_hook(
                 lambda module, args, output: grids.append(tuple(output.shape[-2:]))))
-        with _eager_attention(net):
+        with _eager_attention(net), _unfused_timm_attention([m for _, m in modules if _is_timm_attention(m)]):
             yield maps, grids
     finally:
         for handle in handles:
@@ -103,6 +163,9 @@ def forward(model: Any, image: np.ndarray) -> Attention:
         scores = model.scores(x)
     if not maps:
         raise InputError("no attention layer ran during the forward pass")
+    sums = [m.detach().sum(-1) for m in maps]
+    if any(not torch.allclose(total, torch.ones_like(total), atol=1e-3) for total in sums):
+        raise MethodUnavailableError("a recorded attention map's rows do not sum to 1: not a softmax over the tokens")
     tokens = maps[-1].shape[-1]
     if any(m.shape[-1] != m.shape[-2] or m.shape[-1] != tokens for m in maps):
         raise MethodUnavailableError(f"the attention layers attend over different token counts "
@@ -116,7 +179,7 @@ def forward(model: Any, image: np.ndarray) -> Attention:
                                          "(a Conv2d with kernel equal to stride) ran and the count is not a square")
         side = math.isqrt(tokens - extra)
         grid = (side, side)
-    return Attention(maps, scores, grid, tokens - grid[0] * grid[1])
+    return Attention(maps, scores, grid, tokens - grid[0] * grid[1], readout(model.model))
 
 
 def _unreadable_multihead(module: Any) -> str | None:
@@ -175,6 +238,38 @@ def _hf_hook(maps: list[Any]) -> Any:
         maps.append(weights)
 
     return hook
+
+
+def _is_timm(module: Any) -> bool:
+    return type(module).__module__.startswith("timm.")
+
+
+def _is_timm_attention(module: Any) -> bool:
+    """A timm attention module whose ``forward`` (its own or inherited) is one of :data:`TIMM_ATTENTION`."""
+    import torch
+
+    if not _is_timm(module) or not isinstance(getattr(module, "attn_drop", None), torch.nn.Dropout):
+        return False
+    owner = next((c for c in type(module).__mro__ if "forward" in vars(c)), None)
+    return owner is not None and f"{owner.__module__}.{owner.__qualname__}" in TIMM_ATTENTION
+
+
+@contextlib.contextmanager
+def _unfused_timm_attention(modules: list[Any]) -> Iterator[None]:
+    """timm attention modules: ``fused_attn`` off for the block (timm's unfused path, which computes the
+    softmax that ``attn_drop`` is handed), each module's own value (or its absence) restored after."""
+    missing = object()
+    before = [(module, vars(module).get("fused_attn", missing)) for module in modules]
+    try:
+        for module in modules:
+            module.fused_attn = False
+        yield
+    finally:
+        for module, value in before:
+            if value is missing:
+                vars(module).pop("fused_attn", None)
+            else:
+                module.fused_attn = value
 
 
 def _patch_embeddings(net: Any) -> list[Any]:

@@ -1,0 +1,1 @@
+"""xaihub plugin: Layer-wise Relevance Propagation by zennit."""
