@@ -147,6 +147,39 @@ class Irof(QuantusMetric):
                 seed: int) -> dict[str, Any]:
         return {**params, "perturb_func": repairs.mask_replacement}
 
+    def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
+                rerun: "Rerun | None" = None, **params: Any) -> dict[str, float]:
+        """Quantus' IROF with the model called in the adapter's batches instead of once per segment.
+
+        Quantus removes the segments one after another and calls the model on each image alone; the images do
+        not depend on the model's answers. So Quantus runs once on a stand-in model that only records the
+        images it is given (the unperturbed image, then one per segment), the adapter scores them all in its
+        batches, and the score is IROF's own: the number of segments less the trapezoidal area under the
+        target's probability relative to the unperturbed image's (Quantus' ``evaluate_batch``).
+        """
+        recorder = ImageRecorder(model.num_classes or 1)
+        super().compute(recorder, explanation, seed=seed, **params)
+        if len(recorder.batches) < 2:
+            raise RuntimeError(f"IROF asked the model {len(recorder.batches)} time(s); expected the image and one "
+                               "image per segment")
+        probabilities = model.predict(np.concatenate(recorder.batches))[:, explanation.target]
+        relative = probabilities[1:] / probabilities[0]
+        return {self.name: float(len(relative) - np.trapezoid(relative, dx=1))}
+
+
+class ImageRecorder:
+    """A stand-in adapter for :class:`Irof`'s first pass: ``predict`` records each batch of pixel images, as
+    :func:`~xaihub_quantus.bridge.adapter_module` hands them to an adapter, and answers a uniform distribution;
+    it calls no model."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.batches: list[np.ndarray] = []
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        self.batches.append(np.array(images, dtype=np.float32))
+        return np.full((len(images), self.num_classes), 1.0 / self.num_classes)
+
 
 class PixelFlipping(QuantusMetric):
     name = "quantus.pixel_flipping"
