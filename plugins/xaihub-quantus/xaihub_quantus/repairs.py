@@ -5,7 +5,7 @@
   while the imputation treats them as pixel indices into ``H·W``: an ``IndexError`` for any
   image with more than one channel. :func:`road_imputation` maps each channel-value index to its
   pixel (index mod ``H·W``) and imputes those pixels, with :func:`noisy_linear_imputation` (the same
-  imputation, about 5× faster at 224 px; see there). With the map given as 3 identical channels
+  imputation, about 3.5× faster at 224 px; see there). With the map given as 3 identical channels
   (``a_batch`` of the input's shape), ROAD counts ``p%`` of the ``3·H·W`` values, whose pixels
   are the top ``p%`` of pixels: the 3 copies of a pixel sort next to each other.
 * **IROF** builds its segment mask as ``N×1×H×W`` and hands it with the ``N×3×H×W`` input to
