@@ -124,7 +124,8 @@ def switching_curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, ran
 def whole_image_scores(model: ModelAdapter, image: np.ndarray) -> np.ndarray:
     """``model``'s probabilities for ``image``, kept in the adapter's run cache (one ``explain`` call, one image):
     a curve's unperturbed and fully replaced images are the same for every method of the image. A metric that
-    finds them there spends (and reports) no forward pass on them."""
+    finds them there spends (and reports) no forward pass on them. Outside ``explain`` the adapter keeps its cache
+    for its life: after changing the model's weights in place, score with a new adapter."""
     from xaihub.core.cache import array_key
 
     return model.cache.get_or_compute(ENDPOINT_CACHE, array_key(image), lambda: model.predict(image[None])[0])
