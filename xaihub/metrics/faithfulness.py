@@ -36,7 +36,8 @@ MAX_STEPS = 10_000
 """The most steps a deletion, insertion or SRG curve may take (:func:`check_steps`)."""
 BLUR_SIGMA = 5.0
 KEEP_FRACTION = 0.2
-_IMAGES_AT_ONCE = 8  # perturbed images built at a time; bounds memory on large images
+ENDPOINT_CACHE = "metric.endpoint"
+"""The :attr:`~xaihub.models.ModelAdapter.cache` kind of a curve's endpoint scores (:func:`whole_image_scores`)."""
 
 
 def importance_order(attribution: np.ndarray) -> np.ndarray:
@@ -96,12 +97,38 @@ def _curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, attribution:
 def switching_curve(model: ModelAdapter, start: np.ndarray, end: np.ndarray, rank: np.ndarray, counts: np.ndarray,
                     target: int) -> np.ndarray:
     """Probabilities of ``target`` on ``start`` with the pixels whose ``rank`` (``H×W``) is below each of
-    ``counts`` taken from ``end``; the images are built and predicted a few at a time."""
-    curve = []
-    for chunk in np.array_split(counts, -(-len(counts) // _IMAGES_AT_ONCE)):
-        switched = rank[None] < chunk[:, None, None]
-        curve.append(model.predict(np.where(switched[..., None], end[None], start[None]))[:, target])
-    return np.concatenate(curve)
+    ``counts`` taken from ``end``.
+
+    The perturbed images are built and predicted ``model.images_per_batch`` at a time (the adapter's batch, so
+    memory stays within its budget). The curve's endpoints, where no pixel or every pixel is switched, are
+    ``start`` and ``end`` themselves: they are the same for every map of the image, so their scores come from
+    :func:`whole_image_scores` (computed once per image and ``explain`` call, not counted again).
+    """
+    counts = np.asarray(counts)
+    curve = np.empty(len(counts), np.float64)
+    none = counts <= rank.min()
+    every = ~none & (counts > rank.max())
+    if none.any():
+        curve[none] = whole_image_scores(model, start)[target]
+    if every.any():
+        curve[every] = whole_image_scores(model, end)[target]
+    middle = np.flatnonzero(~none & ~every)
+    step = model.images_per_batch(*start.shape[:2])
+    for first in range(0, len(middle), step):
+        chunk = middle[first:first + step]
+        switched = rank[None] < counts[chunk][:, None, None]
+        curve[chunk] = model.predict(np.where(switched[..., None], end[None], start[None]))[:, target]
+    return curve
+
+
+def whole_image_scores(model: ModelAdapter, image: np.ndarray) -> np.ndarray:
+    """``model``'s probabilities for ``image``, kept in the adapter's run cache (one ``explain`` call, one image):
+    a curve's unperturbed and fully replaced images are the same for every method of the image. A metric that
+    finds them there spends (and reports) no forward pass on them. Outside ``explain`` the adapter keeps its cache
+    for its life: after changing the model's weights in place, score with a new adapter."""
+    from xaihub.core.cache import array_key
+
+    return model.cache.get_or_compute(ENDPOINT_CACHE, array_key(image), lambda: model.predict(image[None])[0])
 
 
 def area(curve: np.ndarray) -> float:

@@ -248,3 +248,86 @@ def test_a_torch_and_a_keras_model_are_evaluated_through_their_adapters(register
     result = xaihub.explain(model, IMAGE, methods=["gradients.saliency"], targets=0, metrics=metrics)
     assert result.ok, result.failures
     assert np.isfinite(list(result.get("gradients.saliency").metrics.values())).all()
+
+
+# -- issue 28: the same values, cheaper -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5, 7), (20, 24), (33, 17)])
+def test_road_imputation_equals_quantus_own(shape):
+    from quantus.functions.perturb_func import noisy_linear_imputation
+
+    rng = np.random.default_rng(sum(shape))
+    arr = rng.random((3, *shape)).astype(np.float32)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    blob = -((rows - shape[0] / 3) ** 2 + (cols - shape[1] / 2) ** 2).ravel() + rng.normal(0, 3, rows.size)
+    for percentage in (10, 50, 90, 99):
+        pixels = np.sort(np.argsort(-blob)[: int(rows.size * percentage / 100)])
+        ours = repairs.noisy_linear_imputation(arr, pixels, noise=0.0)
+        theirs = noisy_linear_imputation(arr=arr, indices=pixels, noise=0.0)
+        assert np.abs(ours - theirs).max() <= 1e-6 and (ours != arr).any()
+        np.random.seed(7)
+        ours = repairs.noisy_linear_imputation(arr, pixels, noise=0.05)
+        np.random.seed(7)
+        theirs = noisy_linear_imputation(arr=arr, indices=pixels, noise=0.05)
+        assert np.abs(ours - theirs).max() <= 1e-6  # the same noise draws, in the same order
+
+
+def test_grid_order_is_a_permutation_with_separators_last():
+    order = repairs.grid_order(40, 30)
+    assert sorted(order) == list(range(40 * 30))
+    assert order.reshape(40, 30)[20].min() == 40 * 30 - 30  # the first separator (row 20) comes last
+
+
+def _cnn_adapter():
+    from xaihub.core.cache import RunCache
+    from xaihub.models import ModelOptions
+    from xaihub.registry.plugins import adapt
+    from xaihub.testing import zoo
+
+    architecture = zoo.get("torch.cnn")
+    model = adapt(architecture.factory(), ModelOptions(preprocess=architecture.preprocess))
+    model.cache = RunCache(lambda: model.forward_passes)
+    return model, zoo.image(40, 40)
+
+
+def test_irof_in_batches_equals_quantus_one_image_at_a_time():
+    from xaihub_quantus.metrics import Irof, QuantusMetric
+
+    model, image = _cnn_adapter()
+    model.predict(image[None])
+    explanation = Explanation(target=1, attribution=np.random.default_rng(0).normal(size=(40, 40)), image=image)
+    metric = Irof()
+    model.reset_count()
+    batched = metric.compute(model, explanation, seed=0, **metric.defaults)[metric.name]
+    passes = model.forward_passes
+    model.reset_count()
+    one_by_one = QuantusMetric.compute(metric, model, explanation, seed=0, **metric.defaults)[metric.name]
+    assert batched == pytest.approx(one_by_one, abs=1e-6)
+    assert passes == model.forward_passes > 10  # the image and one image per segment, as before
+
+
+def test_road_on_a_cnn_equals_quantus_own_road(monkeypatch):
+    """Batched, with the fast imputation, against Quantus' ROAD calling the model per percentage with its own
+    imputation (noise 0, so the comparison is exact)."""
+    from quantus.functions.perturb_func import noisy_linear_imputation
+
+    from xaihub_quantus.metrics import QuantusMetric, Road
+
+    model, image = _cnn_adapter()
+    target = int(model.predict(image[None])[0].argmax())
+    metric = Road()
+    params = {**metric.defaults, "noise": 0.0, "percentages": (5, 20, 40, 60, 80, 95)}
+    maps = [np.random.default_rng(seed).normal(size=(40, 40)) for seed in range(2)]
+    scores, passes = [], []
+    for attribution in maps:
+        model.reset_count()
+        scores.append(metric.compute(model, Explanation(target=target, attribution=attribution, image=image),
+                                     seed=0, **params)[metric.name])
+        passes.append(model.forward_passes)
+    monkeypatch.setattr(repairs, "noisy_linear_imputation",
+                        lambda arr, pixels, noise: noisy_linear_imputation(arr=arr, indices=pixels, noise=noise))
+    for attribution, score, count in zip(maps, scores, passes):
+        model.reset_count()
+        explanation = Explanation(target=target, attribution=attribution, image=image)
+        assert QuantusMetric.compute(metric, model, explanation, seed=0, **params)[metric.name] == score
+        assert model.forward_passes == count == 6

@@ -38,6 +38,11 @@ class QuantusMetric(Metric):
                 rerun: "Rerun | None" = None, **params: Any) -> dict[str, float]:
         """Quantus' score; for a metric that runs the method again (:attr:`reruns_method`: Quantus then
         needs an ``explain_func``), through the runner's ``rerun``."""
+        return {self.name: self.score(self.evaluate(model, explanation, seed, rerun, params))}
+
+    def evaluate(self, model: "ModelAdapter", explanation: "Explanation", seed: int, rerun: "Rerun | None",
+                 params: Mapping[str, Any]) -> Any:
+        """What Quantus' metric returns for the explanation's image (a batch of one), through ``model``."""
         image = explanation.image
         explain_func = explain_function(model, explanation, seed, rerun) if rerun is not None else None
         with quiet(), seeded_global_numpy(seed):
@@ -50,7 +55,7 @@ class QuantusMetric(Metric):
                             s_batch=self.segmentation(params, image.shape[:2]), channel_first=True,
                             explain_func=explain_func, explain_func_kwargs={}, model_predict_kwargs={},
                             softmax=False, device="cpu")
-        return {self.name: self.score(scores)}
+        return scores
 
     def options(self, params: Mapping[str, Any], model: "ModelAdapter", explanation: "Explanation",
                 seed: int) -> dict[str, Any]:
@@ -68,6 +73,43 @@ class QuantusMetric(Metric):
     def score(self, scores: Any) -> float:
         """The one number stored: by default Quantus' score of the single image."""
         return float(np.asarray(scores, dtype=np.float64).ravel()[0])
+
+
+class RecordedMetric(QuantusMetric):
+    """A Quantus metric whose perturbed images do not depend on the model's answers (ROAD, IROF), scored in the
+    adapter's batches instead of one Quantus call of the model per image.
+
+    Quantus first runs on an :class:`ImageRecorder`, a stand-in adapter that keeps every image it is asked to
+    score and calls no model; the real adapter then scores them all in its batches (the same images, the same
+    number of forward passes), and :meth:`from_predictions` computes the score as Quantus' ``evaluate_batch``
+    does from those answers.
+    """
+
+    def compute(self, model: "ModelAdapter", explanation: "Explanation", *, seed: int,
+                rerun: "Rerun | None" = None, **params: Any) -> dict[str, float]:
+        recorder = ImageRecorder(model.num_classes or 1)
+        self.evaluate(recorder, explanation, seed, rerun, params)  # type: ignore[arg-type]
+        probabilities = model.predict(np.concatenate(recorder.batches)) if recorder.batches else np.empty((0, 0))
+        return {self.name: self.from_predictions(probabilities, explanation, params)}
+
+    def from_predictions(self, probabilities: np.ndarray, explanation: "Explanation",
+                         params: Mapping[str, Any]) -> float:
+        """The score from the probabilities of the recorded images, in the order Quantus asked for them."""
+        raise NotImplementedError
+
+
+class ImageRecorder:
+    """A stand-in adapter for a :class:`RecordedMetric`'s Quantus run: ``predict`` keeps each batch of pixel
+    images, as :func:`~xaihub_quantus.bridge.adapter_module` hands them to an adapter, and answers a uniform
+    distribution; it calls no model."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.batches: list[np.ndarray] = []
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        self.batches.append(np.array(images, dtype=np.float32))
+        return np.full((len(images), self.num_classes), 1.0 / self.num_classes)
 
 
 def _ranks(attribution: np.ndarray) -> np.ndarray:
@@ -103,7 +145,7 @@ class FaithfulnessCorrelation(QuantusMetric):
         _positive_int("subset_size", params["subset_size"])
 
 
-class Road(QuantusMetric):
+class Road(RecordedMetric):
     name = "quantus.road"
     quantus_class = "ROAD"
     summary = ("ROAD (Rong et al. 2022): the top `percentages` % of pixels replaced by noisy linear imputation; "
@@ -126,11 +168,21 @@ class Road(QuantusMetric):
         # 3 identical channels (see repairs.road_imputation), in rank order so that no two pixels tie
         return np.repeat(_ranks(attribution)[None, None], 3, axis=1)
 
+    def from_predictions(self, probabilities: np.ndarray, explanation: "Explanation",
+                         params: Mapping[str, Any]) -> float:
+        """Quantus' ``evaluate_batch``: for each percentage (one image each), whether the target is still the top
+        class; the score is the share of percentages where it is."""
+        if len(probabilities) != len(params["percentages"]):
+            raise RuntimeError(f"ROAD asked for {len(probabilities)} image(s); expected one per percentage "
+                               f"({len(params['percentages'])})")
+        return float(np.mean(np.argmax(probabilities, axis=-1) == explanation.target))
+
     def score(self, scores: Any) -> float:
+        """The score from Quantus' own answer (``{percentage: kept}``), when it calls the model itself."""
         return float(np.mean(list(scores.values())))
 
 
-class Irof(QuantusMetric):
+class Irof(RecordedMetric):
     name = "quantus.irof"
     quantus_class = "IROF"
     summary = ("IROF (Rieger & Hansen 2020): SLIC segments replaced by their `perturb_baseline` in order of "
@@ -146,6 +198,15 @@ class Irof(QuantusMetric):
     def options(self, params: Mapping[str, Any], model: "ModelAdapter", explanation: "Explanation",
                 seed: int) -> dict[str, Any]:
         return {**params, "perturb_func": repairs.mask_replacement}
+
+    def from_predictions(self, probabilities: np.ndarray, explanation: "Explanation",
+                         params: Mapping[str, Any]) -> float:
+        """Quantus' ``evaluate_batch``: the number of segments less the trapezoidal area under the target's
+        probability relative to the unperturbed image's (the first image Quantus asks for)."""
+        if len(probabilities) < 2:
+            raise RuntimeError(f"IROF asked for {len(probabilities)} image(s); expected the image and one per segment")
+        relative = probabilities[1:, explanation.target] / probabilities[0, explanation.target]
+        return float(len(relative) - np.trapezoid(relative, dx=1))
 
 
 class PixelFlipping(QuantusMetric):
