@@ -35,6 +35,10 @@ class XpliqueCam(XpliqueMethod):
     defaults: dict[str, Any] = {"layer": None}
     constraints = {"layer": [None, String(meaning="a layer name")]}
 
+    def expected_forward_passes(self, params, targets):
+        """One gradient per target."""
+        return targets
+
     def check_model(self, model: ModelAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
         layered_scores_model(model, self.name)
