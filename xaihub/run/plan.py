@@ -1,0 +1,197 @@
+"""The cost of a run before it runs: forward passes and an estimated time, per method and per metric.
+
+Each method declares the forward passes a call takes (:meth:`~xaihub.Explainer.expected_forward_passes`; for an
+adaptive method, its ceiling), each metric those it takes per explanation
+(:meth:`~xaihub.contracts.metric.Metric.expected_forward_passes`) and the reruns of the method it makes
+(:meth:`~xaihub.contracts.metric.Metric.expected_reruns`: the randomisation check runs the method once more per
+image). The plan multiplies them by the images and targets, and turns passes into seconds with one timed batched
+forward pass of the model at its input size (:func:`seconds_per_pass`); a gradient pass counts
+:data:`GRADIENT_FACTOR` forward passes' time. What a method or metric cannot declare is named, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from xaihub.contracts.explainer import GRADIENTS
+from xaihub.core.errors import XaihubError
+from xaihub.registry.plugins import get_method, get_metric
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from xaihub.models import ModelAdapter
+
+GRADIENT_FACTOR = 3.0
+"""A gradient (a forward and a backward pass, one image at a time more often than batched) takes about three
+batched forward passes' time."""
+TIMED_BATCH = 16
+"""Images in the one batch :func:`seconds_per_pass` times (fewer when the adapter batches fewer)."""
+UNKNOWN = "unknown: timed on the first image"
+
+
+def seconds_per_pass(model: "ModelAdapter", image: "np.ndarray") -> float:
+    """Seconds one image takes through ``model``, from one timed batch of copies of ``image`` (after one
+    untimed call, so that lazy initialisation is not counted). Its passes are counted as the model's."""
+    import numpy as np
+
+    batch = np.repeat(image[None], max(1, min(TIMED_BATCH, model.images_per_batch(*image.shape[:2]))), axis=0)
+    model.predict(image[None])
+    start = time.perf_counter()
+    model.predict(batch)
+    return (time.perf_counter() - start) / len(batch)
+
+
+def target_count(targets: Any) -> int:
+    """How many targets each image is explained for: 1 for ``None``, an index, a per-image mapping or
+    ``"true_labels"``; ``k`` for ``"top-k"``; the length of a list."""
+    if isinstance(targets, str):
+        top = re.fullmatch(r"top-(\d+)", targets.strip())
+        return int(top[1]) if top else 1
+    if isinstance(targets, (list, tuple)):
+        return max(1, len(targets))
+    return 1
+
+
+@dataclass
+class MethodCost:
+    """One method's part of a :class:`Plan`, per image (all its targets)."""
+
+    method: str
+    passes: int | None
+    """The method's own forward passes (``None``: it cannot tell upfront)."""
+    metric_passes: int | None
+    """The metrics' forward passes on its explanations, with the method's reruns (of the metrics and reruns that
+    are known; ``None`` when none is)."""
+    seconds: float | None
+    """Estimated seconds, method and metrics."""
+    gradients: bool = False
+
+
+@dataclass
+class Plan:
+    """What a run will cost, computed before any method runs (:func:`xaihub.plan`, ``xaihub benchmark --plan``).
+
+    ``str(plan)`` is a short table: per method its forward passes and estimated seconds, per metric its passes per
+    explanation, and the total.
+    """
+
+    methods: list[MethodCost]
+    metrics: dict[str, int | None]
+    """Each metric's forward passes per explanation (its own, without reruns)."""
+    reruns: dict[str, int | None]
+    """Each metric's runs of the method per image."""
+    images: int | None
+    """Images to explain (``None`` when the source does not say: the totals are then per image)."""
+    targets: int
+    seconds_per_pass: float
+    notes: list[str] = field(default_factory=list)
+    """What was decided to fit (``budget lowered to fast to fit 15 min``) and what the estimate leaves out."""
+    budget: str | None = None
+    """The sample budget the plan is for: ``"fast"``, ``"default"``, ``"thorough"``, ``"samples=N"`` or ``None``
+    (each method's own or the benchmark's)."""
+    actual_seconds: float | None = None
+    """After the run: the seconds it took (:meth:`comparison`)."""
+    actual_passes: int | None = None
+
+    @property
+    def unknown(self) -> list[str]:
+        """Methods and metrics whose cost is unknown upfront (the totals leave them out)."""
+        return ([m.method for m in self.methods if m.passes is None]
+                + [f"metric {name}" for name, passes in self.metrics.items() if passes is None]
+                + [f"metric {name}'s reruns" for name, runs in self.reruns.items() if runs is None])
+
+    @property
+    def forward_passes(self) -> int:
+        """Forward passes of the methods and metrics whose cost is known, over every image."""
+        per_image = sum((m.passes or 0) + (m.metric_passes or 0) for m in self.methods)
+        return per_image * (self.images or 1)
+
+    @property
+    def seconds(self) -> float:
+        """Estimated seconds of what is known, over every image."""
+        return sum(m.seconds or 0.0 for m in self.methods) * (self.images or 1)
+
+    def comparison(self) -> str:
+        """Estimate against the actual run, once :attr:`actual_seconds` is set."""
+        if self.actual_seconds is None:
+            return ""
+        ratio = self.actual_seconds / self.seconds if self.seconds > 0 else float("nan")
+        passes = (f"; {self.actual_passes} forward passes counted against {self.forward_passes} planned"
+                  if self.actual_passes is not None else "")
+        return (f"estimate {_duration(self.seconds)}, actual {_duration(self.actual_seconds)} "
+                f"({ratio:.2f}× the estimate){passes}")
+
+    def __str__(self) -> str:
+        scope = f"{self.images} images" if self.images is not None else "per image"
+        lines = [f"Plan: {len(self.methods)} methods × {scope} × {self.targets} target(s)"
+                 f"{f', budget {self.budget}' if self.budget else ''}; one forward pass "
+                 f"{self.seconds_per_pass * 1000:.1f} ms (a gradient counts {GRADIENT_FACTOR:g})",
+                 f"  {'method':32} {'passes':>9} {'metrics':>9} {'est. s':>9}"]
+        images = self.images or 1
+        for m in self.methods:
+            own = "?" if m.passes is None else str(m.passes * images)
+            metric = "?" if m.metric_passes is None else str(m.metric_passes * images)
+            seconds = "?" if m.seconds is None else f"{m.seconds * images:.1f}"
+            lines.append(f"  {m.method:32} {own:>9} {metric:>9} {seconds:>9}")
+        if self.metrics:
+            lines.append("  metric passes per explanation: " + ", ".join(
+                f"{name} {'?' if passes is None else passes}"
+                + (f" + {runs} method run(s) per image" if (runs := self.reruns.get(name)) else "")
+                for name, passes in self.metrics.items()))
+        lines.append(f"  total: {self.forward_passes} forward passes, about {_duration(self.seconds)}")
+        if self.unknown:
+            lines.append(f"  {UNKNOWN}: {', '.join(self.unknown)}")
+        lines += [f"  note: {note}" for note in self.notes]
+        if self.actual_seconds is not None:
+            lines.append(f"  {self.comparison()}")
+        return "\n".join(lines)
+
+
+def method_cost(method: str, params: Mapping[str, Any], metrics: Mapping[str, Mapping[str, Any]], targets: int,
+                seconds_per_pass: float) -> MethodCost:
+    """:class:`MethodCost` of ``method`` with the user's ``params`` for ``targets`` targets per image."""
+    try:
+        explainer = get_method(method).explainer
+    except XaihubError:
+        return MethodCost(method, None, None, None)
+    used = {**explainer.defaults, **params}
+    try:
+        passes = explainer.expected_forward_passes(used, targets)
+    except (KeyError, TypeError, ValueError):
+        passes = None
+    own_passes = reruns = 0
+    for name, values in metrics.items():
+        own, runs = metric_cost(name, values)
+        own_passes += (own or 0) * targets
+        reruns += (runs or 0) * (passes or 0)
+    gradients = explainer.requires.kind == GRADIENTS
+    factor = GRADIENT_FACTOR if gradients else 1.0
+    seconds = None if passes is None else ((passes + reruns) * factor + own_passes) * seconds_per_pass
+    metric_passes = None if passes is None and own_passes == 0 else own_passes + reruns
+    return MethodCost(method, passes, metric_passes, seconds, gradients)
+
+
+def metric_cost(name: str, params: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """A metric's own forward passes per explanation and its reruns of the method per image."""
+    metric = get_metric(name).metric
+    used = {**metric.defaults, **{k: v for k, v in params.items() if k in metric.defaults}}
+    return metric.expected_forward_passes(used), metric.expected_reruns(used)
+
+
+def make_plan(methods: Sequence[str], params: Mapping[str, Mapping[str, Any]],
+              metrics: Mapping[str, Mapping[str, Any]], images: int | None, targets: int, seconds_per_pass: float,
+              budget: str | None = None) -> Plan:
+    """The :class:`Plan` of ``methods`` (with their ``params``, the budget applied) and ``metrics`` over
+    ``images`` images of ``targets`` targets each, at ``seconds_per_pass`` seconds per forward pass."""
+    costs = [method_cost(m, params.get(m, {}), metrics, targets, seconds_per_pass) for m in methods]
+    declared = {name: metric_cost(name, values) for name, values in metrics.items()}
+    return Plan(costs, {name: own for name, (own, _) in declared.items()},
+                {name: runs for name, (_, runs) in declared.items()}, images, targets, seconds_per_pass, budget=budget)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
