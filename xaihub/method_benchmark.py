@@ -355,28 +355,44 @@ def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str]
     requests = check_metrics(metrics, per_image=("mask",) if masks else ())
     per_pass = seconds_per_pass(adapter, image)
 
-    def plan_for(rung: tuple[str | None, int | None]) -> tuple[Plan, dict[str, dict[str, Any]]]:
-        chosen = method_params(methods, params, *rung)
-        named = rung[0] or (f"samples={rung[1]}" if rung[1] is not None else None)
+    def plan_for(chosen: dict[str, dict[str, Any]], named: str | None) -> tuple[Plan, dict[str, dict[str, Any]]]:
         return make_plan(methods, chosen, requests, images, targets, per_pass, budget=named), chosen
 
-    first = plan_for((budget, samples))
+    first = plan_for(method_params(methods, params, budget, samples), budget or _samples_name(samples))
     if max_minutes is None or first[0].seconds <= max_minutes * 60:
         return first
-    smallest = first[0]
+    smallest, chosen = first
     for rung in _lower_rungs(budget, samples):
-        lowered = plan_for(rung)
-        smallest = lowered[0]
+        lowered = method_params(methods, params, *rung)
+        chosen = {m: _cheaper(m, lowered.get(m, {}), chosen.get(m, {}), targets) for m in methods}
+        smallest, chosen = plan_for({m: v for m, v in chosen.items() if v}, rung[0] or _samples_name(rung[1]))
         if smallest.seconds <= max_minutes * 60:
-            lowered[0].notes.append(f"budget lowered to {lowered[0].budget} to fit {max_minutes:g} min "
-                                    f"(as asked: about {first[0].seconds / 60:.1f} min)")
-            return lowered
+            smallest.notes.append(f"budget lowered to {smallest.budget} to fit {max_minutes:g} min (as asked: about "
+                                  f"{first[0].seconds / 60:.1f} min); a method whose own budget was smaller keeps it")
+            if smallest.unknown:
+                smallest.notes.append("the fit leaves out what is unknown upfront")
+            return smallest, chosen
     costly = sorted(smallest.methods, key=lambda m: m.seconds or 0.0, reverse=True)[:3]
     raise InputError(f"the run is estimated at {smallest.seconds / 60:.1f} min even at the smallest budget "
                      f"({smallest.budget or 'as asked'}), over max_minutes={max_minutes:g}; cut images "
                      f"({images if images is not None else 'an unknown number'} now), methods (the costliest: "
                      f"{', '.join(f'{m.method} ~{(m.seconds or 0) * (images or 1):.0f} s' for m in costly)}) or "
                      f"metrics ({', '.join(requests) or 'none'}), or raise max_minutes")
+
+
+def _samples_name(samples: int | None) -> str | None:
+    return None if samples is None else f"samples={samples}"
+
+
+def _cheaper(method: str, lowered: dict[str, Any], before: dict[str, Any], targets: int) -> dict[str, Any]:
+    """``lowered``, unless ``method``'s parameters ``before`` cost fewer declared passes (a lower budget never
+    raises a method's samples above the benchmark's own :data:`BUDGETS`)."""
+    try:
+        explainer = get_method(method).explainer
+        costs = [explainer.expected_forward_passes({**explainer.defaults, **p}, targets) for p in (lowered, before)]
+    except (XaihubError, KeyError, TypeError, ValueError):
+        return lowered
+    return before if None not in costs and costs[1] < costs[0] else lowered
 
 
 def _lower_rungs(budget: str | None, samples: int | None) -> list[tuple[str | None, int | None]]:
