@@ -190,7 +190,7 @@ def test_the_plan_counts_the_passes_the_run_counts_and_the_summary_compares(tmp_
     plan = result.plan
     assert planned == [plan] and not plan.unknown and plan.images == 2 and plan.targets == 2
     assert plan.forward_passes == plan.actual_passes > 0
-    assert "forward passes counted against" in str(result) and "× the estimate" in str(result)
+    assert "forward passes counted in the run directory against" in str(result) and "× the estimate" in str(result)
 
 
 def _fixed_pass(monkeypatch, seconds):

@@ -23,6 +23,9 @@ from xaihub.core.image_sources import image_source
 from xaihub.core.images import to_rgb_uint8
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.evaluation.recommendation import Recommendation, recommend
+from xaihub.evaluation.reliability import DRAWS as RELIABILITY_DRAWS
+from xaihub.evaluation.reliability import IMAGES as RELIABILITY_IMAGES
+from xaihub.evaluation.reliability import MIN_METHODS as RELIABILITY_MIN_METHODS
 from xaihub.evaluation.reliability import reliability_of_run, save_reliability
 from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.registry.plugins import adapt, get_method, get_metric, list_methods
@@ -30,7 +33,7 @@ from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
 from xaihub.run.measure import check_metrics
-from xaihub.run.plan import Plan, make_plan, seconds_per_pass, target_count
+from xaihub.run.plan import Plan, make_plan, metric_cost, seconds_per_pass, target_count
 from xaihub.run.run_directory import current_records, read_index, select_records
 from xaihub.run.runner import TIME_BUDGET_EXCEEDED, budgeted
 
@@ -266,7 +269,7 @@ def benchmark(
     budget, samples = explain_kwargs.pop("budget", None), explain_kwargs.pop("samples", None)
     plan, budgets = fitted_plan(adapter, image, methods, metrics, params, budget, samples, max_minutes,
                                 images=_image_count(images, explain_kwargs.get("ids")),
-                                targets=target_count(targets), masks=masks is not None)
+                                targets=target_count(targets), masks=masks is not None, reliability=reliability)
     if on_plan is not None:
         on_plan(plan)
     if max_minutes is not None:
@@ -275,12 +278,13 @@ def benchmark(
                            progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
                            preprocess=preprocess, labels=labels, **explain_kwargs)
     lines = select_records(current_records(read_index(out)), summary.ids, methods)
-    plan.actual_seconds, plan.actual_passes = summary.seconds, counted_passes(lines)
+    plan.actual_passes = counted_passes(lines)
     checked = None
     if reliability and metrics:
         checked = reliability_of_run(adapter, out, lines, check_metrics(metrics, per_image=("mask",)), seed,
                                      **(reliability if isinstance(reliability, Mapping) else {}))
         save_reliability(out, checked)
+    plan.actual_seconds = time.time() - started  # what the plan covers: the run and the reliability check
     notes = [] if _deterministic(adapter, image) else [
         "The model is not deterministic: the same image gave different outputs twice (dropout or noise left on?); "
         "every metric here carries that noise — put the model in evaluation mode."]
@@ -299,7 +303,7 @@ def plan(model: Any, images: Any, *, methods: Sequence[str] | None = None,
          metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | None = None, masks: Any = None,
          targets: Any = None, params: Mapping[str, Mapping[str, Any]] | None = None, preprocess: Any = None,
          labels: Any = None, controls: bool = True, max_minutes: float | None = None,
-         **explain_kwargs: Any) -> Plan:
+         reliability: bool | Mapping[str, Any] = True, **explain_kwargs: Any) -> Plan:
     """What :func:`benchmark` with these arguments would cost, without running it: forward passes and estimated
     seconds per method and metric (:class:`~xaihub.run.plan.Plan`; ``print`` it). It costs a few forward passes
     of the model (one timed batch). With ``max_minutes``, the budget that fits, as :func:`benchmark` would choose
@@ -313,7 +317,7 @@ def plan(model: Any, images: Any, *, methods: Sequence[str] | None = None,
     return fitted_plan(adapter, image, methods, metrics, params, explain_kwargs.get("budget"),
                        explain_kwargs.get("samples"), max_minutes,
                        images=_image_count(images, explain_kwargs.get("ids")), targets=target_count(targets),
-                       masks=masks is not None)[0]
+                       masks=masks is not None, reliability=reliability)[0]
 
 
 def _setup(model: Any, image: np.ndarray, methods: Sequence[str] | None, metrics: Any, masks: Any, preprocess: Any,
@@ -342,8 +346,8 @@ def method_params(methods: Sequence[str], params: Mapping[str, Mapping[str, Any]
 
 def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str], metrics: Any,
                 params: Mapping[str, Mapping[str, Any]] | None, budget: str | None, samples: int | None,
-                max_minutes: float | None, *, images: int | None, targets: int,
-                masks: bool = False) -> tuple[Plan, dict[str, dict[str, Any]]]:
+                max_minutes: float | None, *, images: int | None, targets: int, masks: bool = False,
+                reliability: bool | Mapping[str, Any] = False) -> tuple[Plan, dict[str, dict[str, Any]]]:
     """The plan of the run and each method's parameters; with ``max_minutes``, for the largest budget that fits
     (see :func:`benchmark`).
 
@@ -355,8 +359,13 @@ def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str]
     requests = check_metrics(metrics, per_image=("mask",) if masks else ())
     per_pass = seconds_per_pass(adapter, image)
 
+    reliability_passes = _reliability_passes(methods, requests, images, reliability) if reliability else 0
+    checks = {"reliability check": reliability_passes} if reliability_passes else {}
+
     def plan_for(chosen: dict[str, dict[str, Any]], named: str | None) -> tuple[Plan, dict[str, dict[str, Any]]]:
-        return make_plan(methods, chosen, requests, images, targets, per_pass, budget=named), chosen
+        planned = make_plan(methods, chosen, requests, images, targets, per_pass, budget=named)
+        planned.extra.update(checks)
+        return planned, chosen
 
     first = plan_for(method_params(methods, params, budget, samples), budget or _samples_name(samples))
     if max_minutes is None or first[0].seconds <= max_minutes * 60:
@@ -377,7 +386,25 @@ def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str]
                      f"({smallest.budget or 'as asked'}), over max_minutes={max_minutes:g}; cut images "
                      f"({images if images is not None else 'an unknown number'} now), methods (the costliest: "
                      f"{', '.join(f'{m.method} ~{(m.seconds or 0) * (images or 1):.0f} s' for m in costly)}) or "
-                     f"metrics ({', '.join(requests) or 'none'}), or raise max_minutes")
+                     f"metrics ({', '.join(requests) or 'none'})"
+                     + "".join(f", the {name} (~{(passes or 0) * per_pass:.0f} s; reliability=False skips it)"
+                               for name, passes in smallest.extra.items())
+                     + ", or raise max_minutes")
+
+
+def _reliability_passes(methods: Sequence[str], requests: Mapping[str, Mapping[str, Any]], images: int | None,
+                        reliability: bool | Mapping[str, Any]) -> int:
+    """The forward passes of :func:`~xaihub.evaluation.reliability.check_reliability` after the run: on up to its
+    ``images`` images, every method's map scored by each metric that neither reruns the method nor takes a mask,
+    once as it is and twice per draw (a noisy image, a shuffled map)."""
+    options = reliability if isinstance(reliability, Mapping) else {}
+    checked = min(images if images is not None else RELIABILITY_IMAGES, options.get("images", RELIABILITY_IMAGES))
+    if len(methods) < RELIABILITY_MIN_METHODS:
+        return 0
+    scored = [name for name in requests if not get_metric(name).metric.reruns_method
+              and "mask" not in get_metric(name).metric.required]
+    own = sum(metric_cost(name, requests[name])[0] or 0 for name in scored)
+    return checked * len(methods) * (1 + 2 * options.get("draws", RELIABILITY_DRAWS)) * own
 
 
 def _samples_name(samples: int | None) -> str | None:

@@ -97,6 +97,9 @@ class Plan:
     budget: str | None = None
     """The sample budget the plan is for: ``"fast"``, ``"default"``, ``"thorough"``, ``"samples=N"`` or ``None``
     (each method's own or the benchmark's)."""
+    extra: dict[str, int | None] = field(default_factory=dict)
+    """Forward passes of work besides the methods and their metrics (``{"reliability check": 2790}``), in the
+    totals."""
     actual_seconds: float | None = None
     """After the run: the seconds it took (:meth:`comparison`)."""
     actual_passes: int | None = None
@@ -106,25 +109,33 @@ class Plan:
         """Methods and metrics whose cost is unknown upfront (the totals leave them out)."""
         return ([m.method for m in self.methods if m.passes is None]
                 + [f"metric {name}" for name, passes in self.metrics.items() if passes is None]
-                + [f"metric {name}'s reruns" for name, runs in self.reruns.items() if runs is None])
+                + [f"metric {name}'s reruns" for name, runs in self.reruns.items() if runs is None]
+                + [name for name, passes in self.extra.items() if passes is None])
+
+    @property
+    def run_passes(self) -> int:
+        """Forward passes of the methods and metrics whose cost is known, over every image (what the run directory
+        records: :attr:`actual_passes` is compared with it)."""
+        return sum((m.passes or 0) + (m.metric_passes or 0) for m in self.methods) * (self.images or 1)
 
     @property
     def forward_passes(self) -> int:
-        """Forward passes of the methods and metrics whose cost is known, over every image."""
-        per_image = sum((m.passes or 0) + (m.metric_passes or 0) for m in self.methods)
-        return per_image * (self.images or 1)
+        """:attr:`run_passes` and the :attr:`extra` work's."""
+        return self.run_passes + sum(passes or 0 for passes in self.extra.values())
 
     @property
     def seconds(self) -> float:
-        """Estimated seconds of what is known, over every image."""
-        return sum(m.seconds or 0.0 for m in self.methods) * (self.images or 1)
+        """Estimated seconds of what is known, over every image, and of the :attr:`extra` work."""
+        extra = sum(passes or 0 for passes in self.extra.values()) * self.seconds_per_pass
+        return sum(m.seconds or 0.0 for m in self.methods) * (self.images or 1) + extra
 
     def comparison(self) -> str:
         """Estimate against the actual run, once :attr:`actual_seconds` is set."""
         if self.actual_seconds is None:
             return ""
         ratio = self.actual_seconds / self.seconds if self.seconds > 0 else float("nan")
-        passes = (f"; {self.actual_passes} forward passes counted against {self.forward_passes} planned"
+        passes = (f"; {self.actual_passes} forward passes counted in the run directory against {self.run_passes} "
+                  "planned"
                   if self.actual_passes is not None else "")
         return (f"estimate {_duration(self.seconds)}, actual {_duration(self.actual_seconds)} "
                 f"({ratio:.2f}× the estimate){passes}")
@@ -146,6 +157,9 @@ class Plan:
                 f"{name} {'?' if passes is None else passes}"
                 + (f" + {runs} method run(s) per image" if (runs := self.reruns.get(name)) else "")
                 for name, passes in self.metrics.items()))
+        for name, passes in self.extra.items():
+            shown = "?" if passes is None else f"{passes:>9} {'':>9} {passes * self.seconds_per_pass:>9.1f}"
+            lines.append(f"  {name:32} {shown}")
         lines.append(f"  total: {self.forward_passes} forward passes, about {_duration(self.seconds)}")
         if self.unknown:
             lines.append(f"  {UNKNOWN}: {', '.join(self.unknown)}")
