@@ -186,7 +186,7 @@ def test_the_plan_counts_the_passes_the_run_counts_and_the_summary_compares(tmp_
     result = xaihub.benchmark(zoo.default("torch").build(), images, out=tmp_path / "run", targets="top-2",
                               methods=["gradients.saliency", "native.lime", "baseline.centre"],
                               metrics=["deletion", "srg", "sanity.randomization"], reliability=False,
-                              on_plan=planned.append)
+                              params={"native.lime": {"num_samples": 40}}, on_plan=planned.append)
     plan = result.plan
     assert planned == [plan] and not plan.unknown and plan.images == 2 and plan.targets == 2
     assert plan.forward_passes == plan.actual_passes > 0
@@ -246,3 +246,26 @@ def test_benchmark_command_prints_the_plan_and_with_plan_runs_nothing(folder, tm
     assert main([*args, "--samples", "8"]) == 0
     out = capsys.readouterr().out
     assert out.index("Plan: 2 methods") < out.index("explanations saved") and "× the estimate" in out
+
+
+def test_the_plan_counts_the_reliability_checks_passes(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from xaihub import method_benchmark
+    from xaihub.testing import zoo
+
+    spent = []
+    original = method_benchmark.reliability_of_run
+
+    def counting(model, *args, **kwargs):
+        spent.append(0)
+        model.on_forward = lambda images: spent.__setitem__(-1, spent[-1] + images)  # measure() resets the count
+        found = original(model, *args, **kwargs)
+        model.on_forward = None
+        return found
+
+    monkeypatch.setattr(method_benchmark, "reliability_of_run", counting)
+    methods = ["gradients.saliency", "baseline.noise", "baseline.centre", "baseline.edges"]
+    result = xaihub.benchmark(zoo.default("torch").build(), [zoo.image()], out=tmp_path / "run", methods=methods,
+                              metrics=["deletion", "sanity.randomization"], targets=1)
+    assert spent == [result.plan.extra["reliability check"]] == [1 * 4 * (1 + 2 * 2) * 21]
+    assert "reliability check" in str(result.plan)

@@ -164,7 +164,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     _refuse_overwriting(args.out, run_dir, [path for path in modules if path])
     chosen = dict(methods=methods, metrics=metrics, masks=args.masks, targets=f"top-{args.top_k}",
                   preprocess=preprocess, labels=labels, controls=not args.no_controls, budget=args.budget,
-                  samples=args.samples, max_minutes=args.max_minutes)
+                  samples=args.samples, max_minutes=args.max_minutes, reliability=not args.no_reliability)
     if args.plan:
         from xaihub.method_benchmark import plan
 
@@ -394,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "seconds per method and metric) and exit without running")
     bench.add_argument("--max-minutes", type=float, metavar="M", help="lower the sample budget until the plan fits M "
                        "minutes (refused upfront when even the smallest does not); stop starting methods past it")
+    bench.add_argument("--no-reliability", action="store_true", help="skip the check of each metric's reliability "
+                       "on this model after the run (a large part of a short run's time; the verdict says it was "
+                       "skipped)")
     bench.add_argument("--top-k", type=int, default=1, help="explain the k most probable classes (default 1)")
     bench.add_argument("--no-controls", action="store_true", help="leave the image-only control (baseline.edges) "
                                                                   "out of the default methods")

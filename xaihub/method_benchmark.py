@@ -387,7 +387,7 @@ def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str]
                      f"({images if images is not None else 'an unknown number'} now), methods (the costliest: "
                      f"{', '.join(f'{m.method} ~{(m.seconds or 0) * (images or 1):.0f} s' for m in costly)}) or "
                      f"metrics ({', '.join(requests) or 'none'})"
-                     + "".join(f", the {name} (~{(passes or 0) * per_pass:.0f} s; reliability=False skips it)"
+                     + "".join(f", the {name} (~{(passes or 0) * per_pass:.0f} s; reliability=False or --no-reliability skips it)"
                                for name, passes in smallest.extra.items())
                      + ", or raise max_minutes")
 
