@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 
 import xaihub
+from xaihub import Explainer, Explanation
 from xaihub.registry.plugins import get_method, list_methods, list_metrics
-from xaihub.testing import zoo
+from xaihub.testing import check_explainer, checks, zoo
 
 BOUNDS = {"shap.partition", "omnixai.smoothgrad", "omnixai.guidedbp"}
 """Methods whose declaration is a ceiling: shap's Partition may stop before ``max_evals``; OmniXAI's counts differ
@@ -94,3 +96,27 @@ def test_metrics_declare_their_passes():
         # the rerun on the randomised model runs once per image, for both targets, charged to the first
         assert first.extras["metric_costs"][name]["forward_passes"] == own + reruns, name
         assert second.extras["metric_costs"][name]["forward_passes"] == own, name
+
+
+class TwoPasses(Explainer):
+    """Asks the model about two images, whatever it declares."""
+
+    name = "test.two_passes"
+    declared = 2
+
+    def expected_forward_passes(self, params, targets):
+        return self.declared
+
+    def explain(self, model, image, targets, *, seed):
+        model.predict(np.stack([image, image]))
+        return [Explanation(target=t, attribution=image.mean(axis=2).astype(np.float32)) for t in targets]
+
+
+def test_the_contract_holds_a_method_to_the_passes_it_declares():
+    check = [checks.check_declared_forward_passes]
+    assert not check_explainer(TwoPasses(), checks=check, raise_on_failure=False).failures
+    understated = TwoPasses()
+    understated.declared = 1
+    report = check_explainer(understated, checks=check, raise_on_failure=False)
+    assert "declared 1 forward pass(es) for 3 target(s) (expected_forward_passes) but took 2" in " ".join(
+        outcome.message for outcome in report.failures)
