@@ -129,6 +129,24 @@ class Plan:
         extra = sum(passes or 0 for passes in self.extra.values()) * self.seconds_per_pass
         return sum(m.seconds or 0.0 for m in self.methods) * (self.images or 1) + extra
 
+    def metric_rows(self) -> list[tuple[str, str, int | None, float | None]]:
+        """Per metric: its passes per explanation (``"42"``; ``"0 +1 run"``: and one run of the method per image) as
+        text, its forward passes over the run and their estimated seconds (``None`` when unknown); the methods' rows
+        include them."""
+        rows = []
+        images = self.images or 1
+        for name, own in self.metrics.items():
+            runs = self.reruns.get(name) or 0
+            each = ("?" if own is None else str(own)) + (f" +{runs} run" if runs else "")
+            if own is None:
+                rows.append((name, each, None, None))
+                continue
+            reruns = [(m.passes or 0) * runs * (GRADIENT_FACTOR if m.gradients else 1.0) for m in self.methods]
+            passes = (own * self.targets * len(self.methods) + sum((m.passes or 0) * runs for m in self.methods)) * images
+            seconds = (own * self.targets * len(self.methods) + sum(reruns)) * images * self.seconds_per_pass
+            rows.append((name, each, passes, seconds))
+        return rows
+
     def comparison(self) -> str:
         """Estimate against the actual run, once :attr:`actual_seconds` is set."""
         if self.actual_seconds is None:
@@ -153,13 +171,13 @@ class Plan:
             seconds = "?" if m.seconds is None else f"{m.seconds * images:.1f}"
             lines.append(f"  {m.method:32} {own:>9} {metric:>9} {seconds:>9}")
         if self.metrics:
-            lines.append("  metric passes per explanation: " + ", ".join(
-                f"{name} {'?' if passes is None else passes}"
-                + (f" + {runs} method run(s) per image" if (runs := self.reruns.get(name)) else "")
-                for name, passes in self.metrics.items()))
+            lines.append(f"  {'metric':32} {'passes':>9} {'each':>9} {'est. s':>9}")
+            for name, each, passes, seconds in self.metric_rows():
+                lines.append(f"  {name:32} {'?' if passes is None else passes:>9} {each:>9} "
+                             f"{'?' if seconds is None else f'{seconds:.1f}':>9}")
         for name, passes in self.extra.items():
-            shown = "?" if passes is None else f"{passes:>9} {'':>9} {passes * self.seconds_per_pass:>9.1f}"
-            lines.append(f"  {name:32} {shown}")
+            seconds = "?" if passes is None else f"{passes * self.seconds_per_pass:.1f}"
+            lines.append(f"  {name:32} {'?' if passes is None else passes:>9} {'':>9} {seconds:>9}")
         lines.append(f"  total: {self.forward_passes} forward passes, about {_duration(self.seconds)}")
         if self.unknown:
             lines.append(f"  {UNKNOWN}: {', '.join(self.unknown)}")
