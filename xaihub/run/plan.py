@@ -6,7 +6,10 @@ adaptive method, its ceiling), each metric those it takes per explanation
 (:meth:`~xaihub.contracts.metric.Metric.expected_reruns`: the randomisation check runs the method once more per
 image). The plan multiplies them by the images and targets, and turns passes into seconds with one timed batched
 forward pass of the model at its input size (:func:`seconds_per_pass`); a gradient pass counts
-:data:`GRADIENT_FACTOR` forward passes' time. What a method or metric cannot declare is named, never guessed.
+:data:`GRADIENT_FACTOR` forward passes' time. Other work the caller plans (:func:`xaihub.benchmark`'s reliability
+check) is added as :attr:`Plan.extra`. The estimate is the forward passes' floor: segmentation, surrogate fits
+and Python overhead are not in it (on a tiny model they are most of the time), which is why a run's summary puts
+the actual time beside it. What a method or metric cannot declare is named, never guessed.
 """
 
 from __future__ import annotations
@@ -79,8 +82,9 @@ class MethodCost:
 class Plan:
     """What a run will cost, computed before any method runs (:func:`xaihub.plan`, ``xaihub benchmark --plan``).
 
-    ``str(plan)`` is a short table: per method its forward passes and estimated seconds, per metric its passes per
-    explanation, and the total.
+    ``str(plan)`` is a short table: per method its own and its metrics' forward passes and their estimated seconds;
+    per metric its passes over the run, per explanation and their seconds; the :attr:`extra` work; the total; what
+    is unknown upfront; the notes (a lowered budget); after a run, the estimate against the actual.
     """
 
     methods: list[MethodCost]
