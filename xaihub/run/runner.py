@@ -24,9 +24,9 @@ from xaihub.run.measure import MetricRequests, check_metrics, check_model, measu
 from xaihub.run.progress import MethodProgress
 
 LABELLED_TOP_K = 5
+"""Besides the targets, the labels of this many top classes are kept (for the report)."""
 TIME_BUDGET_EXCEEDED = "TimeBudgetExceeded"
 """The error recorded for a method not started because the run passed its ``deadline``."""
-"""Besides the targets, the labels of this many top classes are kept (for the report)."""
 
 
 def explain(
