@@ -149,7 +149,9 @@ class BenchmarkResult:
         stopped = [f"Stopped: {n} method run(s) were not started because the run passed its time budget; run again "
                    "to resume." for n in [sum(f.get("error") == TIME_BUDGET_EXCEEDED for f in self.summary.failures)]
                    if n]
-        planned = [f"Plan: {self.plan.comparison()}"] if self.plan is not None and self.plan.comparison() else []
+        planned = [f"Plan: {self.plan.comparison()}" + (
+            f" ({self.summary.skipped} explanations were already done: the actual covers the rest)"
+            if self.summary.skipped else "")] if self.plan is not None and self.plan.comparison() else []
         return "\n".join([str(self.summary), *stopped, *planned, "", *said, "", *where,
                           f"run directory: {self.run_dir}"])
 
@@ -254,8 +256,8 @@ def benchmark(
         (``"thorough"`` → ``"default"`` → ``"fast"``, then :data:`SMALLER_SAMPLES`) until it fits, and the plan says
         so; when even the smallest does not fit, an :class:`InputError` names the estimate and what to cut. During
         the run, once it has taken :data:`OVERRUN` times ``max_minutes``, no new method starts: what is done is
-        kept, the summary says what was not started, and a second call resumes. (The estimate leaves out the
-        reliability check and the report, which come after.)
+        kept, the summary says what was not started, and a second call resumes. (The estimate covers the run and the
+        reliability check, not the report.)
     :param on_plan: called with the :class:`~xaihub.run.plan.Plan` before any method runs (the CLI prints it).
     """
     if report is not None:
