@@ -34,7 +34,7 @@ from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
 from xaihub.run.measure import check_metrics
 from xaihub.run.plan import Plan, make_plan, metric_cost, seconds_per_pass, target_count
-from xaihub.run.run_directory import current_records, read_index, select_records
+from xaihub.run.run_directory import current_records, read_index, read_settings, select_records
 from xaihub.run.runner import TIME_BUDGET_EXCEEDED, budgeted
 
 BASELINES = ("baseline.noise", "baseline.centre")
@@ -271,7 +271,9 @@ def benchmark(
     budget, samples = explain_kwargs.pop("budget", None), explain_kwargs.pop("samples", None)
     plan, budgets = fitted_plan(adapter, image, methods, metrics, params, budget, samples, max_minutes,
                                 images=_image_count(images, explain_kwargs.get("ids")),
-                                targets=target_count(targets), masks=masks is not None, reliability=reliability)
+                                targets=target_count(targets), masks=masks is not None, reliability=reliability,
+                                recorded=_recorded_params(out) if max_minutes is not None and resume != "overwrite"
+                                else None)
     if on_plan is not None:
         on_plan(plan)
     if max_minutes is not None:
@@ -349,9 +351,13 @@ def method_params(methods: Sequence[str], params: Mapping[str, Mapping[str, Any]
 def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str], metrics: Any,
                 params: Mapping[str, Mapping[str, Any]] | None, budget: str | None, samples: int | None,
                 max_minutes: float | None, *, images: int | None, targets: int, masks: bool = False,
-                reliability: bool | Mapping[str, Any] = False) -> tuple[Plan, dict[str, dict[str, Any]]]:
+                reliability: bool | Mapping[str, Any] = False,
+                recorded: Mapping[str, Any] | None = None) -> tuple[Plan, dict[str, dict[str, Any]]]:
     """The plan of the run and each method's parameters; with ``max_minutes``, for the largest budget that fits
     (see :func:`benchmark`).
+
+    :param recorded: the parameters a run directory recorded per method (``run.json``): those methods keep them,
+        so that a run ``max_minutes`` stopped resumes with the budget it started with, whatever the new timing.
 
     :raises InputError: when ``max_minutes`` is not a positive number, or even the smallest budget does not fit.
     """
@@ -364,8 +370,14 @@ def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str]
     reliability_passes = _reliability_passes(methods, requests, images, reliability) if reliability else 0
     checks = {"reliability check": reliability_passes} if reliability_passes else {}
 
+    kept = {m: dict(values) for m, values in (recorded or {}).items() if m in methods and isinstance(values, Mapping)}
+
     def plan_for(chosen: dict[str, dict[str, Any]], named: str | None) -> tuple[Plan, dict[str, dict[str, Any]]]:
+        chosen = {**chosen, **{m: values for m, values in kept.items() if values}}
+        chosen = {m: values for m, values in chosen.items() if m not in kept or kept[m]}
         planned = make_plan(methods, chosen, requests, images, targets, per_pass, budget=named)
+        if kept:
+            planned.notes.append(f"resuming: {', '.join(kept)} keep the parameters recorded in the run directory")
         planned.extra.update(checks)
         return planned, chosen
 
@@ -407,6 +419,13 @@ def _reliability_passes(methods: Sequence[str], requests: Mapping[str, Mapping[s
               and "mask" not in get_metric(name).metric.required]
     own = sum(metric_cost(name, requests[name])[0] or 0 for name in scored)
     return checked * len(methods) * (1 + 2 * options.get("draws", RELIABILITY_DRAWS)) * own
+
+
+def _recorded_params(out: str | os.PathLike) -> Mapping[str, Any] | None:
+    """The per-method parameters ``out``'s ``run.json`` recorded, if it has any."""
+    settings = read_settings(out) if os.path.isdir(out) else None
+    params = (settings or {}).get("params")
+    return params if isinstance(params, Mapping) else None
 
 
 def _samples_name(samples: int | None) -> str | None:
