@@ -214,6 +214,8 @@ def test_max_minutes_lowers_the_budget_to_fit_and_refuses_when_nothing_fits(fold
         xaihub.plan(MODEL, images, max_minutes=0.0001, **asked)
     with pytest.raises(InputError, match="max_minutes must be a positive number"):
         xaihub.plan(MODEL, images, max_minutes=0, **asked)
+    with pytest.raises(InputError, match=r"plan got unknown argument\(s\) \['max_minute'\]"):
+        xaihub.plan(MODEL, images, max_minute=1, **asked)
 
 
 def test_past_its_time_budget_a_run_starts_no_method_and_a_second_call_resumes(folder, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ Wilcoxon tests and the recommendation (:mod:`xaihub.evaluation.recommendation`).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import time
@@ -313,8 +314,15 @@ def plan(model: Any, images: Any, *, methods: Sequence[str] | None = None,
     of the model (one timed batch). With ``max_minutes``, the budget that fits, as :func:`benchmark` would choose
     it (or an :class:`InputError` when none does).
 
-    Arguments as for :func:`benchmark` (``budget=``, ``samples=``, ``ids=``, ``output=``, ``device=`` too).
+    Arguments as for :func:`benchmark` (``budget=``, ``samples=``, ``ids=``, ``output=``, ``device=`` too; those
+    that only matter to the run, such as ``out`` or ``seed``, are accepted and change nothing).
+
+    :raises InputError: for an argument :func:`benchmark` does not take.
     """
+    unknown = sorted(set(explain_kwargs) - set(inspect.signature(benchmark).parameters) - set(_PLANNED_KWARGS)
+                     - set(inspect.signature(explain_many).parameters))
+    if unknown:
+        raise InputError(f"plan got unknown argument(s) {unknown}; it takes benchmark's")
     images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
     adapter, methods, metrics = _setup(model, image, methods, metrics, masks, preprocess, labels, controls,
                                        explain_kwargs)
@@ -322,6 +330,9 @@ def plan(model: Any, images: Any, *, methods: Sequence[str] | None = None,
                        explain_kwargs.get("samples"), max_minutes,
                        images=_image_count(images, explain_kwargs.get("ids")), targets=target_count(targets),
                        masks=masks is not None, reliability=reliability)[0]
+
+
+_PLANNED_KWARGS = ("budget", "samples", "ids", "output", "device")
 
 
 def _setup(model: Any, image: np.ndarray, methods: Sequence[str] | None, metrics: Any, masks: Any, preprocess: Any,
@@ -401,8 +412,8 @@ def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str]
                      f"({images if images is not None else 'an unknown number'} now), methods (the costliest: "
                      f"{', '.join(f'{m.method} ~{(m.seconds or 0) * (images or 1):.0f} s' for m in costly)}) or "
                      f"metrics ({', '.join(requests) or 'none'})"
-                     + "".join(f", the {name} (~{(passes or 0) * per_pass:.0f} s; reliability=False or --no-reliability skips it)"
-                               for name, passes in smallest.extra.items())
+                     + "".join(f", the {name} (~{(passes or 0) * per_pass:.0f} s; reliability=False or "
+                               "--no-reliability skips it)" for name, passes in smallest.extra.items())
                      + ", or raise max_minutes")
 
 
