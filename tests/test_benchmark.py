@@ -177,3 +177,104 @@ def test_benchmark_explains_the_true_classes_and_reports_the_accuracy(folder, tm
     assert result.accuracy == pytest.approx(2 / 3) and result.summary.accuracy_images == 3
     assert {line["image"]: line["target"] for line in read_index(tmp_path / "run")} == true
     assert "accuracy (top-1 vs true label): 0.667 over 3 images" in str(result)
+
+
+def test_the_plan_counts_the_passes_the_run_counts_and_the_summary_compares(tmp_path):
+    torch = pytest.importorskip("torch")
+    from xaihub.testing import zoo
+
+    torch.manual_seed(0)
+    images = [zoo.image(seed=k) for k in range(2)]
+    planned = []
+    result = xaihub.benchmark(zoo.default("torch").build(), images, out=tmp_path / "run", targets="top-2",
+                              methods=["gradients.saliency", "native.lime", "baseline.centre"],
+                              metrics=["deletion", "srg", "sanity.randomization"], reliability=False,
+                              params={"native.lime": {"num_samples": 40}}, on_plan=planned.append)
+    plan = result.plan
+    assert planned == [plan] and not plan.unknown and plan.images == 2 and plan.targets == 2
+    assert plan.forward_passes == plan.actual_passes > 0
+    assert "forward passes counted in the run directory against" in str(result) and "× the estimate" in str(result)
+
+
+def _fixed_pass(monkeypatch, seconds):
+    from xaihub import method_benchmark
+
+    monkeypatch.setattr(method_benchmark, "seconds_per_pass", lambda model, image: seconds)
+
+
+def test_max_minutes_lowers_the_budget_to_fit_and_refuses_when_nothing_fits(folder, monkeypatch):
+    images, _ = folder  # 3 images, 1 target, lime.image: 1000 samples by default
+    _fixed_pass(monkeypatch, 0.001)  # seconds per pass
+    asked = dict(methods=["lime.image"], metrics=[], targets=1, budget="thorough")
+    assert xaihub.plan(MODEL, images, **asked).forward_passes == 3 * 4000
+    fitted = xaihub.plan(MODEL, images, max_minutes=0.1, **asked)  # 6 s: 3000 passes (3 s) fit, 12000 do not
+    assert fitted.budget == "default" and fitted.forward_passes == 3000
+    assert "budget lowered to default to fit 0.1 min" in str(fitted)
+    smallest = xaihub.plan(MODEL, images, max_minutes=0.0005, **asked)  # 0.03 s: 3 × 8 samples
+    assert smallest.budget == "samples=8" and smallest.forward_passes == 24
+    with pytest.raises(InputError, match=r"even at the smallest budget \(samples=8\).*cut images \(3 now\), "
+                                         r"methods \(the costliest: lime.image"):
+        xaihub.plan(MODEL, images, max_minutes=0.0001, **asked)
+    with pytest.raises(InputError, match="max_minutes must be a positive number"):
+        xaihub.plan(MODEL, images, max_minutes=0, **asked)
+    with pytest.raises(InputError, match=r"plan got unknown argument\(s\) \['max_minute'\]"):
+        xaihub.plan(MODEL, images, max_minute=1, **asked)
+
+
+def test_past_its_time_budget_a_run_starts_no_method_and_a_second_call_resumes(folder, tmp_path, monkeypatch):
+    from xaihub import method_benchmark
+
+    images, _ = folder
+    _fixed_pass(monkeypatch, 0.001)  # lime.image's 200 samples on 3 images and deletion: 0.73 s, over 0.6 s
+    monkeypatch.setattr(method_benchmark, "OVERRUN", 0.0)  # the deadline is the start: nothing may start
+    asked = dict(out=tmp_path / "run", methods=["lime.image", "baseline.noise"], metrics=["deletion"], targets=1,
+                 reliability=False, max_minutes=0.01)
+    stopped = xaihub.benchmark(MODEL, images, **asked)
+    assert stopped.plan.budget == "samples=32" and stopped.summary.done == 0 and stopped.summary.failed == 6
+    assert "Stopped: 6 method run(s) were not started because the run passed its time budget" in str(stopped)
+    monkeypatch.setattr(method_benchmark, "OVERRUN", 1.2)
+    _fixed_pass(monkeypatch, 1e-6)  # now 200 samples would fit: the run keeps the 32 it started with
+    resumed = xaihub.benchmark(MODEL, images, **{**asked, "max_minutes": 5})
+    assert resumed.summary.done == 6 and resumed.summary.failed == 0
+    assert "resuming: lime.image, baseline.noise keep the parameters recorded" in str(resumed.plan)
+    lines = [line for line in current_records(read_index(tmp_path / "run")) if line["method"] == "lime.image"]
+    assert {line["forward_passes"] for line in lines} == {32}
+
+
+def test_benchmark_command_prints_the_plan_and_with_plan_runs_nothing(folder, tmp_path, capsys, monkeypatch):
+    images, _ = folder
+    (tmp_path / "bench_model.py").write_text("from toy_models import region_model, tiles_image\n"
+                                             "MODEL = region_model(tiles_image(tile=2)[1])\n")
+    monkeypatch.chdir(tmp_path)
+    args = ["benchmark", "--model", "bench_model:MODEL", "--images", str(images), "--methods",
+            "lime.image,baseline.noise", "--metrics", "deletion", "--out", "b.html"]
+    assert main([*args, "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "Plan: 2 methods × 3 images × 1 target(s)" in out and "lime.image" in out and "total:" in out
+    assert not os.path.exists(tmp_path / "b-run") and not os.path.exists(tmp_path / "b.html")
+    assert main([*args, "--samples", "8"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("Plan: 2 methods") < out.index("explanations saved") and "× the estimate" in out
+
+
+def test_the_plan_counts_the_reliability_checks_passes(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from xaihub import method_benchmark
+    from xaihub.testing import zoo
+
+    spent = []
+    original = method_benchmark.reliability_of_run
+
+    def counting(model, *args, **kwargs):
+        spent.append(0)
+        model.on_forward = lambda images: spent.__setitem__(-1, spent[-1] + images)  # measure() resets the count
+        found = original(model, *args, **kwargs)
+        model.on_forward = None
+        return found
+
+    monkeypatch.setattr(method_benchmark, "reliability_of_run", counting)
+    methods = ["gradients.saliency", "baseline.noise", "baseline.centre", "baseline.edges"]
+    result = xaihub.benchmark(zoo.default("torch").build(), [zoo.image()], out=tmp_path / "run", methods=methods,
+                              metrics=["deletion", "sanity.randomization"], targets=1)
+    assert spent == [result.plan.extra["reliability check"]] == [1 * 4 * (1 + 2 * 2) * 21]
+    assert "reliability check" in str(result.plan)

@@ -134,8 +134,8 @@ def test_declared_forward_passes_are_the_counted_ones():
                               torch.nn.Flatten(), torch.nn.Linear(4, 3)).eval()
     declared = [m.explainer for m in list_methods()
                 if m.explainer.expected_forward_passes(dict(m.explainer.defaults), 1) is not None]
-    runnable = [e for e in declared if e.requires.kind == "predictions" or "torch" in e.requires.frameworks]
-    assert {"lime.image", "captum.smoothgrad", "captum.gradient_shap"} <= {e.name for e in runnable}
+    runnable = [e for e in declared if e.name in ("lime.image", "captum.smoothgrad", "captum.gradient_shap")]
+    assert len(runnable) == 3  # every method's declaration: tests/test_costs.py
     for targets in ([0], [0, 2]):
         result = xaihub.explain(net, IMAGE, methods=[e.name for e in runnable], targets=targets, samples=6)
         assert not result.failures

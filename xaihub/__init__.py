@@ -75,7 +75,7 @@ from xaihub.core.errors import (
 from xaihub.core.explanation import Explanation
 from xaihub.core.preprocess import Preprocess
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
-from xaihub.method_benchmark import BenchmarkResult, benchmark
+from xaihub.method_benchmark import BenchmarkResult, benchmark, plan
 from xaihub.models.custom_scores import class_sum, with_scores
 from xaihub.models.torchvision_shim import install_import_hook
 from xaihub.registry.describe import describe
@@ -90,6 +90,7 @@ from xaihub.registry.plugins import (
 )
 from xaihub.report import dataset_report, report_many
 from xaihub.run.batch import BatchSummary, explain_many
+from xaihub.run.plan import Plan
 from xaihub.run.runner import explain
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "MethodUnavailableError",
     "Metric",
     "ModelError",
+    "Plan",
     "Preprocess",
     "Requirement",
     "UnknownMethodError",
@@ -119,6 +121,7 @@ __all__ = [
     "describe",
     "explain",
     "explain_many",
+    "plan",
     "hookimpl",
     "list_methods",
     "list_metrics",

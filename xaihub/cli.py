@@ -162,11 +162,17 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         methods = _methods_for(model, preprocess)
     modules = [source_file(spec) for spec in (args.model, args.preprocess) if spec and ":" in spec]
     _refuse_overwriting(args.out, run_dir, [path for path in modules if path])
-    result = benchmark(model, args.images, out=run_dir, methods=methods, metrics=metrics, masks=args.masks,
-                       report=args.out, targets=f"top-{args.top_k}", preprocess=preprocess, labels=labels,
-                       seed=args.seed, executor=args.executor, resume=args.resume or "check",
-                       model_id=args.model_id, progress=None, controls=not args.no_controls, budget=args.budget,
-                       samples=args.samples)
+    chosen = dict(methods=methods, metrics=metrics, masks=args.masks, targets=f"top-{args.top_k}",
+                  preprocess=preprocess, labels=labels, controls=not args.no_controls, budget=args.budget,
+                  samples=args.samples, max_minutes=args.max_minutes, reliability=not args.no_reliability)
+    if args.plan:
+        from xaihub.method_benchmark import plan
+
+        print(plan(model, args.images, **chosen))
+        return 0
+    result = benchmark(model, args.images, out=run_dir, report=args.out, seed=args.seed, executor=args.executor,
+                       resume=args.resume or "check", model_id=args.model_id, progress=None,
+                       on_plan=lambda planned: print(planned, flush=True), **chosen)
     print(result)
     if not any(method.explanations for method in result.statistics.methods.values()):
         return _nothing_explained()
@@ -384,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--metrics", help="comma-separated metrics (default: faithfulness, Quantus' ROAD and IROF "
                                          "when installed, the randomisation sanity check; with --masks, localisation)")
     _budget_arguments(bench)
+    bench.add_argument("--plan", action="store_true", help="print the cost plan (forward passes and estimated "
+                                                           "seconds per method and metric) and exit without running")
+    bench.add_argument("--max-minutes", type=float, metavar="M", help="lower the sample budget until the plan fits M "
+                       "minutes (refused upfront when even the smallest does not); stop starting methods past it")
+    bench.add_argument("--no-reliability", action="store_true", help="skip the check of each metric's reliability "
+                       "on this model after the run (a large part of a short run's time; the verdict says it was "
+                       "skipped)")
     bench.add_argument("--top-k", type=int, default=1, help="explain the k most probable classes (default 1)")
     bench.add_argument("--no-controls", action="store_true", help="leave the image-only control (baseline.edges) "
                                                                   "out of the default methods")

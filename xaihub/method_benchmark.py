@@ -9,10 +9,12 @@ Wilcoxon tests and the recommendation (:mod:`xaihub.evaluation.recommendation`).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
+import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -22,6 +24,9 @@ from xaihub.core.image_sources import image_source
 from xaihub.core.images import to_rgb_uint8
 from xaihub.evaluation.dataset_statistics import DatasetStatistics, dataset_statistics
 from xaihub.evaluation.recommendation import Recommendation, recommend
+from xaihub.evaluation.reliability import DRAWS as RELIABILITY_DRAWS
+from xaihub.evaluation.reliability import IMAGES as RELIABILITY_IMAGES
+from xaihub.evaluation.reliability import MIN_METHODS as RELIABILITY_MIN_METHODS
 from xaihub.evaluation.reliability import reliability_of_run, save_reliability
 from xaihub.models import ModelAdapter, ModelOptions
 from xaihub.registry.plugins import adapt, get_method, get_metric, list_methods
@@ -29,8 +34,9 @@ from xaihub.report import dataset_report
 from xaihub.report.families import baselines
 from xaihub.run.batch import BatchSummary, explain_many
 from xaihub.run.measure import check_metrics
-from xaihub.run.run_directory import current_records, read_index, select_records
-from xaihub.run.runner import budgeted
+from xaihub.run.plan import Plan, make_plan, metric_cost, seconds_per_pass, target_count
+from xaihub.run.run_directory import current_records, read_index, read_settings, select_records
+from xaihub.run.runner import TIME_BUDGET_EXCEEDED, budgeted
 
 BASELINES = ("baseline.noise", "baseline.centre")
 """The references every benchmark runs: a method that does not beat them explains nothing."""
@@ -103,6 +109,13 @@ BUDGETS: dict[str, dict[str, Any]] = {
 """Sample budgets that keep a benchmark (and the demo) to minutes on a CPU; each method's defaults are larger.
 ``benchmark(params=...)`` overrides them."""
 
+LOWER_BUDGETS = ("thorough", "default", "fast")
+"""What ``max_minutes`` tries, from the budget asked down, before smaller :data:`SMALLER_SAMPLES`."""
+SMALLER_SAMPLES = (32, 16, 8)
+"""``samples=`` that ``max_minutes`` tries after ``budget="fast"``, largest first."""
+OVERRUN = 1.2
+"""A run with ``max_minutes`` starts no new method once it has taken this many times its budget."""
+
 FAITHFULNESS_METRICS = ("srg", "deletion", "insertion")
 """The faithfulness metrics a benchmark computes by default: SRG (region flipping both ways, which the baselines
 do not beat) first, the pixel-flipping AUCs for comparison."""
@@ -128,6 +141,8 @@ class BenchmarkResult:
     report: str | None
     """The dataset report's path, when one was asked for."""
     run_dir: str
+    plan: Plan | None = None
+    """The cost estimated before the run, with the actual time set after it (:meth:`Plan.comparison`)."""
 
     @property
     def accuracy(self) -> float | None:
@@ -139,7 +154,14 @@ class BenchmarkResult:
         said = (self.recommendation.lines() if self.recommendation is not None
                 else ["No recommendation: no method has a value of a ranking metric."])
         where = [f"report: {self.report}"] if self.report else []
-        return "\n".join([str(self.summary), "", *said, "", *where, f"run directory: {self.run_dir}"])
+        stopped = [f"Stopped: {n} method run(s) were not started because the run passed its time budget; run again "
+                   "to resume." for n in [sum(f.get("error") == TIME_BUDGET_EXCEEDED for f in self.summary.failures)]
+                   if n]
+        planned = [f"Plan: {self.plan.comparison()}" + (
+            f" ({self.summary.skipped} explanations were already done: the actual covers the rest)"
+            if self.summary.skipped else "")] if self.plan is not None and self.plan.comparison() else []
+        return "\n".join([str(self.summary), *stopped, *planned, "", *said, "", *where,
+                          f"run directory: {self.run_dir}"])
 
 
 def default_methods(model: ModelAdapter, image: np.ndarray, families: Sequence[str] | str | None = DEFAULT_FAMILIES,
@@ -206,6 +228,8 @@ def benchmark(
     progress: bool | None = None,
     reliability: bool | Mapping[str, Any] = True,
     controls: bool = True,
+    max_minutes: float | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
     **explain_kwargs: Any,
 ) -> BenchmarkResult:
     """Benchmark explanation methods on ``model`` over ``images`` and recommend which to trust.
@@ -238,34 +262,43 @@ def benchmark(
     :param reliability: check each metric's reliability on this model before it votes
         (:mod:`xaihub.evaluation.reliability`, on a few images; a mapping sets ``images``, ``draws``, ``noise``);
         ``False`` skips it, and the verdict says so.
+    :param max_minutes: the time the run may take. When the :func:`plan` is over it, the sample budget is lowered
+        (``"thorough"`` → ``"default"`` → ``"fast"``, then :data:`SMALLER_SAMPLES`) until it fits, and the plan says
+        so; when even the smallest does not fit, an :class:`InputError` names the estimate and what to cut. During
+        the run, once it has taken :data:`OVERRUN` times ``max_minutes``, no new method starts: what is done is
+        kept, the summary says what was not started, and a second call resumes. (The estimate covers the run and the
+        reliability check, not the report.)
+    :param on_plan: called with the :class:`~xaihub.run.plan.Plan` before any method runs (the CLI prints it).
     """
     if report is not None:
         if os.path.abspath(os.path.dirname(os.fspath(report))) == os.path.abspath(out):
             os.makedirs(out, exist_ok=True)  # a report inside the run directory, which the run creates anyway
         check_destination(report)  # a missing folder or a FIFO there is refused before any work
+    started = time.time()
     images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
-    adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
-                                        **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
-    adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
-    if metrics is None:
-        metrics = default_metrics(adapter, masks is not None)
-    methods = (list(methods) if methods is not None
-               else default_methods(adapter, image, controls=controls and bool(metrics)))
+    adapter, methods, metrics = _setup(model, image, methods, metrics, masks, preprocess, labels, controls,
+                                       explain_kwargs)
     budget, samples = explain_kwargs.pop("budget", None), explain_kwargs.pop("samples", None)
-    own = {m: dict(BUDGETS.get(m, {})) for m in methods}
-    if budget is not None or samples is not None:  # the budget asked replaces the benchmark's for sampling methods
-        own = {m: {} if _samples_parameter(m) else values for m, values in own.items()}
-    budgets = budgeted({m: {**own[m], **(params or {}).get(m, {})} for m in methods}, methods, budget, samples)
-    budgets = {m: values for m, values in budgets.items() if values}
+    plan, budgets = fitted_plan(adapter, image, methods, metrics, params, budget, samples, max_minutes,
+                                images=_image_count(images, explain_kwargs.get("ids")),
+                                targets=target_count(targets), masks=masks is not None, reliability=reliability,
+                                recorded=_recorded_params(out) if max_minutes is not None and resume != "overwrite"
+                                else None)
+    if on_plan is not None:
+        on_plan(plan)
+    if max_minutes is not None:
+        explain_kwargs["deadline"] = started + max_minutes * 60 * OVERRUN
     summary = explain_many(model, images, methods, targets, out=out, executor=executor, seed=seed, params=budgets,
                            progress=progress, resume=resume, model_id=model_id, masks=masks, metrics=metrics,
                            preprocess=preprocess, labels=labels, **explain_kwargs)
     lines = select_records(current_records(read_index(out)), summary.ids, methods)
+    plan.actual_passes = counted_passes(lines)
     checked = None
     if reliability and metrics:
         checked = reliability_of_run(adapter, out, lines, check_metrics(metrics, per_image=("mask",)), seed,
                                      **(reliability if isinstance(reliability, Mapping) else {}))
         save_reliability(out, checked)
+    plan.actual_seconds = time.time() - started  # what the plan covers: the run and the reliability check
     notes = [] if _deterministic(adapter, image) else [
         "The model is not deterministic: the same image gave different outputs twice (dropout or noise left on?); "
         "every metric here carries that noise — put the model in evaluation mode."]
@@ -277,7 +310,185 @@ def benchmark(
                            images=summary.ids, methods=methods)
     statistics = dataset_statistics(out, summary.ids, methods)
     return BenchmarkResult(summary, statistics, recommendation,
-                           os.fspath(report) if report is not None else None, os.fspath(out))
+                           os.fspath(report) if report is not None else None, os.fspath(out), plan)
+
+
+def plan(model: Any, images: Any, *, methods: Sequence[str] | None = None,
+         metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | None = None, masks: Any = None,
+         targets: Any = None, params: Mapping[str, Mapping[str, Any]] | None = None, preprocess: Any = None,
+         labels: Any = None, controls: bool = True, max_minutes: float | None = None,
+         reliability: bool | Mapping[str, Any] = True, **explain_kwargs: Any) -> Plan:
+    """What :func:`benchmark` with these arguments would cost, without running it: forward passes and estimated
+    seconds per method and metric (:class:`~xaihub.run.plan.Plan`; ``print`` it). It costs a few forward passes
+    of the model (one timed batch). With ``max_minutes``, the budget that fits, as :func:`benchmark` would choose
+    it (or an :class:`InputError` when none does).
+
+    Arguments as for :func:`benchmark` (``budget=``, ``samples=``, ``ids=``, ``output=``, ``device=`` too; those
+    that only matter to the run, such as ``out`` or ``seed``, are accepted and change nothing).
+
+    :raises InputError: for an argument :func:`benchmark` does not take.
+    """
+    unknown = sorted(set(explain_kwargs) - set(inspect.signature(benchmark).parameters) - set(_PLANNED_KWARGS)
+                     - set(inspect.signature(explain_many).parameters))
+    if unknown:
+        raise InputError(f"plan got unknown argument(s) {unknown}; it takes benchmark's")
+    images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
+    adapter, methods, metrics = _setup(model, image, methods, metrics, masks, preprocess, labels, controls,
+                                       explain_kwargs)
+    return fitted_plan(adapter, image, methods, metrics, params, explain_kwargs.get("budget"),
+                       explain_kwargs.get("samples"), max_minutes,
+                       images=_image_count(images, explain_kwargs.get("ids")), targets=target_count(targets),
+                       masks=masks is not None, reliability=reliability)[0]
+
+
+_PLANNED_KWARGS = ("budget", "samples", "ids", "output", "device")
+
+
+def _setup(model: Any, image: np.ndarray, methods: Sequence[str] | None, metrics: Any, masks: Any, preprocess: Any,
+           labels: Any, controls: bool, explain_kwargs: Mapping[str, Any]) -> tuple[ModelAdapter, list[str], Any]:
+    """The model's adapter (having scored ``image`` once), the methods and the metrics a benchmark runs."""
+    adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
+                                        **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
+    adapter.predict(image[None])  # what check_model may read (classes, output kind) is known, as in explain
+    if metrics is None:
+        metrics = default_metrics(adapter, masks is not None)
+    methods = (list(methods) if methods is not None
+               else default_methods(adapter, image, controls=controls and bool(metrics)))
+    return adapter, methods, metrics
+
+
+def method_params(methods: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None, budget: str | None,
+                  samples: int | None) -> dict[str, dict[str, Any]]:
+    """Each method's parameters in a benchmark: its :data:`BUDGETS` (replaced, for sampling methods, by ``budget``
+    or ``samples`` when given), under the user's ``params``."""
+    own = {m: dict(BUDGETS.get(m, {})) for m in methods}
+    if budget is not None or samples is not None:  # the budget asked replaces the benchmark's for sampling methods
+        own = {m: {} if _samples_parameter(m) else values for m, values in own.items()}
+    budgets = budgeted({m: {**own[m], **(params or {}).get(m, {})} for m in methods}, methods, budget, samples)
+    return {m: dict(values) for m, values in budgets.items() if values}
+
+
+def fitted_plan(adapter: ModelAdapter, image: np.ndarray, methods: Sequence[str], metrics: Any,
+                params: Mapping[str, Mapping[str, Any]] | None, budget: str | None, samples: int | None,
+                max_minutes: float | None, *, images: int | None, targets: int, masks: bool = False,
+                reliability: bool | Mapping[str, Any] = False,
+                recorded: Mapping[str, Any] | None = None) -> tuple[Plan, dict[str, dict[str, Any]]]:
+    """The plan of the run and each method's parameters; with ``max_minutes``, for the largest budget that fits
+    (see :func:`benchmark`).
+
+    :param recorded: the parameters a run directory recorded per method (``run.json``): those methods keep them,
+        so that a run ``max_minutes`` stopped resumes with the budget it started with, whatever the new timing.
+
+    :raises InputError: when ``max_minutes`` is not a positive number, or even the smallest budget does not fit.
+    """
+    if max_minutes is not None and (isinstance(max_minutes, bool) or not isinstance(max_minutes, (int, float))
+                                    or not max_minutes > 0):
+        raise InputError(f"max_minutes must be a positive number of minutes, got {max_minutes!r}")
+    requests = check_metrics(metrics, per_image=("mask",) if masks else ())
+    per_pass = seconds_per_pass(adapter, image)
+
+    reliability_passes = _reliability_passes(methods, requests, images, reliability) if reliability else 0
+    checks = {"reliability check": reliability_passes} if reliability_passes else {}
+
+    kept = {m: dict(values) for m, values in (recorded or {}).items() if m in methods and isinstance(values, Mapping)}
+
+    def plan_for(chosen: dict[str, dict[str, Any]], named: str | None) -> tuple[Plan, dict[str, dict[str, Any]]]:
+        chosen = {**chosen, **{m: values for m, values in kept.items() if values}}
+        chosen = {m: values for m, values in chosen.items() if m not in kept or kept[m]}
+        planned = make_plan(methods, chosen, requests, images, targets, per_pass, budget=named)
+        if kept:
+            planned.notes.append(f"resuming: {', '.join(kept)} keep the parameters recorded in the run directory")
+        planned.extra.update(checks)
+        return planned, chosen
+
+    first = plan_for(method_params(methods, params, budget, samples), budget or _samples_name(samples))
+    if max_minutes is None or first[0].seconds <= max_minutes * 60:
+        return first
+    smallest, chosen = first
+    for rung in _lower_rungs(budget, samples):
+        lowered = method_params(methods, params, *rung)
+        chosen = {m: _cheaper(m, lowered.get(m, {}), chosen.get(m, {}), targets) for m in methods}
+        smallest, chosen = plan_for({m: v for m, v in chosen.items() if v}, rung[0] or _samples_name(rung[1]))
+        if smallest.seconds <= max_minutes * 60:
+            smallest.notes.append(f"budget lowered to {smallest.budget} to fit {max_minutes:g} min (as asked: about "
+                                  f"{first[0].seconds / 60:.1f} min); a method whose own budget was smaller keeps it")
+            if smallest.unknown:
+                smallest.notes.append("the fit leaves out what is unknown upfront")
+            return smallest, chosen
+    costly = sorted(smallest.methods, key=lambda m: m.seconds or 0.0, reverse=True)[:3]
+    raise InputError(f"the run is estimated at {smallest.seconds / 60:.1f} min even at the smallest budget "
+                     f"({smallest.budget or 'as asked'}), over max_minutes={max_minutes:g}; cut images "
+                     f"({images if images is not None else 'an unknown number'} now), methods (the costliest: "
+                     f"{', '.join(f'{m.method} ~{(m.seconds or 0) * (images or 1):.0f} s' for m in costly)}) or "
+                     f"metrics ({', '.join(requests) or 'none'})"
+                     + "".join(f", the {name} (~{(passes or 0) * per_pass:.0f} s; reliability=False or "
+                               "--no-reliability skips it)" for name, passes in smallest.extra.items())
+                     + ", or raise max_minutes")
+
+
+def _reliability_passes(methods: Sequence[str], requests: Mapping[str, Mapping[str, Any]], images: int | None,
+                        reliability: bool | Mapping[str, Any]) -> int:
+    """The forward passes of :func:`~xaihub.evaluation.reliability.check_reliability` after the run: on up to its
+    ``images`` images, every method's map scored by each metric that neither reruns the method nor takes a mask,
+    once as it is and twice per draw (a noisy image, a shuffled map)."""
+    options = reliability if isinstance(reliability, Mapping) else {}
+    checked = min(images if images is not None else RELIABILITY_IMAGES, options.get("images", RELIABILITY_IMAGES))
+    if len(methods) < RELIABILITY_MIN_METHODS:
+        return 0
+    scored = [name for name in requests if not get_metric(name).metric.reruns_method
+              and "mask" not in get_metric(name).metric.required]
+    own = sum(metric_cost(name, requests[name])[0] or 0 for name in scored)
+    return checked * len(methods) * (1 + 2 * options.get("draws", RELIABILITY_DRAWS)) * own
+
+
+def _recorded_params(out: str | os.PathLike) -> Mapping[str, Any] | None:
+    """The per-method parameters ``out``'s ``run.json`` recorded, if it has any."""
+    settings = read_settings(out) if os.path.isdir(out) else None
+    params = (settings or {}).get("params")
+    return params if isinstance(params, Mapping) else None
+
+
+def _samples_name(samples: int | None) -> str | None:
+    return None if samples is None else f"samples={samples}"
+
+
+def _cheaper(method: str, lowered: dict[str, Any], before: dict[str, Any], targets: int) -> dict[str, Any]:
+    """``lowered``, unless ``method``'s parameters ``before`` cost fewer declared passes (a lower budget never
+    raises a method's samples above the benchmark's own :data:`BUDGETS`)."""
+    try:
+        explainer = get_method(method).explainer
+        costs = [explainer.expected_forward_passes({**explainer.defaults, **p}, targets) for p in (lowered, before)]
+    except (XaihubError, KeyError, TypeError, ValueError):
+        return lowered
+    return before if None not in costs and costs[1] < costs[0] else lowered
+
+
+def _lower_rungs(budget: str | None, samples: int | None) -> list[tuple[str | None, int | None]]:
+    """The budgets ``max_minutes`` tries after the one asked, largest first."""
+    if samples is not None:
+        return [(None, n) for n in SMALLER_SAMPLES if n < samples]
+    start = LOWER_BUDGETS.index(budget) + 1 if budget in LOWER_BUDGETS else len(LOWER_BUDGETS) - 1
+    return [(b, None) for b in LOWER_BUDGETS[start:]] + [(None, n) for n in SMALLER_SAMPLES]
+
+
+def _image_count(images: Any, ids: Any) -> int | None:
+    """How many images ``images`` holds, when it says without being read (``None`` for an iterator)."""
+    if isinstance(images, Iterator):
+        return None
+    try:
+        return image_source(images, ids).count
+    except XaihubError:
+        return None
+
+
+def counted_passes(lines: Sequence[Mapping[str, Any]]) -> int:
+    """The forward passes a run's index ``lines`` record: each (image, method)'s own once (every target's line
+    carries the call's count), and every metric's on every explanation."""
+    ok = [line for line in lines if line.get("status") == "ok"]
+    methods = {(line["image"], line["method"]): int(line.get("forward_passes") or 0) for line in ok}
+    metrics = sum(int(cost.get("forward_passes") or 0) for line in ok
+                  for cost in ((line.get("extras") or {}).get("metric_costs") or {}).values())
+    return sum(methods.values()) + metrics
 
 
 def _first_readable(images: Any, ids: Any = None) -> tuple[Any, np.ndarray]:

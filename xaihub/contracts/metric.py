@@ -69,6 +69,19 @@ class Metric(ABC):
         :return: ``{value name: float}`` for names declared in :attr:`lower_is_better`.
         """
 
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int | None:
+        """The model evaluations :meth:`compute` takes on one explanation with ``params`` (``defaults`` updated
+        with the user's), not counting reruns of the method (:meth:`expected_reruns`), when the metric can tell
+        before it runs; ``None`` (the default) when it cannot. :func:`xaihub.plan` adds them up."""
+        return None
+
+    def expected_reruns(self, params: Mapping[str, Any]) -> int | None:
+        """For a metric that :attr:`reruns_method`: how many times it runs the method per image, each run for
+        every target of the call (the runner batches a rerun on the explanation's own image over the targets);
+        ``0`` for a metric that does not rerun, ``None`` (the default for one that does) when it cannot tell.
+        Each run costs the method's :meth:`~xaihub.Explainer.expected_forward_passes`."""
+        return None if self.reruns_method else 0
+
     def check_params(self, params: Mapping[str, Any]) -> None:
         """Raise :class:`~xaihub.InputError` for a parameter value this metric cannot use.
 

@@ -144,6 +144,10 @@ class Deletion(Metric):
     lower_is_better = {"deletion": True}
     defaults = {"steps": DEFAULT_STEPS}
 
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """The curve's ``steps + 1`` images."""
+        return int(params["steps"]) + 1
+
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_steps(params["steps"])
 
@@ -158,6 +162,10 @@ class Insertion(Metric):
     summary = "pixels pasted onto a blurred copy, most important first, in `steps` steps; AUC"
     lower_is_better = {"insertion": False}
     defaults = {"steps": DEFAULT_STEPS, "sigma": BLUR_SIGMA}
+
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """The curve's ``steps + 1`` images."""
+        return int(params["steps"]) + 1
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_steps(params["steps"])
@@ -178,6 +186,10 @@ class Degradation(Metric):
     summary = "top `keep_fraction` of pixels kept, the rest salt-and-pepper; probability drop, top-1 kept"
     lower_is_better = {"degradation": True, "degradation_top1": None}
     defaults = {"keep_fraction": KEEP_FRACTION}
+
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """The image and its degraded copy."""
+        return 2
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         fraction = params["keep_fraction"]

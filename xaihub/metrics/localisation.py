@@ -46,6 +46,10 @@ class PointingGame(Metric):
     defaults = {"tolerance": DEFAULT_TOLERANCE}
     libraries = ("scipy",)
 
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """None: it reads the map and the mask."""
+        return 0
+
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_mask(params["mask"])
         tolerance = params["tolerance"]
@@ -71,6 +75,10 @@ class RelevanceMass(Metric):
     summary = "the share of the map's positive relevance on the object, in [0, 1]; needs a `mask`"
     lower_is_better = {"relevance_mass": False}
     required = ("mask",)
+
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """None: it reads the map and the mask."""
+        return 0
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_mask(params["mask"])

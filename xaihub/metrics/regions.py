@@ -135,6 +135,10 @@ class SymmetricRelevanceGain(Metric):
     lower_is_better = {"srg": False, "srg_morf": True, "srg_lerf": False}
     defaults = {"patches": DEFAULT_PATCHES, "steps": DEFAULT_STEPS, "fill": "blur", "sigma": BLUR_SIGMA}
 
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """Two curves (most and least relevant first) of ``steps + 1`` images each."""
+        return 2 * (int(params["steps"]) + 1)
+
     def check_params(self, params: Mapping[str, Any]) -> None:
         _check(**{k: params[k] for k in ("patches", "steps", "fill", "sigma")})
 

@@ -97,6 +97,14 @@ class Randomization(Metric):
     libraries = ("scikit-image", "scipy")
     reruns_method = True
 
+    def expected_reruns(self, params: Mapping[str, Any]) -> int:
+        """One run of the method on the randomised model per image (for every target at once)."""
+        return 1
+
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """None besides the rerun."""
+        return 0
+
     def check_params(self, params: Mapping[str, Any]) -> None:
         _check_correlation(_PREFIX, params["threshold"])
         emprt_threshold = params["emprt_threshold"]
@@ -183,6 +191,14 @@ class Cascading(Metric):
     requires = Requirement(WEIGHTS, ("torch", "keras"))
     libraries = ("scipy",)
     reruns_method = True
+
+    def expected_reruns(self, params: Mapping[str, Any]) -> int:
+        """At most ``groups`` runs of the method per image (fewer on a network with fewer weighted layers)."""
+        return int(params["groups"])
+
+    def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
+        """None besides the reruns."""
+        return 0
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         groups = params["groups"]

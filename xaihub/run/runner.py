@@ -25,6 +25,8 @@ from xaihub.run.progress import MethodProgress
 
 LABELLED_TOP_K = 5
 """Besides the targets, the labels of this many top classes are kept (for the report)."""
+TIME_BUDGET_EXCEEDED = "TimeBudgetExceeded"
+"""The error recorded for a method not started because the run passed its ``deadline``."""
 
 
 def explain(
@@ -45,6 +47,7 @@ def explain(
     metrics: Sequence[str] | Mapping[str, Mapping[str, Any] | None] | None = None,
     budget: str | None = None,
     samples: int | None = None,
+    deadline: float | None = None,
 ) -> Comparison:
     """Explain ``model`` on ``image`` with every method in ``methods``.
 
@@ -77,6 +80,9 @@ def explain(
         (see :mod:`xaihub.run.measure`); checked before any method runs and stored in
         :attr:`Explanation.metrics`. Their forward passes are not counted as the method's; each
         metric's are in ``Explanation.extras["metric_costs"]``.
+    :param deadline: a ``time.time()`` after which no further method starts: each is recorded as a failure
+        (``TimeBudgetExceeded``), which a resumed :func:`xaihub.explain_many` run does again (``max_minutes`` of
+        :func:`xaihub.benchmark` sets it).
     :return: a :class:`~xaihub.Comparison`. A method that fails or is unavailable is
         recorded in ``failures`` and the others still run.
     :raises InputError: when the image, targets, methods, seed, ``params`` or ``metrics`` are unusable,
@@ -101,6 +107,10 @@ def explain(
     )
     with MethodProgress(adapter, len(methods), progress) as shown:
         for method in methods:
+            if deadline is not None and time.time() > deadline:
+                comparison.failures.append(MethodFailure(method, TIME_BUDGET_EXCEEDED, "not started: the run passed "
+                                                         "its time budget; run again to resume"))
+                continue
             shown.begin(method)
             _run_method(comparison, adapter, method, params.get(method, {}), seed)
             if metrics:

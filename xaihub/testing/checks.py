@@ -177,6 +177,18 @@ def check_forward_passes_counted(subject: Subject) -> None:
             f"the model evaluated {run.evaluated} image(s) but the adapter counted {run.reported} forward pass(es)")
 
 
+def check_declared_forward_passes(subject: Subject) -> None:
+    """A method that declares its forward passes (:meth:`~xaihub.Explainer.expected_forward_passes`: exact, or a
+    ceiling for an adaptive method) takes no more than it declares, so that a plan built on them
+    (:func:`xaihub.plan`) is never an underestimate of the model's work."""
+    run = subject.run()
+    run.explanations()
+    declared = subject.explainer.expected_forward_passes(subject.used_params(), len(run.targets))
+    _expect(declared is None or run.reported <= declared,
+            f"the method declared {declared} forward pass(es) for {len(run.targets)} target(s) "
+            f"(expected_forward_passes) but took {run.reported}")
+
+
 def check_refusal_is_upfront(subject: Subject) -> None:
     """A model (or image) the method cannot explain is refused (``MethodUnavailableError`` with a reason) by
     ``check_model``, or by ``explain`` before its work (say on the image's superpixels), before the method
@@ -270,7 +282,8 @@ PER_EXPLAINER: tuple[Check, ...] = (check_declarations, check_defaults_match_sig
                                     check_invalid_parameters_refused, check_requires)
 """Checks of what an explainer declares; they run once per explainer."""
 PER_MODEL: tuple[Check, ...] = (check_refusal_is_upfront, check_failures_are_upfront, check_maps, check_targets,
-                                check_model_untouched, check_forward_passes_counted, check_seeds)
+                                check_model_untouched, check_forward_passes_counted, check_declared_forward_passes,
+                                check_seeds)
 """Checks of one run on one model."""
 ON_ARCHITECTURES: tuple[Check, ...] = PER_MODEL[:-1]
 """What every method is held to on every zoo architecture (seeds are checked on the default models)."""

@@ -22,6 +22,10 @@ class _AttentionMethod(Explainer):
     requires = Requirement(GRADIENTS, ("torch",))
     libraries = ("torch",)
 
+    def expected_forward_passes(self, params, targets):
+        """One forward pass records the attention (and its gradients), for every target."""
+        return 1
+
     def check_model(self, model: Any, image: np.ndarray) -> None:
         super().check_model(model, image)
         reading.attention_modules(model.model)

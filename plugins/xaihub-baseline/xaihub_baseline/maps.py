@@ -32,6 +32,10 @@ class SeededNoise(Explainer):
     defaults: dict[str, Any] = {"sigma": 0.0}
     constraints = {"sigma": Real(0, 1000)}
 
+    def expected_forward_passes(self, params, targets):
+        """No model call: the map is drawn from the seed."""
+        return 0
+
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 sigma: float) -> list[Explanation]:
         return [Explanation(target=t, attribution=_noise(image.shape[:2], seed, t, float(sigma))) for t in targets]
@@ -47,6 +51,10 @@ class CentredPrior(Explainer):
     defaults: dict[str, Any] = {"sigma": 0.25}
     constraints = {"sigma": Real(0, 100, low_open=True)}
 
+    def expected_forward_passes(self, params, targets):
+        """No model call: the map is a fixed prior."""
+        return 0
+
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 sigma: float) -> list[Explanation]:
         prior = centred_gaussian(image.shape[:2], float(sigma))
@@ -61,6 +69,10 @@ class EdgeMap(Explainer):
     family = "baseline"
     summary = "reference: a Sobel edge map of the image (image-only control; no forward passes)"
     defaults: dict[str, Any] = {}
+
+    def expected_forward_passes(self, params, targets):
+        """No model call: the map is the image's edges."""
+        return 0
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *,
                 seed: int) -> list[Explanation]:

@@ -36,6 +36,10 @@ class LayerGradCam(CaptumMethod):
     defaults: dict[str, Any] = {"layer": None, "relu": True, "reshape": None}
     constraints = {**LAYER, "relu": Boolean(), "reshape": [None, Reshape()]}
 
+    def expected_forward_passes(self, params, targets):
+        """One probe of the layer, then one gradient per target."""
+        return 1 + targets
+
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 layer: Any, relu: bool, reshape: Any) -> list[Explanation]:
         import torch

@@ -46,6 +46,10 @@ class DeepLift(InputAttribution):
     defaults: dict[str, Any] = {"baseline": "black", "blur_sigma": 10.0}
     constraints = {"baseline": Choice(*BASELINES), "blur_sigma": Real(0, 1000, low_open=True)}
 
+    def expected_forward_passes(self, params, targets):
+        """One probe, then the input and its baseline twice per target (attribution, convergence delta)."""
+        return 1 + 4 * targets
+
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
         check_deeplift(self.name, model, image)
@@ -82,6 +86,10 @@ class DeepLiftShap(InputAttribution):
     summary = "captum DeepLiftShap over blurred or noise baselines"
     defaults: dict[str, Any] = {"baselines": "blur", "n_baselines": 4}
     constraints = {"baselines": Choice("blur", "uniform"), "n_baselines": Integer(2, 256)}
+
+    def expected_forward_passes(self, params, targets):
+        """One probe, then the input with each baseline twice per target."""
+        return 1 + 2 * int(params["n_baselines"]) * targets
 
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)

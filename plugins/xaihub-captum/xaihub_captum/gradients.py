@@ -26,6 +26,10 @@ class Saliency(InputAttribution):
     reduction = "max_abs"
     conserve = False
 
+    def expected_forward_passes(self, params, targets):
+        """One gradient per target."""
+        return targets
+
     def attribute(self, model, image, inputs, targets, per_batch, seed):
         from captum.attr import Saliency as CaptumSaliency
 
@@ -44,6 +48,10 @@ class InputXGradient(InputAttribution):
     name = "captum.input_x_gradient"
     family = "input_x_gradient"
     summary = "captum InputXGradient: input × d logit / d input, summed over channels"
+
+    def expected_forward_passes(self, params, targets):
+        """One gradient per target."""
+        return targets
 
     def attribute(self, model, image, inputs, targets, per_batch, seed):
         from captum.attr import InputXGradient as CaptumInputXGradient
@@ -72,6 +80,10 @@ class IntegratedGradients(InputAttribution):
     samples_parameter = "n_steps"
     constraints = {"n_steps": Integer(1, 4096), "method": Choice(*INTEGRATION_METHODS), "baseline": Choice(*BASELINES),
                    "blur_sigma": Real(0, 1000, low_open=True)}
+
+    def expected_forward_passes(self, params, targets):
+        """``n_steps`` gradients per target, and the input and baseline for the convergence delta."""
+        return (int(params["n_steps"]) + 2) * targets
 
     def attribute(self, model, image, inputs, targets, per_batch, seed, *, n_steps, method, baseline: str,
                   blur_sigma):

@@ -52,6 +52,10 @@ class GuidedBackprop(RectifiedGradient):
     family = "guided_backprop"
     summary = "captum GuidedBackprop (ReLU and ReLU6 modules), summed over channels"
 
+    def expected_forward_passes(self, params, targets):
+        """One probe, then one rectified gradient per target."""
+        return 1 + targets
+
     def attribute(self, model, image, inputs, targets, per_batch, seed):
         from xaihub_captum.rectified_hooks import RectifiedGuidedBackprop
 
@@ -68,6 +72,10 @@ class Deconvolution(RectifiedGradient):
     family = "deconvolution"
     summary = "captum Deconvolution (ReLU and ReLU6 modules), summed over channels"
     follows_output_gradient = True
+
+    def expected_forward_passes(self, params, targets):
+        """One probe, then one rectified gradient per target."""
+        return 1 + targets
 
     def attribute(self, model, image, inputs, targets, per_batch, seed):
         from xaihub_captum.rectified_hooks import RectifiedDeconvolution
@@ -87,6 +95,10 @@ class GuidedGradCam(RectifiedGradient):
     summary = "captum GuidedGradCam: guided backpropagation × Grad-CAM on a named or the last convolution"
     defaults: dict[str, Any] = {"layer": None, "interpolate_mode": "nearest"}
     constraints = {**LAYER, "interpolate_mode": Choice("nearest", "bilinear", "bicubic", "area")}
+
+    def expected_forward_passes(self, params, targets):
+        """Two probes, then a guided gradient and a layer gradient per target."""
+        return 2 + 2 * targets
 
     def attribute(self, model, image, inputs, targets, per_batch, seed, *, layer, interpolate_mode):
         import torch

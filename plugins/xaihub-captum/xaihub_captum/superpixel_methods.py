@@ -165,6 +165,10 @@ class Lime(SurrogateAttribution):
                    "alpha": Real(0)}
     libraries = ("captum", "scikit-image", "scikit-learn")
 
+    def expected_forward_passes(self, params, targets):
+        """``n_samples`` perturbed images, shared by every target."""
+        return int(params["n_samples"])
+
     def captum_method(self, forward, *, n_samples, kernel_width, alpha):
         from captum._utils.models.linear_model import SkLearnRidge
         from captum.attr import Lime as CaptumLime
@@ -190,6 +194,10 @@ class KernelShap(SurrogateAttribution):
     libraries = ("captum", "scikit-image", "scikit-learn")
     min_superpixels = 2
     few_superpixels_reason = "captum's KernelShap samples coalitions of 1 to M−1 of the M superpixels"
+
+    def expected_forward_passes(self, params, targets):
+        """``n_samples`` perturbed images, shared by every target."""
+        return int(params["n_samples"])
 
     def captum_method(self, forward, *, n_samples):
         from captum.attr import KernelShap as CaptumKernelShap

@@ -39,6 +39,10 @@ class GradCam(Explainer):
     constraints = {"layer": [None, String(meaning="a layer name"), LayerObject()], "reshape": [None, Reshape()],
                    "relu": Boolean()}
 
+    def expected_forward_passes(self, params, targets):
+        """One forward and backward for every target together (and a probe on torch): at most 2."""
+        return 2
+
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
         if model.framework == "keras" and not _has_layer_graph(model.model):
@@ -157,6 +161,10 @@ class AblationCam(GradCam):
     name = "gradients.ablationcam"
     family = "ablation_cam"
     summary = "Ablation-CAM: channel weights from the score drop when each channel is zeroed"
+    def expected_forward_passes(self, params, targets):
+        """Unknown upfront: one ablated image per channel of the layer."""
+        return None
+
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 layer: Any, reshape: Any, relu: bool = True) -> list[Explanation]:
         feature, drops = backend_for(model).layer_ablations(model, image, targets, layer, reshape)

@@ -38,6 +38,10 @@ class IntegratedGradients(Explainer):
     constraints = {"steps": Integer(1, 4096), "baseline": Choice(*BASELINES),
                    "blur_sigma": Real(0, 1000, low_open=True)}
 
+    def expected_forward_passes(self, params, targets):
+        """``steps`` path points and the two ends, for every target together."""
+        return int(params["steps"]) + 2
+
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 steps: int, baseline: str, blur_sigma: float) -> list[Explanation]:
         backend = backend_for(model)

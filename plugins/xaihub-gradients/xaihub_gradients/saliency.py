@@ -26,6 +26,10 @@ class Saliency(Explainer):
     requires = Requirement(GRADIENTS, ("torch", "keras"))
     defaults: dict[str, Any] = {}
 
+    def expected_forward_passes(self, params, targets):
+        """One forward and backward for every target together."""
+        return 1
+
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int) -> list[Explanation]:
         _, gradients = backend_for(model).input_gradients(model, inputs_of(model, image[None]), targets)
         height, width = image.shape[:2]

@@ -33,6 +33,10 @@ class LrpEpsilon(Explainer):
     defaults: dict[str, Any] = {"epsilon": 1e-9, "rule": "epsilon", "gamma": 0.25}
     constraints = {"epsilon": Real(0, low_open=True), "rule": Choice(*RULES), "gamma": Real(0)}
 
+    def expected_forward_passes(self, params, targets):
+        """A forward and a relevance pass per target."""
+        return 2 * targets
+
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
         check_supported(model.score_model())

@@ -31,6 +31,10 @@ class SuperpixelKernelShap(SuperpixelExplainer):
     summary = "Kernel SHAP over superpixels sized to the image; shares native.lime's perturbations"
     defaults: dict[str, Any] = dict(SUPERPIXEL_DEFAULTS)
 
+    def expected_forward_passes(self, params, targets):
+        """As ``native.lime`` (the ceiling with ``"auto"``) and the all-off image."""
+        return self.samples_ceiling(params) + 3
+
     def fitter(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, targets: Sequence[int],
                params: dict[str, Any]) -> Fit:
         empty = self._all_off(model, image, segments, params["fill"])[list(targets)]

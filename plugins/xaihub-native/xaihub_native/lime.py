@@ -39,6 +39,11 @@ class QuickshiftLime(SuperpixelExplainer):
     defaults: dict[str, Any] = {**SUPERPIXEL_DEFAULTS, "kernel_width": 0.25, "alpha": 1.0}
     constraints = {**SUPERPIXEL_CONSTRAINTS, "kernel_width": Real(0, low_open=True), "alpha": Real(0)}
 
+    def expected_forward_passes(self, params, targets):
+        """``num_samples`` perturbations (with ``"auto"``, at most ``max_samples``: the ceiling) and, on torch, the
+        two-image autocast check; shared by every target."""
+        return self.samples_ceiling(params) + 2
+
     def fitter(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, targets: Sequence[int],
                params: dict[str, Any]) -> Fit:
         def fit(masks: np.ndarray, responses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -92,6 +92,11 @@ class SuperpixelExplainer(Explainer):
     samples_parameter = "num_samples"  # a fixed number; the default "auto" grows the set up to max_samples
     samples_default = 1000
 
+    @staticmethod
+    def samples_ceiling(params: dict[str, Any]) -> int:
+        """The perturbations a call draws at most: ``num_samples``, or ``max_samples`` with ``"auto"``."""
+        return int(params["max_samples"] if params["num_samples"] == "auto" else params["num_samples"])
+
     def fitter(self, model: ModelAdapter, image: np.ndarray, segments: np.ndarray, targets: Sequence[int],
                params: dict[str, Any]) -> Fit:
         """The method's surrogate for ``targets`` as ``fit(masks, responses) -> (weights, standard errors)``."""

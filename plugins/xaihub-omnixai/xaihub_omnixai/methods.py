@@ -94,6 +94,10 @@ class OmniXaiCam(OmniXaiMethod):
             return [[int(t)] for t in targets]
         return super().target_groups(model, targets)
 
+    def expected_forward_passes(self, params, targets):
+        """One probe of the layer, then one gradient per target."""
+        return 1 + targets
+
     def build(self, omnixai_type, network, model, preprocess, params, extras, image):
         network, module, extras["layer"] = target_layer(model, network, params["layer"], image, params["reshape"])
         return omnixai_type(model=network, target_layer=module, preprocess_function=preprocess, mode="classification")
@@ -127,6 +131,10 @@ class OmniScoreCam(OmniXaiCam):
     omnixai_class = "omnixai.explainers.vision.specific.scorecam.scorecam:ScoreCAM"
     sums_targets_on_keras = False  # it reads each image's own class
 
+    def expected_forward_passes(self, params, targets):
+        """Unknown upfront: one masked image per channel of the layer."""
+        return None
+
 
 class OmniIntegratedGradients(OmniXaiMethod):
     """OmniXAI's IG, averaged over 10 random-noise baselines (its default), ``steps`` per path."""
@@ -138,6 +146,10 @@ class OmniIntegratedGradients(OmniXaiMethod):
     defaults: dict[str, Any] = {"steps": 50}
     samples_parameter = "steps"
     constraints = {"steps": Integer(1, 4096)}
+
+    def expected_forward_passes(self, params, targets):
+        """OmniXAI averages 10 random baselines: ``10 × steps`` gradients per target."""
+        return 10 * int(params["steps"]) * targets
 
     def explain_options(self, params):
         return {"steps": params["steps"]}
@@ -153,6 +165,10 @@ class OmniSmoothGrad(OmniXaiMethod):
     defaults: dict[str, Any] = {"num_samples": 50, "sigma": 0.1}
     samples_parameter = "num_samples"
     constraints = {"num_samples": Integer(1, 10_000), "sigma": Real(0, low_open=True)}
+
+    def expected_forward_passes(self, params, targets):
+        """``num_samples`` noisy copies and the image, per target (at most)."""
+        return (int(params["num_samples"]) + 1) * targets
 
     def explain_options(self, params):
         return {"num_samples": params["num_samples"], "sigma": params["sigma"]}
@@ -174,6 +190,10 @@ class OmniGuidedBackprop(OmniXaiMethod):
     omnixai_class = "omnixai.explainers.vision.specific.guided_bp:GuidedBP"
     reads_layers = True  # OmniXAI clones a Keras model to swap its activations
     defaults: dict[str, Any] = {}
+
+    def expected_forward_passes(self, params, targets):
+        """A forward and a rectified backward per target (at most)."""
+        return 2 * targets
 
     def check_model(self, model: GradientAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
@@ -284,6 +304,10 @@ class OmniLime(Explainer):
                    "batch_size": Integer(1, 4096), "hide_color": [None, Real(0, 255)],
                    "segmentation": segmentation_constraints()["segmentation"],
                    "segmentation_params": segmentation_constraints()["segmentation_params"]}
+
+    def expected_forward_passes(self, params, targets):
+        """``num_samples`` perturbed images and the image, shared by every target."""
+        return int(params["num_samples"]) + 1
 
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int, num_features: int, batch_size: int, hide_color: Any, segmentation: str,

@@ -153,6 +153,10 @@ class Road(RecordedMetric):
     lower_is_better = {name: True}
     defaults = {"percentages": (10, 20, 30, 40, 50, 60, 70, 80, 90), "noise": 0.01}
 
+    def expected_forward_passes(self, params):
+        """One noisy-imputed image per percentage."""
+        return len(params["percentages"])
+
     def check_params(self, params: Mapping[str, Any]) -> None:
         percentages = params["percentages"]
         if (isinstance(percentages, (str, bytes)) or not hasattr(percentages, "__len__") or not percentages
@@ -295,6 +299,10 @@ class Sparseness(QuantusMetric):
     summary = "Gini index of |attribution| (Chalasani et al. 2020); no model calls"
     lower_is_better = {name: False}
 
+    def expected_forward_passes(self, params):
+        """None: it reads the map."""
+        return 0
+
 
 class Complexity(QuantusMetric):
     name = "quantus.complexity"
@@ -302,11 +310,19 @@ class Complexity(QuantusMetric):
     summary = "entropy of the share of |attribution| per pixel (Bhatt et al. 2020); no model calls"
     lower_is_better = {name: True}
 
+    def expected_forward_passes(self, params):
+        """None: it reads the map."""
+        return 0
+
 
 class _Localisation(QuantusMetric):
     """A metric of how the map falls on the object, given as ``mask``."""
 
     required = ("mask",)
+
+    def expected_forward_passes(self, params):
+        """None: it reads the map (and the mask)."""
+        return 0
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_mask(params["mask"])

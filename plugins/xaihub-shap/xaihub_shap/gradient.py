@@ -35,6 +35,10 @@ class ShapGradient(Explainer):
     constraints = {"nsamples": Integer(1, 100_000), "background": Choice(*BACKGROUNDS),
                    "n_background": Integer(1, 64), "batch_size": Integer(1, 4096)}
 
+    def expected_forward_passes(self, params, targets):
+        """``nsamples`` gradients per target and one probe."""
+        return int(params["nsamples"]) * targets + 1
+
     def explain(self, model: GradientAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 nsamples: int, background: str, n_background: int, batch_size: int) -> list[Explanation]:
         baselines = _background_images(image, background, n_background)

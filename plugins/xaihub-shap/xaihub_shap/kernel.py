@@ -48,6 +48,11 @@ class SuperpixelKernelShap(Explainer):
         **segmentation_constraints(),
     }
 
+    def expected_forward_passes(self, params, targets):
+        """``num_samples`` coalitions and the image and its all-off copy, shared by every target; unknown with
+        ``"auto"`` (shap sizes it to the superpixels)."""
+        return None if params["num_samples"] == "auto" else int(params["num_samples"]) + 2
+
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 num_samples: int | str, fill: str, l1_reg: Any, **segmentation: Any) -> list[Explanation]:
         import shap

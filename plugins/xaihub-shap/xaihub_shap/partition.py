@@ -33,6 +33,10 @@ class PartitionShap(Explainer):
     constraints = {"max_evals": Integer(3, 1_000_000),
                    "masker": [String(_MASKS, "'inpaint_telea', 'inpaint_ns' or 'blur(kx,ky)'"), Real(0, 255)]}
 
+    def expected_forward_passes(self, params, targets):
+        """At most ``max_evals`` masked images, shared by every target."""
+        return int(params["max_evals"])
+
     def explain(self, model: ModelAdapter, image: np.ndarray, targets: Sequence[int], *, seed: int,
                 max_evals: int, masker: str | float) -> list[Explanation]:
         import shap

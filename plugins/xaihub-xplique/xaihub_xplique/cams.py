@@ -39,6 +39,10 @@ class XpliqueCam(XpliqueMethod):
     defaults: dict[str, Any] = {"layer": None, "reshape": None}
     constraints = {"layer": [None, String(meaning="a layer name"), LayerObject()], "reshape": [None, Reshape()]}
 
+    def expected_forward_passes(self, params, targets):
+        """One gradient per target."""
+        return targets
+
     def check_model(self, model: ModelAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)
         layered_scores_model(model, self.name)

@@ -63,6 +63,11 @@ class XpliqueSaliency(InputGradientMethod):
     xplique_class = "xplique.attributions:Saliency"
     defaults: dict[str, Any] = {"reducer": "max"}
 
+    def expected_forward_passes(self, params, targets):
+        """One gradient per target."""
+        return targets
+
+
 
 class XpliqueGradientInput(InputGradientMethod):
     """Gradient × Input: ``input · ∂score/∂input`` per channel (in pixel units with a declared preprocessing)."""
@@ -71,6 +76,11 @@ class XpliqueGradientInput(InputGradientMethod):
     family = "input_x_gradient"
     summary = "Xplique Gradient x Input (Keras)"
     xplique_class = "xplique.attributions:GradientInput"
+
+    def expected_forward_passes(self, params, targets):
+        """One gradient per target."""
+        return targets
+
 
 
 class XpliqueIntegratedGradients(InputGradientMethod):
@@ -86,6 +96,10 @@ class XpliqueIntegratedGradients(InputGradientMethod):
     samples_parameter = "steps"
     constraints = {"steps": Integer(2, 4096), "baseline_value": Real(), "reducer": Choice(*REDUCERS)}
     conserve = True
+
+    def expected_forward_passes(self, params, targets):
+        """``steps`` gradients per target."""
+        return int(params["steps"]) * targets
 
     def options(self, inputs, params, extras):
         extras.update(steps=params["steps"], baseline_value=params["baseline_value"])
@@ -105,6 +119,10 @@ class NoisyGradientMethod(InputGradientMethod):
     defaults: dict[str, Any] = {"nb_samples": 50, "noise": 0.2, "reducer": "mean"}
     samples_parameter = "nb_samples"
     constraints = {"nb_samples": Integer(1, 100_000), "noise": Real(0, low_open=True), "reducer": Choice(*REDUCERS)}
+
+    def expected_forward_passes(self, params, targets):
+        """``nb_samples`` gradients per target."""
+        return int(params["nb_samples"]) * targets
 
     def options(self, inputs, params, extras):
         std = float(params["noise"] * (inputs.max() - inputs.min()))
@@ -151,6 +169,10 @@ class ReluRuleMethod(XpliqueMethod):
     requires = KERAS_GRADIENTS
     defaults: dict[str, Any] = {"reducer": "mean"}
     constraints = {"reducer": Choice(*REDUCERS)}
+
+    def expected_forward_passes(self, params, targets):
+        """One rectified gradient per target."""
+        return targets
 
     def check_model(self, model: ModelAdapter, image: np.ndarray) -> None:
         super().check_model(model, image)

@@ -86,6 +86,10 @@ class XpliqueRise(PerturbationMethod):
                    "preservation_probability": Real(0, 1, low_open=True, high_open=True),
                    "mask_value": Real(0, 255)}
 
+    def expected_forward_passes(self, params, targets):
+        """``nb_samples`` masked images per target."""
+        return int(params["nb_samples"]) * targets
+
     def build(self, predictions, model, image, seed, params, extras):
         return self.xplique_type()(predictions, batch_size=model.images_per_batch(*image.shape[:2]),
                                    nb_samples=params["nb_samples"], grid_size=params["grid_size"],
@@ -132,6 +136,11 @@ class XpliqueSobol(SensitivityMethod):
     constraints = {"grid_size": Integer(1, 64), "nb_design": PowerOfTwo(2, 4096),
                    "perturbation_function": Choice(*PERTURBATIONS)}
 
+    def expected_forward_passes(self, params, targets):
+        """``nb_design × (grid_size² + 2)`` designs, shared by every target."""
+        return int(params["nb_design"]) * (int(params["grid_size"]) ** 2 + 2)
+
+
 
 class XpliqueHsic(SensitivityMethod):
     """HSIC attribution (Novello et al. 2022): each cell's Hilbert-Schmidt independence between its
@@ -146,3 +155,8 @@ class XpliqueHsic(SensitivityMethod):
     samples_parameter = "nb_design"
     constraints = {"grid_size": Integer(1, 64), "nb_design": Integer(2, 100_000),
                    "perturbation_function": Choice(*PERTURBATIONS)}
+
+    def expected_forward_passes(self, params, targets):
+        """``nb_design`` designs, shared by every target."""
+        return int(params["nb_design"])
+

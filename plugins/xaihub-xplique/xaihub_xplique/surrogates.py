@@ -34,6 +34,10 @@ class SurrogateMethod(PerturbationMethod):
     """Fewer superpixels are refused before any forward pass (see :func:`xaihub.core.superpixels.require_superpixels`)."""
     few_superpixels_reason = ""
 
+    def expected_forward_passes(self, params, targets):
+        """``nb_samples`` perturbed images, shared by every target."""
+        return int(params["nb_samples"])
+
     def run(self, model, image, targets, seed, params):
         segments = superpixels_for(image, params, seed, model.cache)
         require_superpixels(segments, self.name, self.min_superpixels, self.few_superpixels_reason)
