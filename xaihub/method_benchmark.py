@@ -48,7 +48,7 @@ randomisation; a method that does no better shows the image, not the model. ``co
 CHOICES: dict[str, tuple[str, ...]] = {
     "saliency": ("captum.saliency", "gradients.saliency", "xplique.saliency"),
     "input_x_gradient": ("captum.input_x_gradient", "xplique.gradient_input"),
-    "integrated_gradients": ("omnixai.ig", "gradients.integrated", "captum.integrated_gradients",
+    "integrated_gradients": ("captum.integrated_gradients", "gradients.integrated", "omnixai.ig",
                              "xplique.integrated_gradients"),
     "smoothgrad": ("captum.smoothgrad", "xplique.smoothgrad", "omnixai.smoothgrad"),
     "vargrad": ("captum.vargrad", "xplique.vargrad"),
@@ -78,7 +78,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 model is the family's method in a benchmark (and in ``make demo``). The order is SRG per second of explaining on
 EfficientNet-Lite0 and three photos (``python benchmarks/which_method.py --images 3 --implementations``; README
 "Which method?"), where two implementations differ by more than the timing's noise; implementations that only run
-on Keras come after those that run on torch."""
+on Keras come after those that run on torch. One exception, for cost: Integrated Gradients is captum's (one path
+of ``n_steps``) before OmniXAI's, which averages ten random baselines (ten times the gradients, and as many again
+in the randomisation check's rerun)."""
 
 DEFAULT_FAMILIES = ("saliency", "integrated_gradients", "expected_gradients", "grad_cam", "grad_cam_pp", "lrp",
                     "occlusion", "lime", "kernel_shap", "rise")
@@ -117,13 +119,16 @@ OVERRUN = 1.2
 """A run with ``max_minutes`` starts no new method once it has taken this many times its budget."""
 
 FAITHFULNESS_METRICS = ("srg", "deletion", "insertion")
-"""The faithfulness metrics a benchmark computes by default: SRG (region flipping both ways, which the baselines
-do not beat) first, the pixel-flipping AUCs for comparison."""
-QUANTUS_METRICS = ("quantus.road", "quantus.irof", "quantus.sparseness")
-"""Quantus' metrics a benchmark adds when the Quantus plugin is installed: ROAD and IROF (faithfulness with other
-imputations than SRG's blur) and sparseness (complexity, shown and never ranked; it costs no model call).
-Robustness (``quantus.max_sensitivity``) is not a default: it costs ``nr_samples`` runs of every method per
-explanation; pass it in ``metrics`` and the verdict ranks it."""
+"""The core's curve metrics: SRG (region flipping both ways, which the baselines do not beat) first, the
+pixel-flipping AUCs for comparison (the demo computes all three)."""
+QUANTUS_METRICS = ("quantus.road", "quantus.sparseness")
+"""Quantus' metrics a benchmark adds when the Quantus plugin is installed: ROAD (faithfulness with noisy linear
+imputation, another remedy than SRG's for pixel flipping's out-of-distribution artefact) and sparseness
+(complexity, shown and never ranked; it costs no model call). Without Quantus, ``insertion`` is SRG's second.
+Not defaults, for their cost or their artefact (pass them in ``metrics`` and the verdict ranks them):
+``deletion`` (the random map scores well on it: the verdict sets it aside where it does), ``quantus.irof`` (about
+three times SRG's time per explanation) and robustness, ``quantus.max_sensitivity`` (``nr_samples`` runs of every
+method per explanation)."""
 SANITY_METRIC = "sanity.randomization"
 LOCALISATION_METRICS = ("pointing_game", "relevance_mass")
 """With object masks: does the map point at the object, and how much of it falls there."""
@@ -201,9 +206,10 @@ def _samples_parameter(method: str) -> str | None:
 
 
 def default_metrics(model: ModelAdapter, masks: bool) -> list[str]:
-    """:data:`FAITHFULNESS_METRICS`, :data:`QUANTUS_METRICS` when installed, the randomisation sanity check
-    when ``model`` has weights to randomise, and, with ``masks``, the pointing game and relevance mass."""
-    wanted = list(FAITHFULNESS_METRICS) + list(QUANTUS_METRICS) + [SANITY_METRIC]
+    """SRG and :data:`QUANTUS_METRICS` (or, without Quantus, insertion), the randomisation sanity check when
+    ``model`` has weights to randomise, and, with ``masks``, the pointing game and relevance mass."""
+    quantus = [name for name in QUANTUS_METRICS if _metric_runs(name, model)]
+    wanted = ["srg"] + (quantus if "quantus.road" in quantus else ["insertion", *quantus]) + [SANITY_METRIC]
     wanted += list(LOCALISATION_METRICS) if masks else []
     return [name for name in wanted if _metric_runs(name, model)]
 
@@ -430,7 +436,8 @@ def _reliability_passes(methods: Sequence[str], requests: Mapping[str, Mapping[s
                         reliability: bool | Mapping[str, Any]) -> int:
     """The forward passes of :func:`~xaihub.evaluation.reliability.check_reliability` after the run: on up to its
     ``images`` images, every method's map scored by each metric that neither reruns the method nor takes a mask,
-    once as it is and twice per draw (a noisy image, a shuffled map)."""
+    twice per draw (a noisy image, a shuffled map; the run's own values are the reference), and the curve ends of
+    each noisy image."""
     options = reliability if isinstance(reliability, Mapping) else {}
     checked = min(images if images is not None else RELIABILITY_IMAGES, options.get("images", RELIABILITY_IMAGES))
     if len(methods) < RELIABILITY_MIN_METHODS:
@@ -438,7 +445,10 @@ def _reliability_passes(methods: Sequence[str], requests: Mapping[str, Mapping[s
     scored = [name for name in requests if not get_metric(name).metric.reruns_method
               and "mask" not in get_metric(name).metric.required]
     own = sum(metric_cost(name, requests[name])[0] or 0 for name in scored)
-    return checked * len(methods) * (1 + 2 * options.get("draws", RELIABILITY_DRAWS)) * own
+    draws = options.get("draws", RELIABILITY_DRAWS)
+    shared = len(set().union(*(get_metric(name).metric.shared_images(
+        {**get_metric(name).metric.defaults, **requests[name]}) for name in scored)))
+    return checked * (len(methods) * 2 * draws * own + (1 + draws) * shared)
 
 
 def _recorded_params(out: str | os.PathLike) -> Mapping[str, Any] | None:

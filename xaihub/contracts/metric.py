@@ -75,6 +75,12 @@ class Metric(ABC):
         before it runs; ``None`` (the default) when it cannot. :func:`xaihub.plan` adds them up."""
         return None
 
+    def shared_images(self, params: Mapping[str, Any]) -> frozenset[str]:
+        """Names of the whole images whose scores every map of an image shares (a curve's endpoints: the image,
+        its black or blurred copy), scored once per image and ``explain`` call whichever metric asks first, and
+        left out of :meth:`expected_forward_passes`. Metrics naming the same image share it."""
+        return frozenset()
+
     def expected_reruns(self, params: Mapping[str, Any]) -> int | None:
         """For a metric that :attr:`reruns_method`: how many times it runs the method per image, each run for
         every target of the call (the runner batches a rerun on the explanation's own image over the targets);

@@ -49,8 +49,8 @@ THRESHOLD = 0.6
 """Resilience and reactivity must both reach this for a metric to be called reliable (ours)."""
 NOISE = 0.01
 """The minor perturbation's standard deviation, as a share of the pixel range (2.55 of 255)."""
-DRAWS = 2
-IMAGES = 3
+DRAWS = 1
+IMAGES = 2
 MIN_METHODS = 4
 
 
@@ -117,7 +117,7 @@ def check_reliability(model: "ModelAdapter", explanations: Mapping[str, Sequence
                         table.setdefault(name, [math.nan] * len(items))[i] = value
             return {name: np.asarray(values) for name, values in table.items() if lower_is_better(name) is not None}
 
-        reference = scores(group, seed)
+        reference = _recorded(group, _value_names(requests)) or scores(group, seed)
         for draw in range(draws):
             noisy = _with_noise(group[0].image, noise, rng)
             minor = scores([dataclasses.replace(e, image=noisy, extras=dict(e.extras)) for e in group], seed + draw + 1)
@@ -149,6 +149,20 @@ def _tau(first: np.ndarray, second: np.ndarray) -> float:
     if np.ptp(first) == 0 or np.ptp(second) == 0:
         return 0.0
     return float(kendalltau(first, second).statistic)
+
+
+def _recorded(items: Sequence["Explanation"], names: set[str]) -> dict[str, np.ndarray] | None:
+    """The values the run already computed on ``items`` (same metrics, seed and reading), when every map has every
+    rankable one of ``names``; ``None`` otherwise (then they are computed again)."""
+    table = {}
+    for name in names:
+        if lower_is_better(name) is None:
+            continue
+        column = [e.metrics.get(name) for e in items]
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in column):
+            return None
+        table[name] = np.asarray(column, np.float64)
+    return table or None
 
 
 def _value_names(requests: "MetricRequests") -> set[str]:
@@ -197,8 +211,16 @@ def reliability_of_run(model: "ModelAdapter", out: str | os.PathLike, lines: Seq
             group = chosen.setdefault(str(line.get("image")), {})
             group.setdefault(str(line.get("method")), line)
     picked = {image: group for image, group in list(chosen.items())[:images]}
-    explanations = {image: [load_explanation(out, line) for line in group.values()] for image, group in picked.items()}
+    explanations = {image: [_with_recorded_metrics(load_explanation(out, line), line) for line in group.values()]
+                    for image, group in picked.items()}
     return check_reliability(model, explanations, requests, seed, draws, noise) if requests else {}
+
+
+def _with_recorded_metrics(explanation: "Explanation", line: Mapping[str, Any]) -> "Explanation":
+    recorded = line.get("metrics")
+    if isinstance(recorded, Mapping):
+        explanation.metrics.update({k: v for k, v in recorded.items() if k not in explanation.metrics})
+    return explanation
 
 
 def save_reliability(out: str | os.PathLike, found: Mapping[str, Reliability]) -> None:

@@ -144,9 +144,12 @@ class Deletion(Metric):
     lower_is_better = {"deletion": True}
     defaults = {"steps": DEFAULT_STEPS}
 
+    def shared_images(self, params: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset({"image", "black"})
+
     def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
-        """The curve's ``steps + 1`` images."""
-        return int(params["steps"]) + 1
+        """The curve's ``steps + 1`` images but its two ends (:meth:`shared_images`)."""
+        return int(params["steps"]) - 1
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_steps(params["steps"])
@@ -163,9 +166,12 @@ class Insertion(Metric):
     lower_is_better = {"insertion": False}
     defaults = {"steps": DEFAULT_STEPS, "sigma": BLUR_SIGMA}
 
+    def shared_images(self, params: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset({"image", f"blur {float(params['sigma'])}"})
+
     def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
-        """The curve's ``steps + 1`` images."""
-        return int(params["steps"]) + 1
+        """The curve's ``steps + 1`` images but its two ends (:meth:`shared_images`)."""
+        return int(params["steps"]) - 1
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         check_steps(params["steps"])

@@ -136,8 +136,13 @@ class SymmetricRelevanceGain(Metric):
     defaults = {"patches": DEFAULT_PATCHES, "steps": DEFAULT_STEPS, "fill": "blur", "sigma": BLUR_SIGMA}
 
     def expected_forward_passes(self, params: Mapping[str, Any]) -> int:
-        """Two curves (most and least relevant first) of ``steps + 1`` images each."""
-        return 2 * (int(params["steps"]) + 1)
+        """Two curves (most and least relevant first) of ``steps + 1`` images each, but their shared ends
+        (:meth:`shared_images`)."""
+        return 2 * (int(params["steps"]) - 1)
+
+    def shared_images(self, params: Mapping[str, Any]) -> frozenset[str]:
+        fill = params["fill"]
+        return frozenset({"image", f"blur {float(params['sigma'])}" if fill == "blur" else fill})
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         _check(**{k: params[k] for k in ("patches", "steps", "fill", "sigma")})

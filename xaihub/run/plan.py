@@ -104,6 +104,9 @@ class Plan:
     extra: dict[str, int | None] = field(default_factory=dict)
     """Forward passes of work besides the methods and their metrics (``{"reliability check": 2790}``), in the
     totals."""
+    shared: int = 0
+    """Forward passes per image that every map of the image shares (curve endpoints:
+    :meth:`~xaihub.contracts.metric.Metric.shared_images`)."""
     actual_seconds: float | None = None
     """After the run: the seconds it took (:meth:`comparison`)."""
     actual_passes: int | None = None
@@ -120,7 +123,7 @@ class Plan:
     def run_passes(self) -> int:
         """Forward passes of the methods and metrics whose cost is known, over every image (what the run directory
         records: :attr:`actual_passes` is compared with it)."""
-        return sum((m.passes or 0) + (m.metric_passes or 0) for m in self.methods) * (self.images or 1)
+        return (sum((m.passes or 0) + (m.metric_passes or 0) for m in self.methods) + self.shared) * (self.images or 1)
 
     @property
     def forward_passes(self) -> int:
@@ -131,7 +134,8 @@ class Plan:
     def seconds(self) -> float:
         """Estimated seconds of what is known, over every image, and of the :attr:`extra` work."""
         extra = sum(passes or 0 for passes in self.extra.values()) * self.seconds_per_pass
-        return sum(m.seconds or 0.0 for m in self.methods) * (self.images or 1) + extra
+        shared = self.shared * (self.images or 1) * self.seconds_per_pass
+        return sum(m.seconds or 0.0 for m in self.methods) * (self.images or 1) + extra + shared
 
     def metric_rows(self) -> list[tuple[str, str, int | None, float | None]]:
         """Per metric: its passes per explanation (``"42"``; ``"0 +1 run"``: and one run of the method per image) as
@@ -179,6 +183,10 @@ class Plan:
             for name, each, passes, seconds in self.metric_rows():
                 lines.append(f"  {name:32} {'?' if passes is None else passes:>9} {each:>9} "
                              f"{'?' if seconds is None else f'{seconds:.1f}':>9}")
+        if self.shared:
+            passes = self.shared * (self.images or 1)
+            lines.append(f"  {'curve ends (once per image)':32} {passes:>9} {self.shared:>9} "
+                         f"{passes * self.seconds_per_pass:>9.1f}")
         for name, passes in self.extra.items():
             seconds = "?" if passes is None else f"{passes * self.seconds_per_pass:.1f}"
             lines.append(f"  {name:32} {'?' if passes is None else passes:>9} {'':>9} {seconds:>9}")
@@ -229,8 +237,15 @@ def make_plan(methods: Sequence[str], params: Mapping[str, Mapping[str, Any]],
     ``images`` images of ``targets`` targets each, at ``seconds_per_pass`` seconds per forward pass."""
     costs = [method_cost(m, params.get(m, {}), metrics, targets, seconds_per_pass) for m in methods]
     declared = {name: metric_cost(name, values) for name, values in metrics.items()}
+    shared = set().union(*(_shared_images(name, values) for name, values in metrics.items()))
     return Plan(costs, {name: own for name, (own, _) in declared.items()},
-                {name: runs for name, (_, runs) in declared.items()}, images, targets, seconds_per_pass, budget=budget)
+                {name: runs for name, (_, runs) in declared.items()}, images, targets, seconds_per_pass, budget=budget,
+                shared=len(shared))
+
+
+def _shared_images(name: str, params: Mapping[str, Any]) -> frozenset[str]:
+    metric = get_metric(name).metric
+    return metric.shared_images({**metric.defaults, **{k: v for k, v in params.items() if k in metric.defaults}})
 
 
 def _duration(seconds: float) -> str:
