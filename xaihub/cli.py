@@ -88,7 +88,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from xaihub.core.image_sources import image_source
     from xaihub.core.images import to_rgb_uint8
     from xaihub.ground_truth import demo
-    from xaihub.method_benchmark import _first_readable
+    from xaihub.method_benchmark import first_readable
     from xaihub.registry.loading import load_labels, load_model, source_file
     from xaihub.run.measure import check_metrics
 
@@ -120,7 +120,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if methods == [ALL_METHODS]:
         methods = _methods_for(model, preprocess)
     elif methods is None:
-        first = pixels[0] if pixels else demo.demo_image()[0] if not args.images else _first_readable(args.images)[1]
+        first = pixels[0] if pixels else demo.demo_image()[0] if not args.images else first_readable(args.images)[1]
         methods, params = _default_methods(model, preprocess, first, controls=bool(metrics))
         if args.budget or args.samples:  # the budget asked replaces the benchmark's for the sampling methods
             params = {m: v for m, v in params.items() if get_method(m).explainer.samples_parameter is None}
@@ -164,7 +164,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     _refuse_overwriting(args.out, run_dir, [path for path in modules if path])
     chosen = dict(methods=methods, metrics=metrics, masks=args.masks, targets=f"top-{args.top_k}",
                   preprocess=preprocess, labels=labels, controls=not args.no_controls, budget=args.budget,
-                  samples=args.samples, max_minutes=args.max_minutes, reliability=not args.no_reliability)
+                  samples=args.samples, max_minutes=args.max_minutes, reliability=not args.no_reliability,
+                  **({"families": "all" if args.families == "all" else _names(args.families)} if args.families else {}))
     if args.plan:
         from xaihub.method_benchmark import plan
 
@@ -387,8 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "relevance mass")
     bench.add_argument("--methods", help="comma-separated methods, or `all` (default: one per family, the "
                                          "first of its implementations that can explain the model, and the baselines)")
-    bench.add_argument("--metrics", help="comma-separated metrics (default: faithfulness, Quantus' ROAD and IROF "
-                                         "when installed, the randomisation sanity check; with --masks, localisation)")
+    bench.add_argument("--families", help="without --methods: comma-separated families, or `all` (default: ten "
+                                          "families, xaihub.method_benchmark.DEFAULT_FAMILIES)")
+    bench.add_argument("--metrics", help="comma-separated metrics (default: SRG, Quantus' ROAD and sparseness when "
+                                         "installed, the randomisation sanity check; with --masks, localisation)")
     _budget_arguments(bench)
     bench.add_argument("--plan", action="store_true", help="print the cost plan (forward passes and estimated "
                                                            "seconds per method and metric) and exit without running")

@@ -234,6 +234,7 @@ def benchmark(
     progress: bool | None = None,
     reliability: bool | Mapping[str, Any] = True,
     controls: bool = True,
+    families: Sequence[str] | str = DEFAULT_FAMILIES,
     max_minutes: float | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     **explain_kwargs: Any,
@@ -253,6 +254,8 @@ def benchmark(
         :data:`CONTROLS` when metrics are computed and ``controls`` is true.
     :param metrics: default :func:`default_metrics`; the pointing game and relevance mass need ``masks``.
     :param controls: add the :data:`CONTROLS` (an edge map) to the default methods when metrics are asked.
+    :param families: the families of the default methods (:data:`DEFAULT_FAMILIES`; ``"all"``: one method of every
+        family of :data:`CHOICES`); ignored when ``methods`` is given.
     :param masks: each image's object mask (see :func:`xaihub.explain_many`).
     :param report: where to write the dataset report (HTML), with its recommendation; ``None``: no report.
         The recommendation and :attr:`BenchmarkResult.statistics` cover this call's images and methods only,
@@ -281,9 +284,9 @@ def benchmark(
             os.makedirs(out, exist_ok=True)  # a report inside the run directory, which the run creates anyway
         check_destination(report)  # a missing folder or a FIFO there is refused before any work
     started = time.time()
-    images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
+    images, image = first_readable(images, ids=explain_kwargs.get("ids"))
     adapter, methods, metrics = _setup(model, image, methods, metrics, masks, preprocess, labels, controls,
-                                       explain_kwargs)
+                                       families, explain_kwargs)
     budget, samples = explain_kwargs.pop("budget", None), explain_kwargs.pop("samples", None)
     plan, budgets = fitted_plan(adapter, image, methods, metrics, params, budget, samples, max_minutes,
                                 images=_image_count(images, explain_kwargs.get("ids")),
@@ -338,9 +341,9 @@ def plan(model: Any, images: Any, *, methods: Sequence[str] | None = None,
                      - set(inspect.signature(explain_many).parameters))
     if unknown:
         raise InputError(f"plan got unknown argument(s) {unknown}; it takes benchmark's")
-    images, image = _first_readable(images, ids=explain_kwargs.get("ids"))
+    images, image = first_readable(images, ids=explain_kwargs.get("ids"))
     adapter, methods, metrics = _setup(model, image, methods, metrics, masks, preprocess, labels, controls,
-                                       explain_kwargs)
+                                       explain_kwargs.pop("families", DEFAULT_FAMILIES), explain_kwargs)
     return fitted_plan(adapter, image, methods, metrics, params, explain_kwargs.get("budget"),
                        explain_kwargs.get("samples"), max_minutes,
                        images=_image_count(images, explain_kwargs.get("ids")), targets=target_count(targets),
@@ -351,7 +354,8 @@ _PLANNED_KWARGS = ("budget", "samples", "ids", "output", "device")
 
 
 def _setup(model: Any, image: np.ndarray, methods: Sequence[str] | None, metrics: Any, masks: Any, preprocess: Any,
-           labels: Any, controls: bool, explain_kwargs: Mapping[str, Any]) -> tuple[ModelAdapter, list[str], Any]:
+           labels: Any, controls: bool, families: Sequence[str] | str,
+           explain_kwargs: Mapping[str, Any]) -> tuple[ModelAdapter, list[str], Any]:
     """The model's adapter (having scored ``image`` once), the methods and the metrics a benchmark runs."""
     adapter = adapt(model, ModelOptions(preprocess=preprocess, labels=labels,
                                         **{k: explain_kwargs[k] for k in ("output", "device") if k in explain_kwargs}))
@@ -359,7 +363,7 @@ def _setup(model: Any, image: np.ndarray, methods: Sequence[str] | None, metrics
     if metrics is None:
         metrics = default_metrics(adapter, masks is not None)
     methods = (list(methods) if methods is not None
-               else default_methods(adapter, image, controls=controls and bool(metrics)))
+               else default_methods(adapter, image, families, controls=controls and bool(metrics)))
     return adapter, methods, metrics
 
 
@@ -501,7 +505,7 @@ def counted_passes(lines: Sequence[Mapping[str, Any]]) -> int:
     return sum(methods.values()) + metrics
 
 
-def _first_readable(images: Any, ids: Any = None) -> tuple[Any, np.ndarray]:
+def first_readable(images: Any, ids: Any = None) -> tuple[Any, np.ndarray]:
     """``images`` as it can still be read in full (an iterator is rebuilt from what was taken), and the first
     image that can be read, to probe the model with: an unreadable one before it fails alone in the run.
 
