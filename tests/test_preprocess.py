@@ -81,7 +81,7 @@ def test_declared_preprocessing_gives_the_probabilities_of_the_equivalent_functi
 def test_a_photo_of_another_size_gets_maps_of_its_own_size(imagenet_torch):
     image = (RNG.random((400, 600, 3)) * 255).astype(np.uint8)
     result = xaihub.explain(imagenet_torch.model, image, methods=["gradients.saliency", "gradients.gradcam",
-                                                                  "lrp.epsilon", "native.lime"],
+                                                                  "captum.input_x_gradient", "native.lime"],
                             preprocess=imagenet_torch.preprocess, params={"native.lime": {"num_samples": 20}})
     assert result.ok, result.failures
     assert {e.attribution.shape for e in result} == {(400, 600)}

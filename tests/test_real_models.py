@@ -37,7 +37,9 @@ def test_one_call_runs_every_method_on_the_real_model(framework, request, coffee
                             labels=pretrained.labels, params=cheap(methods, framework))
     refused = {f.method: f.message for f in result.failures if f.error == "MethodUnavailableError"}
     assert [f for f in result.failures if f.method not in refused] == []
-    assert all(result.forward_passes[method] <= 1 for method in refused), refused  # refused before any work
+    # refused before any work; lrp.epsilon after its one captum call (3 passes): whether captum's LRP forward pass
+    # is the model's shows only once it ran (EfficientNet-Lite0: it is not)
+    assert all(result.forward_passes[m] <= (3 if m == "lrp.epsilon" else 1) for m in refused), refused
     assert result.labels[result.targets[0]] == "espresso"
     for explanation in result:
         assert explanation.attribution.shape == coffee.shape[:2]
